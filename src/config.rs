@@ -1,0 +1,325 @@
+//! Configuration: one serde tree. The defaults are `config/default.toml`, compiled in, and
+//! written nowhere else; a user file overrides any subset. Loading reports every unknown key,
+//! wrong type and invalid value at once, each with its dotted name.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::domain::event::{EventSet, EventType};
+use crate::domain::rules::Rules;
+use crate::domain::time::Span;
+
+/// The documented defaults, also the list of valid keys.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub rules: RulesConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    pub mature_min_purchases: u32,
+    pub mature_min_tenure_days: u32,
+    pub inactivity_days: u32,
+    pub churned_after_days: u32,
+    pub allowed_lateness: String,
+    pub activity_events: Vec<String>,
+    pub conversion_events: Vec<String>,
+    pub churn_signal_events: Vec<String>,
+    pub cooldown_days: u32,
+    pub delight_milestones: Vec<u32>,
+}
+
+/// Every problem found in a configuration, one per line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub source: String,
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({}):", self.source)?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Longest accepted day count: keeps every deadline inside the representable time range.
+const MAX_DAYS: u32 = 36_500;
+
+impl Config {
+    /// The defaults alone.
+    pub fn default_config() -> Config {
+        Config::from_toml_str("", "defaults").expect("config/default.toml is valid")
+    }
+
+    /// Loads `path` over the defaults (or the defaults alone).
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            None => Ok(Config::default_config()),
+            Some(p) => {
+                let source = p.display().to_string();
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
+                    source: source.clone(),
+                    problems: vec![format!("cannot read the file: {e}")],
+                })?;
+                Config::from_toml_str(&text, &source)
+            }
+        }
+    }
+
+    /// Parses a user TOML text over the defaults and validates the result.
+    pub fn from_toml_str(text: &str, source: &str) -> Result<Config, ConfigError> {
+        let fail = |problems| ConfigError {
+            source: source.to_owned(),
+            problems,
+        };
+        let mut merged: toml::Table = DEFAULT_TOML
+            .parse()
+            .map_err(|e| fail(vec![format!("config/default.toml: {e}")]))?;
+        let user: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            fail(vec![e.to_string().trim_end().replace('\n', "\n    ")])
+        })?;
+        let mut problems = Vec::new();
+        overlay(&mut merged, user, "", &mut problems);
+        if !problems.is_empty() {
+            return Err(fail(problems));
+        }
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(merged))
+            .map_err(|e| fail(vec![format!("{}: {}", e.path(), e.inner())]))?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(fail(problems))
+        }
+    }
+
+    /// Every semantic problem (types are already checked).
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let r = &self.rules;
+        for (key, days) in [
+            ("mature_min_tenure_days", r.mature_min_tenure_days),
+            ("inactivity_days", r.inactivity_days),
+            ("churned_after_days", r.churned_after_days),
+            ("cooldown_days", r.cooldown_days),
+        ] {
+            if days > MAX_DAYS {
+                problems.push(format!("rules.{key}: {days} is above the limit {MAX_DAYS}"));
+            }
+        }
+        if let Err(e) = parse_duration(&r.allowed_lateness) {
+            problems.push(format!("rules.allowed_lateness: {e}"));
+        }
+        for (key, list) in [
+            ("activity_events", &r.activity_events),
+            ("conversion_events", &r.conversion_events),
+            ("churn_signal_events", &r.churn_signal_events),
+        ] {
+            for name in list {
+                match EventType::parse(name) {
+                    None => problems.push(format!("rules.{key}: `{name}` is not an event type")),
+                    Some(EventType::CustomerErased) => problems.push(format!(
+                        "rules.{key}: `customer_erased` cannot be in a rule set, it deletes the customer"
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        if r.delight_milestones.contains(&0) {
+            problems.push("rules.delight_milestones: a milestone must be at least 1".into());
+        }
+        problems
+    }
+
+    /// The engine's view of the rules (the config is valid, so nothing fails here).
+    pub fn rules(&self) -> Rules {
+        let r = &self.rules;
+        let set = |names: &[String]| {
+            EventSet::of(
+                &names
+                    .iter()
+                    .filter_map(|n| EventType::parse(n))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let mut milestones = r.delight_milestones.clone();
+        milestones.sort_unstable();
+        milestones.dedup();
+        Rules {
+            mature_min_purchases: r.mature_min_purchases,
+            mature_min_tenure_days: r.mature_min_tenure_days,
+            inactivity_days: r.inactivity_days,
+            churned_after_days: r.churned_after_days,
+            allowed_lateness: parse_duration(&r.allowed_lateness).unwrap_or(Span::ZERO),
+            activity_events: set(&r.activity_events),
+            conversion_events: set(&r.conversion_events),
+            churn_signal_events: set(&r.churn_signal_events),
+            cooldown_days: r.cooldown_days,
+            delight_milestones: milestones,
+        }
+    }
+}
+
+impl Default for Rules {
+    /// The rules of `config/default.toml`.
+    fn default() -> Rules {
+        Config::default_config().rules()
+    }
+}
+
+/// Lays `user` over `base`, noting each key `base` does not have and each value whose TOML
+/// type differs from the default's.
+fn overlay(base: &mut toml::Table, user: toml::Table, prefix: &str, problems: &mut Vec<String>) {
+    for (key, value) in user {
+        let path = format!("{prefix}{key}");
+        match base.get_mut(&key) {
+            None => problems.push(format!("{path}: unknown key (see config/default.toml)")),
+            Some(toml::Value::Table(b)) => match value {
+                toml::Value::Table(u) => overlay(b, u, &format!("{path}."), problems),
+                other => {
+                    problems.push(format!("{path}: must be a table, not {}", other.type_str()))
+                }
+            },
+            Some(slot) => {
+                if slot.type_str() != value.type_str() {
+                    problems.push(format!(
+                        "{path}: must be {}, not {}",
+                        article(slot.type_str()),
+                        article(value.type_str())
+                    ));
+                } else {
+                    *slot = value;
+                }
+            }
+        }
+    }
+}
+
+fn article(t: &str) -> String {
+    match t.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {t}"),
+        _ => format!("a {t}"),
+    }
+}
+
+/// Parses durations such as `1h`, `90s`, `1h30m`, `250ms`, `0s`.
+pub fn parse_duration(text: &str) -> Result<Span, String> {
+    let bad = || format!("`{text}` is not a duration such as \"1h\", \"30m\", \"90s\" or \"0s\"");
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut nanos: i64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale: i64 = match &rest[..unit_len] {
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "d" => 86_400_000_000_000,
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        nanos = n
+            .checked_mul(scale)
+            .and_then(|v| v.checked_add(nanos))
+            .filter(|v| *v <= i64::from(MAX_DAYS) * 86_400_000_000_000)
+            .ok_or_else(|| format!("`{text}` is longer than {MAX_DAYS} days"))?;
+    }
+    Ok(Span::from_nanos(nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let r = Rules::default();
+        assert_eq!(r.mature_min_purchases, 3);
+        assert_eq!(r.mature_min_tenure_days, 30);
+        assert_eq!(r.inactivity_days, 60);
+        assert_eq!(r.churned_after_days, 90);
+        assert_eq!(r.allowed_lateness, Span::from_secs(3600));
+        assert_eq!(r.cooldown_days, 30);
+        assert_eq!(r.delight_milestones, vec![10, 25, 50, 100]);
+        assert!(r.activity_events.contains(EventType::Engagement));
+        assert!(!r.activity_events.contains(EventType::LeadCreated));
+        assert!(r.conversion_events.contains(EventType::SubscriptionStarted));
+        assert!(
+            r.churn_signal_events
+                .contains(EventType::SubscriptionCancelled)
+        );
+    }
+
+    #[test]
+    fn a_user_file_overrides_a_subset() {
+        let c = Config::from_toml_str("[rules]\ninactivity_days = 10\n", "t").unwrap();
+        assert_eq!(c.rules().inactivity_days, 10);
+        assert_eq!(c.rules().churned_after_days, 90);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let err = Config::from_toml_str(
+            "[rules]\ninactivity_dayz = 1\ncooldown_days = \"x\"\n[kafak]\n",
+            "t",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("rules.inactivity_dayz: unknown key"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rules.cooldown_days: must be an integer"),
+            "{text}"
+        );
+        assert!(text.contains("kafak: unknown key"), "{text}");
+
+        let err = Config::from_toml_str(
+            "[rules]\nallowed_lateness = \"soon\"\nactivity_events = [\"walk\"]\ninactivity_days = -1\n",
+            "t",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("rules.inactivity_days"), "{err}");
+        let err = Config::from_toml_str(
+            "[rules]\nallowed_lateness = \"soon\"\nactivity_events = [\"walk\"]\n",
+            "t",
+        )
+        .unwrap_err();
+        assert_eq!(err.problems.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("1h"), Ok(Span::from_secs(3600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Span::from_secs(5400)));
+        assert_eq!(parse_duration("0s"), Ok(Span::ZERO));
+        assert_eq!(parse_duration("250ms"), Ok(Span::from_nanos(250_000_000)));
+        for bad in ["", "1", "h", "1x", "-1h", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

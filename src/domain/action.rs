@@ -1,0 +1,239 @@
+//! Action kinds and their categories (SPEC section 3), why an action was planned, why one
+//! was suppressed, and the deterministic action id.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::event::EventType;
+use super::time::Timestamp;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    NurtureLead,
+    WelcomeOnboarding,
+    LoyaltyReward,
+    RetentionOffer,
+    WinBackCampaign,
+    WelcomeBack,
+    ServiceRecovery,
+    DetractorFollowUp,
+    AdvocacyInvite,
+    SurpriseDelight,
+}
+
+/// Which output topic an action goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    Care,
+    Retention,
+    Marketing,
+}
+
+impl Category {
+    pub const ALL: [Category; 3] = [Category::Care, Category::Retention, Category::Marketing];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Care => "care",
+            Category::Retention => "retention",
+            Category::Marketing => "marketing",
+        }
+    }
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 10] = [
+        ActionKind::NurtureLead,
+        ActionKind::WelcomeOnboarding,
+        ActionKind::LoyaltyReward,
+        ActionKind::RetentionOffer,
+        ActionKind::WinBackCampaign,
+        ActionKind::WelcomeBack,
+        ActionKind::ServiceRecovery,
+        ActionKind::DetractorFollowUp,
+        ActionKind::AdvocacyInvite,
+        ActionKind::SurpriseDelight,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::NurtureLead => "nurture_lead",
+            ActionKind::WelcomeOnboarding => "welcome_onboarding",
+            ActionKind::LoyaltyReward => "loyalty_reward",
+            ActionKind::RetentionOffer => "retention_offer",
+            ActionKind::WinBackCampaign => "win_back_campaign",
+            ActionKind::WelcomeBack => "welcome_back",
+            ActionKind::ServiceRecovery => "service_recovery",
+            ActionKind::DetractorFollowUp => "detractor_follow_up",
+            ActionKind::AdvocacyInvite => "advocacy_invite",
+            ActionKind::SurpriseDelight => "surprise_delight",
+        }
+    }
+
+    pub fn category(self) -> Category {
+        match self {
+            ActionKind::NurtureLead | ActionKind::AdvocacyInvite => Category::Marketing,
+            ActionKind::RetentionOffer | ActionKind::WinBackCampaign => Category::Retention,
+            ActionKind::WelcomeOnboarding
+            | ActionKind::LoyaltyReward
+            | ActionKind::WelcomeBack
+            | ActionKind::ServiceRecovery
+            | ActionKind::DetractorFollowUp
+            | ActionKind::SurpriseDelight => Category::Care,
+        }
+    }
+
+    /// Sent even to a customer who withdrew consent: a service obligation, not marketing.
+    pub fn ignores_consent(self) -> bool {
+        self == ActionKind::ServiceRecovery
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a planned action was not sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Suppression {
+    /// The same kind was sent to this customer less than `cooldown_days` before.
+    Cooldown,
+    /// The customer withdrew consent.
+    NoConsent,
+}
+
+impl Suppression {
+    pub const ALL: [Suppression; 2] = [Suppression::Cooldown, Suppression::NoConsent];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Suppression::Cooldown => "cooldown",
+            Suppression::NoConsent => "no_consent",
+        }
+    }
+}
+
+/// What caused an input: an applied event, or a timer firing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause<'a> {
+    Event(&'a str),
+    Timer {
+        kind: super::customer::TimerKind,
+        stamp: Timestamp,
+    },
+}
+
+impl Cause<'_> {
+    pub fn event_id(&self) -> Option<&str> {
+        match self {
+            Cause::Event(id) => Some(id),
+            Cause::Timer { .. } => None,
+        }
+    }
+}
+
+/// The namespace of action ids (a fixed random UUID: never change it, consumers dedupe on ids).
+const ACTION_NAMESPACE: Uuid = Uuid::from_u128(0x6c1f_8e2a_43b5_4d0e_9a61_5f27_c3d8_b104);
+
+/// The deterministic action id: UUIDv5 over `customer_id`, kind and cause, separated by
+/// U+001F (which a customer id cannot contain). The cause is `event:<event_id>` or
+/// `timer:<timer kind>:<stamp, RFC 3339>`.
+pub fn action_id(customer_id: &str, kind: ActionKind, cause: &Cause) -> Uuid {
+    let name = match cause {
+        Cause::Event(id) => format!("{customer_id}\u{1f}{kind}\u{1f}event:{id}"),
+        Cause::Timer { kind: t, stamp } => {
+            format!(
+                "{customer_id}\u{1f}{kind}\u{1f}timer:{}:{stamp}",
+                t.as_str()
+            )
+        }
+    };
+    Uuid::new_v5(&ACTION_NAMESPACE, name.as_bytes())
+}
+
+/// Why a transition happened (the `reason` field of a transition record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    FirstSeen,
+    FirstConversion,
+    Reactivated,
+    MatureCriteria,
+    ChurnSignal(EventType),
+    Inactivity,
+    NoReactivation,
+    Erased,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::FirstSeen => f.write_str("first_seen"),
+            Reason::FirstConversion => f.write_str("first_conversion"),
+            Reason::Reactivated => f.write_str("reactivated"),
+            Reason::MatureCriteria => f.write_str("mature_criteria"),
+            Reason::ChurnSignal(t) => write!(f, "churn_signal:{t}"),
+            Reason::Inactivity => f.write_str("inactivity"),
+            Reason::NoReactivation => f.write_str("no_reactivation"),
+            Reason::Erased => f.write_str("erased"),
+        }
+    }
+}
+
+/// Why an action was planned (the `reason` field of an action record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ActionReason {
+    /// A stage-entry action: the reason of the transition that entered the stage.
+    Entered(Reason),
+    Complaint,
+    HighSeverityTicket,
+    Detractor,
+    Promoter,
+    MustBeUnsatisfied,
+    Milestone,
+}
+
+impl fmt::Display for ActionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ActionReason::Entered(r) => r.fmt(f),
+            ActionReason::Complaint => f.write_str("complaint"),
+            ActionReason::HighSeverityTicket => f.write_str("high_severity_ticket"),
+            ActionReason::Detractor => f.write_str("nps_detractor"),
+            ActionReason::Promoter => f.write_str("nps_promoter"),
+            ActionReason::MustBeUnsatisfied => f.write_str("kano_must_be_unsatisfied"),
+            ActionReason::Milestone => f.write_str("purchase_milestone"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_ids_are_deterministic_and_distinct_per_cause() {
+        let a = action_id("c-1", ActionKind::WelcomeOnboarding, &Cause::Event("e-1"));
+        assert_eq!(
+            a,
+            action_id("c-1", ActionKind::WelcomeOnboarding, &Cause::Event("e-1"))
+        );
+        assert_eq!(a.get_version_num(), 5);
+        assert_ne!(
+            a,
+            action_id("c-1", ActionKind::WelcomeOnboarding, &Cause::Event("e-2"))
+        );
+        assert_ne!(
+            a,
+            action_id("c-2", ActionKind::WelcomeOnboarding, &Cause::Event("e-1"))
+        );
+        assert_ne!(
+            a,
+            action_id("c-1", ActionKind::LoyaltyReward, &Cause::Event("e-1"))
+        );
+    }
+}

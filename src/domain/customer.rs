@@ -1,0 +1,199 @@
+//! One customer's state: the stage, the counters the rules read, the recent event ids for
+//! de-duplication and the cooldown clock of each action kind. Serializable, because it is
+//! also the changelog record and the replay snapshot.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::action::ActionKind;
+use super::event::NeedLevel;
+use super::rules::Rules;
+use super::time::Timestamp;
+
+/// The lifecycle stages, in their natural order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Prospect,
+    New,
+    Mature,
+    Churning,
+    Churned,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [
+        Stage::Prospect,
+        Stage::New,
+        Stage::Mature,
+        Stage::Churning,
+        Stage::Churned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Prospect => "prospect",
+            Stage::New => "new",
+            Stage::Mature => "mature",
+            Stage::Churning => "churning",
+            Stage::Churned => "churned",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kinds of timer; each stage has at most one armed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerKind {
+    /// `new`/`mature` with no activity for `inactivity_days`.
+    Inactivity,
+    /// `churning` for `churned_after_days` without reactivation.
+    NoReactivation,
+}
+
+impl TimerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::Inactivity => "inactivity",
+            TimerKind::NoReactivation => "no_reactivation",
+        }
+    }
+}
+
+/// A timer derived from state: it fires when the clock reaches `fires_at`, and its
+/// transition is stamped `stamp` (`fires_at` minus the allowed lateness).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timer {
+    pub kind: TimerKind,
+    pub stamp: Timestamp,
+    pub fires_at: Timestamp,
+}
+
+/// How many event ids a customer remembers for de-duplication.
+pub const RECENT_IDS: usize = 16;
+
+/// The last [`RECENT_IDS`] event-id hashes, a ring.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentIds {
+    ids: Vec<u64>,
+    next: u8,
+}
+
+impl RecentIds {
+    pub fn contains(&self, hash: u64) -> bool {
+        self.ids.contains(&hash)
+    }
+    pub fn push(&mut self, hash: u64) {
+        if self.ids.len() < RECENT_IDS {
+            self.ids.push(hash);
+        } else {
+            self.ids[usize::from(self.next)] = hash;
+            self.next = ((usize::from(self.next) + 1) % RECENT_IDS) as u8;
+        }
+    }
+}
+
+/// The stable 64-bit hash of an event id (persisted in state: never change it).
+pub fn event_id_hash(event_id: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(event_id.as_bytes())
+}
+
+/// When each action kind was last sent, for cooldowns.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastSent(Vec<(ActionKind, Timestamp)>);
+
+impl LastSent {
+    pub fn get(&self, kind: ActionKind) -> Option<Timestamp> {
+        self.0.iter().find(|(k, _)| *k == kind).map(|(_, t)| *t)
+    }
+    pub fn set(&mut self, kind: ActionKind, at: Timestamp) {
+        match self.0.iter_mut().find(|(k, _)| *k == kind) {
+            Some(slot) => slot.1 = at,
+            None => self.0.push((kind, at)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: Box<str>,
+    pub stage: Stage,
+    /// The `seq` of the last transition.
+    pub seq: u32,
+    pub stage_entered_at: Timestamp,
+    pub first_seen: Timestamp,
+    pub first_conversion_at: Option<Timestamp>,
+    pub last_activity_at: Option<Timestamp>,
+    pub purchase_count: u32,
+    pub total_spend: f64,
+    pub refund_total: f64,
+    pub complaint_count: u32,
+    pub last_nps: Option<u8>,
+    pub contactable: bool,
+    pub need_level: Option<NeedLevel>,
+    pub recent: RecentIds,
+    pub last_sent: LastSent,
+    /// Kafka mode: the input offset of the last event applied (for at-least-once replays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_offset: Option<i64>,
+}
+
+impl Customer {
+    /// A customer created by its first event, in `prospect` (the `first_seen` transition).
+    pub fn new(id: &str, at: Timestamp) -> Customer {
+        Customer {
+            id: id.into(),
+            stage: Stage::Prospect,
+            seq: 1,
+            stage_entered_at: at,
+            first_seen: at,
+            first_conversion_at: None,
+            last_activity_at: None,
+            purchase_count: 0,
+            total_spend: 0.0,
+            refund_total: 0.0,
+            complaint_count: 0,
+            last_nps: None,
+            contactable: true,
+            need_level: None,
+            recent: RecentIds::default(),
+            last_sent: LastSent::default(),
+            last_offset: None,
+        }
+    }
+
+    /// The mature rule of SPEC 2: enough purchases, and `at` far enough after the first
+    /// conversion.
+    pub fn meets_mature_rule(&self, at: Timestamp, rules: &Rules) -> bool {
+        self.purchase_count >= rules.mature_min_purchases
+            && self
+                .first_conversion_at
+                .is_some_and(|first| at >= first.plus(rules.mature_min_tenure()))
+    }
+
+    /// The timer this state arms, if any.
+    pub fn timer(&self, rules: &Rules) -> Option<Timer> {
+        let (kind, stamp) = match self.stage {
+            Stage::New | Stage::Mature => (
+                TimerKind::Inactivity,
+                self.last_activity_at?.plus(rules.inactivity()),
+            ),
+            Stage::Churning => (
+                TimerKind::NoReactivation,
+                self.stage_entered_at.plus(rules.churned_after()),
+            ),
+            Stage::Prospect | Stage::Churned => return None,
+        };
+        Some(Timer {
+            kind,
+            stamp,
+            fires_at: stamp.plus(rules.allowed_lateness),
+        })
+    }
+}

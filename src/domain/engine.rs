@@ -1,0 +1,523 @@
+//! The lifecycle engine (SPEC section 2): applies one event at a time, fires due timers
+//! first, and appends the resulting records. Pure and deterministic: the same inputs give
+//! the same records, and a snapshot restored into a fresh engine continues identically.
+
+use serde::{Deserialize, Serialize};
+
+use super::action::{Cause, Reason};
+use super::customer::{Customer, Stage, TimerKind, event_id_hash};
+use super::event::{Event, EventType, Payload};
+use super::planner::{emit, entry_planned, event_actions};
+use super::record::{Facts, Record, RecordType, Rfc3339, Transition};
+use super::rules::Rules;
+use super::store::{Slot, Store};
+use super::time::Timestamp;
+
+/// What became of one valid event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Applied to its customer's state (records may or may not follow).
+    Applied,
+    /// Its event id was already applied for this customer: nothing changed.
+    Duplicate,
+    /// A type this processor does not know: counted, skipped.
+    Ignored,
+    /// `customer_erased` for a customer with no state: nothing to do.
+    NothingToErase,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Applied,
+        Outcome::Duplicate,
+        Outcome::Ignored,
+        Outcome::NothingToErase,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ignored => "ignored",
+            Outcome::NothingToErase => "nothing_to_erase",
+        }
+    }
+}
+
+/// Everything an engine needs to continue elsewhere: its clock and its customers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub clock: Option<Timestamp>,
+    pub customers: Vec<Customer>,
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    rules: Rules,
+    store: Store,
+    clock: Option<Timestamp>,
+}
+
+/// The transitions of one input so far, for the net-change rule.
+struct NetChange {
+    before: Option<Stage>,
+    last: Option<(Stage, Reason, String, Facts)>,
+}
+
+impl Engine {
+    pub fn new(rules: Rules) -> Engine {
+        Engine {
+            rules,
+            store: Store::default(),
+            clock: None,
+        }
+    }
+
+    /// A fresh engine that continues from `snapshot`; timers are re-derived from state.
+    pub fn restore(rules: Rules, snapshot: Snapshot) -> Engine {
+        let mut engine = Engine::new(rules);
+        engine.clock = snapshot.clock;
+        for customer in snapshot.customers {
+            engine.put_customer(customer);
+        }
+        engine
+    }
+
+    /// The engine's state, customers in id order (so equal states serialize equally).
+    pub fn snapshot(&self) -> Snapshot {
+        let mut customers: Vec<Customer> = self.store.iter().cloned().collect();
+        customers.sort_by(|a, b| a.id.cmp(&b.id));
+        Snapshot {
+            clock: self.clock,
+            customers,
+        }
+    }
+
+    /// Adds or replaces one customer's state (restoring from a changelog).
+    pub fn put_customer(&mut self, customer: Customer) {
+        if let Some(slot) = self.store.find(&customer.id) {
+            self.store.remove(slot);
+        }
+        let timer = customer.timer(&self.rules).map(|t| t.fires_at);
+        let slot = self.store.insert(customer);
+        self.store.set_timer(slot, timer);
+    }
+
+    /// Forgets one customer (a changelog tombstone).
+    pub fn remove_customer(&mut self, id: &str) -> Option<Customer> {
+        self.store.find(id).map(|slot| self.store.remove(slot))
+    }
+
+    pub fn customer(&self, id: &str) -> Option<&Customer> {
+        self.store.find(id).map(|slot| self.store.get(slot))
+    }
+
+    pub fn customers(&self) -> impl Iterator<Item = &Customer> {
+        self.store.iter()
+    }
+
+    pub fn customer_count(&self) -> usize {
+        self.store.len()
+    }
+
+    pub fn pending_timers(&self) -> usize {
+        self.store.pending_timers()
+    }
+
+    pub fn clock(&self) -> Option<Timestamp> {
+        self.clock
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Advances the clock to `to` (it never goes back) and fires every due timer in order of
+    /// firing time, then customer id.
+    pub fn advance_clock(&mut self, to: Timestamp, out: &mut Vec<Record>) {
+        let clock = self.clock.map_or(to, |c| c.max(to));
+        self.clock = Some(clock);
+        while let Some(at) = self.store.next_timer().filter(|&t| t <= clock) {
+            let mut due = self.store.take_timers_at(at);
+            due.sort_by(|&a, &b| self.store.get(a).id.cmp(&self.store.get(b).id));
+            for slot in due {
+                self.fire(slot, at, out);
+            }
+        }
+    }
+
+    /// Applies one valid event: advances the clock by its time (firing due timers), then
+    /// applies it to its customer unless it is ignored or a duplicate.
+    pub fn apply(&mut self, event: &Event, out: &mut Vec<Record>) -> Outcome {
+        self.advance_clock(event.occurred_at, out);
+        let Some(payload) = event.payload else {
+            return Outcome::Ignored;
+        };
+        let hash = event_id_hash(&event.event_id);
+        let found = self.store.find(&event.customer_id);
+        if found.is_some_and(|slot| self.store.get(slot).recent.contains(hash)) {
+            return Outcome::Duplicate;
+        }
+        if payload == Payload::CustomerErased {
+            return match found {
+                Some(slot) => {
+                    self.erase(slot, event, out);
+                    Outcome::Applied
+                }
+                None => Outcome::NothingToErase,
+            };
+        }
+        let at = event.occurred_at;
+        let event_type = payload.event_type();
+        let (slot, mut net) = match found {
+            Some(slot) => {
+                let before = Some(self.store.get(slot).stage);
+                (slot, NetChange { before, last: None })
+            }
+            None => {
+                let slot = self.store.insert(Customer::new(&event.customer_id, at));
+                let explain = format!("first event seen for this customer ({event_type})");
+                let facts = Facts {
+                    event_type: Some(event_type.as_str()),
+                    ..Facts::default()
+                };
+                out.push(transition_record(
+                    self.store.get(slot),
+                    None,
+                    Reason::FirstSeen,
+                    at,
+                    Some(&event.event_id),
+                    explain.clone(),
+                    facts.clone(),
+                ));
+                let net = NetChange {
+                    before: None,
+                    last: Some((Stage::Prospect, Reason::FirstSeen, explain, facts)),
+                };
+                (slot, net)
+            }
+        };
+        let rules = &self.rules;
+        let customer = self.store.get_mut(slot);
+        let milestone = update_counters(customer, &payload, at, rules);
+        let converts = rules.conversion_events.contains(event_type)
+            && !matches!(payload, Payload::Purchase { amount, .. } if amount <= 0.0);
+
+        // Rules 3-6, in order, each on the stage the previous one left.
+        if converts && customer.stage == Stage::Prospect {
+            let facts = conversion_facts(customer, event_type);
+            let explain = format!("first conversion ({event_type})");
+            step(
+                customer,
+                Stage::New,
+                Reason::FirstConversion,
+                at,
+                event,
+                explain,
+                facts,
+                &mut net,
+                out,
+            );
+        }
+        if converts && matches!(customer.stage, Stage::Churning | Stage::Churned) {
+            let from = customer.stage;
+            let mature = customer.meets_mature_rule(at, rules);
+            let to = if mature { Stage::Mature } else { Stage::New };
+            let facts = mature_facts(customer, at, rules, Some(event_type));
+            let explain = format!(
+                "a conversion ({event_type}) while {from}; the mature rule {}",
+                if mature { "holds" } else { "does not hold" }
+            );
+            step(
+                customer,
+                to,
+                Reason::Reactivated,
+                at,
+                event,
+                explain,
+                facts,
+                &mut net,
+                out,
+            );
+        }
+        if customer.stage == Stage::New && customer.meets_mature_rule(at, rules) {
+            let facts = mature_facts(customer, at, rules, None);
+            let explain = format!(
+                "{} purchases >= {} and {} days since the first conversion >= {}",
+                customer.purchase_count,
+                rules.mature_min_purchases,
+                facts.days_since_first_conversion.unwrap_or_default(),
+                rules.mature_min_tenure_days
+            );
+            step(
+                customer,
+                Stage::Mature,
+                Reason::MatureCriteria,
+                at,
+                event,
+                explain,
+                facts,
+                &mut net,
+                out,
+            );
+        }
+        if rules.churn_signal_events.contains(event_type)
+            && matches!(customer.stage, Stage::New | Stage::Mature)
+        {
+            let facts = Facts {
+                event_type: Some(event_type.as_str()),
+                ..Facts::default()
+            };
+            let explain = format!("a churn signal ({event_type})");
+            step(
+                customer,
+                Stage::Churning,
+                Reason::ChurnSignal(event_type),
+                at,
+                event,
+                explain,
+                facts,
+                &mut net,
+                out,
+            );
+        }
+        customer.recent.push(hash);
+
+        let mut planned = Vec::new();
+        if let Some((after, reason, explain, facts)) = &net.last {
+            planned.push(entry_planned(net.before, *after, *reason, explain, facts));
+        }
+        planned.extend(event_actions(customer, &payload, milestone));
+        emit(
+            customer,
+            planned,
+            at,
+            &Cause::Event(&event.event_id),
+            rules,
+            out,
+        );
+        self.rearm(slot);
+        Outcome::Applied
+    }
+
+    fn erase(&mut self, slot: Slot, event: &Event, out: &mut Vec<Record>) {
+        let customer = self.store.remove(slot);
+        out.push(Record::Transition(Transition {
+            record_type: RecordType::Transition,
+            customer_id: customer.id.to_string(),
+            from: Some(customer.stage),
+            to: None,
+            reason: Reason::Erased,
+            at: Rfc3339(event.occurred_at),
+            event_id: Some(event.event_id.to_string()),
+            seq: customer.seq + 1,
+            explain: "customer_erased: every fact about this customer was deleted".into(),
+            facts: Facts::default(),
+        }));
+    }
+
+    /// Fires the (already disarmed) timer of `slot`, due at `fires_at`, and any timer its
+    /// transition arms for the same instant.
+    fn fire(&mut self, slot: Slot, fires_at: Timestamp, out: &mut Vec<Record>) {
+        let rules = &self.rules;
+        let customer = self.store.get_mut(slot);
+        let Some(timer) = customer.timer(rules) else {
+            return;
+        };
+        let from = customer.stage;
+        let (to, reason, explain, facts) = match timer.kind {
+            TimerKind::Inactivity => {
+                let last = customer.last_activity_at.unwrap_or(timer.stamp);
+                (
+                    Stage::Churning,
+                    Reason::Inactivity,
+                    format!(
+                        "no activity since {last}: {} days of inactivity",
+                        rules.inactivity_days
+                    ),
+                    Facts {
+                        last_activity_at: Some(Rfc3339(last)),
+                        inactivity_days: Some(rules.inactivity_days),
+                        allowed_lateness_secs: Some(
+                            rules.allowed_lateness.as_nanos() / 1_000_000_000,
+                        ),
+                        ..Facts::default()
+                    },
+                )
+            }
+            TimerKind::NoReactivation => (
+                Stage::Churned,
+                Reason::NoReactivation,
+                format!(
+                    "churning since {} with no reactivation for {} days",
+                    customer.stage_entered_at, rules.churned_after_days
+                ),
+                Facts {
+                    churning_since: Some(Rfc3339(customer.stage_entered_at)),
+                    churned_after_days: Some(rules.churned_after_days),
+                    allowed_lateness_secs: Some(rules.allowed_lateness.as_nanos() / 1_000_000_000),
+                    ..Facts::default()
+                },
+            ),
+        };
+        let at = timer.stamp;
+        set_stage(customer, to, at);
+        out.push(transition_record(
+            customer,
+            Some(from),
+            reason,
+            at,
+            None,
+            explain.clone(),
+            facts.clone(),
+        ));
+        let planned = vec![entry_planned(Some(from), to, reason, &explain, &facts)];
+        let cause = Cause::Timer {
+            kind: timer.kind,
+            stamp: timer.stamp,
+        };
+        emit(customer, planned, at, &cause, rules, out);
+        match customer.timer(rules) {
+            // Only with zero-day rules: the next timer is due at this very instant, and this
+            // customer still sorts first among those due now.
+            Some(next) if next.fires_at <= fires_at => self.fire(slot, fires_at, out),
+            next => self.store.set_timer(slot, next.map(|t| t.fires_at)),
+        }
+    }
+
+    fn rearm(&mut self, slot: Slot) {
+        let timer = self.store.get(slot).timer(&self.rules).map(|t| t.fires_at);
+        self.store.set_timer(slot, timer);
+    }
+}
+
+/// Step 2 of SPEC 2: counters and flags. Returns the purchase count when this event made it
+/// reach a delight milestone.
+fn update_counters(
+    c: &mut Customer,
+    payload: &Payload,
+    at: Timestamp,
+    rules: &Rules,
+) -> Option<u32> {
+    let event_type = payload.event_type();
+    c.first_seen = c.first_seen.min(at);
+    if rules.activity_events.contains(event_type) {
+        c.last_activity_at = Some(c.last_activity_at.map_or(at, |t| t.max(at)));
+    }
+    let positive_purchase = matches!(payload, Payload::Purchase { amount, .. } if *amount > 0.0);
+    if rules.conversion_events.contains(event_type)
+        && (event_type != EventType::Purchase || positive_purchase)
+    {
+        c.first_conversion_at = Some(c.first_conversion_at.map_or(at, |t| t.min(at)));
+    }
+    let mut milestone = None;
+    match *payload {
+        Payload::Purchase { amount, need_level } => {
+            c.total_spend += amount;
+            if amount > 0.0 {
+                c.purchase_count += 1;
+                if rules.delight_milestones.contains(&c.purchase_count) {
+                    milestone = Some(c.purchase_count);
+                }
+            }
+            if need_level.is_some() {
+                c.need_level = c.need_level.max(need_level);
+            }
+        }
+        Payload::Refund { amount } => c.refund_total += amount,
+        Payload::Complaint => c.complaint_count += 1,
+        Payload::Feedback { nps: Some(n), .. } => c.last_nps = Some(n),
+        Payload::ConsentWithdrawn => c.contactable = false,
+        Payload::ConsentGranted => c.contactable = true,
+        Payload::LeadCreated
+        | Payload::Engagement
+        | Payload::SubscriptionStarted
+        | Payload::SubscriptionCancelled
+        | Payload::SupportTicket { .. }
+        | Payload::Feedback { nps: None, .. }
+        | Payload::CustomerErased => {}
+    }
+    milestone
+}
+
+fn set_stage(c: &mut Customer, to: Stage, at: Timestamp) {
+    c.stage = to;
+    c.stage_entered_at = at;
+    c.seq += 1;
+}
+
+/// One event-caused transition: moves the customer, writes the record, notes the net change.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    c: &mut Customer,
+    to: Stage,
+    reason: Reason,
+    at: Timestamp,
+    event: &Event,
+    explain: String,
+    facts: Facts,
+    net: &mut NetChange,
+    out: &mut Vec<Record>,
+) {
+    let from = c.stage;
+    set_stage(c, to, at);
+    out.push(transition_record(
+        c,
+        Some(from),
+        reason,
+        at,
+        Some(&event.event_id),
+        explain.clone(),
+        facts.clone(),
+    ));
+    net.last = Some((to, reason, explain, facts));
+}
+
+fn transition_record(
+    c: &Customer,
+    from: Option<Stage>,
+    reason: Reason,
+    at: Timestamp,
+    event_id: Option<&str>,
+    explain: String,
+    facts: Facts,
+) -> Record {
+    Record::Transition(Transition {
+        record_type: RecordType::Transition,
+        customer_id: c.id.to_string(),
+        from,
+        to: Some(c.stage),
+        reason,
+        at: Rfc3339(at),
+        event_id: event_id.map(str::to_owned),
+        seq: c.seq,
+        explain,
+        facts,
+    })
+}
+
+fn conversion_facts(c: &Customer, event_type: EventType) -> Facts {
+    Facts {
+        event_type: Some(event_type.as_str()),
+        purchase_count: Some(c.purchase_count),
+        total_spend: Some(c.total_spend),
+        ..Facts::default()
+    }
+}
+
+fn mature_facts(
+    c: &Customer,
+    at: Timestamp,
+    rules: &Rules,
+    event_type: Option<EventType>,
+) -> Facts {
+    Facts {
+        event_type: event_type.map(EventType::as_str),
+        purchase_count: Some(c.purchase_count),
+        mature_min_purchases: Some(rules.mature_min_purchases),
+        first_conversion_at: c.first_conversion_at.map(Rfc3339),
+        days_since_first_conversion: c.first_conversion_at.map(|f| at.days_since(f)),
+        mature_min_tenure_days: Some(rules.mature_min_tenure_days),
+        ..Facts::default()
+    }
+}

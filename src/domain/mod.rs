@@ -1,0 +1,25 @@
+//! The pure core: typed events, customer state, the lifecycle engine and the action planner.
+//! Nothing in here does I/O, reads a clock, logs or knows about Kafka; the replay and Kafka
+//! drivers feed it events and take its records.
+
+pub mod action;
+pub mod customer;
+pub mod decode;
+pub mod engine;
+pub mod event;
+pub mod json;
+pub mod kano;
+pub mod planner;
+pub mod record;
+pub mod rules;
+pub mod store;
+pub mod time;
+
+pub use action::{ActionKind, Category, Reason, Suppression};
+pub use customer::{Customer, Stage};
+pub use decode::{RejectReason, Rejection, decode};
+pub use engine::{Engine, Outcome, Snapshot};
+pub use event::{Event, EventType, Payload};
+pub use record::Record;
+pub use rules::Rules;
+pub use time::{Span, Timestamp};

@@ -1,0 +1,229 @@
+//! Action planning (SPEC section 3): which actions one input plans, in which order, and
+//! which of them cooldown and consent suppress. Pure: state in, records out.
+
+use super::action::{ActionKind, ActionReason, Cause, Reason, Suppression, action_id};
+use super::customer::{Customer, Stage};
+use super::event::{Payload, Severity};
+use super::kano::{KanoClass, classify};
+use super::record::{Action, Facts, Record, RecordType, Rfc3339};
+use super::rules::Rules;
+use super::time::Timestamp;
+
+/// An action the rules call for, before suppression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    pub kind: ActionKind,
+    pub reason: ActionReason,
+    pub explain: String,
+    pub facts: Facts,
+}
+
+/// The stage-entry action of an input's net change: from the stage before the input (`None`
+/// for a new customer) to the stage after its last transition.
+pub fn entry_action(before: Option<Stage>, after: Stage) -> ActionKind {
+    let was_lost = matches!(before, Some(Stage::Churning | Stage::Churned));
+    match after {
+        Stage::Prospect => ActionKind::NurtureLead,
+        Stage::New | Stage::Mature if was_lost => ActionKind::WelcomeBack,
+        Stage::New => ActionKind::WelcomeOnboarding,
+        Stage::Mature => ActionKind::LoyaltyReward,
+        Stage::Churning => ActionKind::RetentionOffer,
+        Stage::Churned => ActionKind::WinBackCampaign,
+    }
+}
+
+/// The actions an applied event calls for besides its stage-entry action, in table order.
+/// `milestone` is the purchase count this event reached when it is a delight milestone.
+pub fn event_actions(
+    customer: &Customer,
+    payload: &Payload,
+    milestone: Option<u32>,
+) -> Vec<Planned> {
+    let mut planned = Vec::new();
+    let mature = customer.stage == Stage::Mature;
+    match *payload {
+        Payload::Complaint => planned.push(Planned {
+            kind: ActionKind::ServiceRecovery,
+            reason: ActionReason::Complaint,
+            explain: "the customer complained".into(),
+            facts: Facts {
+                event_type: Some("complaint"),
+                ..Facts::default()
+            },
+        }),
+        Payload::SupportTicket {
+            severity: Severity::High,
+        } => planned.push(Planned {
+            kind: ActionKind::ServiceRecovery,
+            reason: ActionReason::HighSeverityTicket,
+            explain: "a support ticket of severity high".into(),
+            facts: Facts {
+                event_type: Some("support_ticket"),
+                severity: Some("high"),
+                ..Facts::default()
+            },
+        }),
+        Payload::Feedback {
+            nps,
+            satisfaction,
+            kano,
+        } => {
+            if let Some(score) = nps.filter(|&n| n <= 6) {
+                planned.push(Planned {
+                    kind: ActionKind::DetractorFollowUp,
+                    reason: ActionReason::Detractor,
+                    explain: format!("NPS {score} <= 6: a detractor"),
+                    facts: Facts {
+                        nps: Some(score),
+                        ..Facts::default()
+                    },
+                });
+            }
+            if let Some(score) = nps.filter(|&n| n >= 9 && mature) {
+                planned.push(Planned {
+                    kind: ActionKind::AdvocacyInvite,
+                    reason: ActionReason::Promoter,
+                    explain: format!("NPS {score} >= 9 from a mature customer: a promoter"),
+                    facts: Facts {
+                        nps: Some(score),
+                        ..Facts::default()
+                    },
+                });
+            }
+            let must_be = kano.map(classify) == Some(KanoClass::MustBe);
+            if let Some(sat) = satisfaction.filter(|&s| must_be && s <= 2) {
+                planned.push(Planned {
+                    kind: ActionKind::ServiceRecovery,
+                    reason: ActionReason::MustBeUnsatisfied,
+                    explain: format!(
+                        "a must-be feature (KANO) with satisfaction {sat} <= 2: a basic need unmet"
+                    ),
+                    facts: Facts {
+                        kano_class: Some(KanoClass::MustBe.as_str()),
+                        satisfaction: Some(sat),
+                        ..Facts::default()
+                    },
+                });
+            }
+        }
+        Payload::Purchase { .. } => {
+            if let Some(m) = milestone.filter(|_| mature) {
+                planned.push(Planned {
+                    kind: ActionKind::SurpriseDelight,
+                    reason: ActionReason::Milestone,
+                    explain: format!("purchase number {m} is a delight milestone"),
+                    facts: Facts {
+                        purchase_count: Some(customer.purchase_count),
+                        milestone: Some(m),
+                        ..Facts::default()
+                    },
+                });
+            }
+        }
+        Payload::LeadCreated
+        | Payload::Engagement
+        | Payload::SubscriptionStarted
+        | Payload::SubscriptionCancelled
+        | Payload::Refund { .. }
+        | Payload::SupportTicket { .. }
+        | Payload::ConsentWithdrawn
+        | Payload::ConsentGranted
+        | Payload::CustomerErased => {}
+    }
+    planned
+}
+
+/// Why `kind` must not be sent at `at`, if it must not.
+pub fn suppression(
+    customer: &Customer,
+    kind: ActionKind,
+    at: Timestamp,
+    rules: &Rules,
+) -> Option<Suppression> {
+    if !customer.contactable && !kind.ignores_consent() {
+        return Some(Suppression::NoConsent);
+    }
+    match customer.last_sent.get(kind) {
+        Some(last) if at < last.plus(rules.cooldown()) => Some(Suppression::Cooldown),
+        _ => None,
+    }
+}
+
+/// Suppresses or sends each planned action in order, recording sent ones for cooldowns.
+pub fn emit(
+    customer: &mut Customer,
+    planned: Vec<Planned>,
+    at: Timestamp,
+    cause: &Cause,
+    rules: &Rules,
+    out: &mut Vec<Record>,
+) {
+    for p in planned {
+        if let Some(reason) = suppression(customer, p.kind, at, rules) {
+            out.push(Record::Suppressed {
+                kind: p.kind,
+                reason,
+            });
+            continue;
+        }
+        customer.last_sent.set(p.kind, at);
+        out.push(Record::Action(Action {
+            record_type: RecordType::Action,
+            action_id: action_id(&customer.id, p.kind, cause),
+            kind: p.kind,
+            category: p.kind.category().as_str(),
+            customer_id: customer.id.to_string(),
+            stage: customer.stage,
+            reason: p.reason,
+            at: Rfc3339(at),
+            cause_event_id: cause.event_id().map(str::to_owned),
+            need_level: customer.need_level.map(|n| n.as_str()),
+            explain: p.explain,
+            facts: p.facts,
+        }));
+    }
+}
+
+/// The stage-entry action planned for a net change, explained by the transition that ended it.
+pub fn entry_planned(
+    before: Option<Stage>,
+    after: Stage,
+    reason: Reason,
+    explain: &str,
+    facts: &Facts,
+) -> Planned {
+    let kind = entry_action(before, after);
+    Planned {
+        kind,
+        reason: ActionReason::Entered(reason),
+        explain: format!("entered {after}: {explain}"),
+        facts: facts.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_action_follows_the_net_change() {
+        use Stage::*;
+        assert_eq!(entry_action(None, Prospect), ActionKind::NurtureLead);
+        assert_eq!(entry_action(None, New), ActionKind::WelcomeOnboarding);
+        assert_eq!(
+            entry_action(Some(Prospect), New),
+            ActionKind::WelcomeOnboarding
+        );
+        assert_eq!(entry_action(Some(New), Mature), ActionKind::LoyaltyReward);
+        assert_eq!(
+            entry_action(Some(Mature), Churning),
+            ActionKind::RetentionOffer
+        );
+        assert_eq!(
+            entry_action(Some(Churning), Churned),
+            ActionKind::WinBackCampaign
+        );
+        assert_eq!(entry_action(Some(Churning), New), ActionKind::WelcomeBack);
+        assert_eq!(entry_action(Some(Churned), Mature), ActionKind::WelcomeBack);
+    }
+}

@@ -1,0 +1,142 @@
+//! The engine's outputs: transition and action records (SPEC section 4), each with the facts
+//! it was decided on, and the suppressed actions that are counted but never sent.
+
+use serde::{Serialize, Serializer};
+use uuid::Uuid;
+
+use super::action::{ActionKind, ActionReason, Reason, Suppression};
+use super::customer::Stage;
+use super::time::Timestamp;
+
+/// Serializes a [`Timestamp`] as RFC 3339 UTC text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rfc3339(pub Timestamp);
+
+impl Serialize for Rfc3339 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+fn display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// The facts a decision rested on; only the relevant ones are present in a record.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Facts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_spend: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mature_min_purchases: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_conversion_at: Option<Rfc3339>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub days_since_first_conversion: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mature_min_tenure_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_activity_at: Option<Rfc3339>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inactivity_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub churning_since: Option<Rfc3339>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub churned_after_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_lateness_secs: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nps: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub satisfaction: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kano_class: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Transition {
+    #[serde(rename = "type")]
+    pub record_type: RecordType,
+    pub customer_id: String,
+    pub from: Option<Stage>,
+    pub to: Option<Stage>,
+    #[serde(serialize_with = "display")]
+    pub reason: Reason,
+    pub at: Rfc3339,
+    pub event_id: Option<String>,
+    pub seq: u32,
+    /// One sentence on why, for people.
+    pub explain: String,
+    pub facts: Facts,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Action {
+    #[serde(rename = "type")]
+    pub record_type: RecordType,
+    pub action_id: Uuid,
+    pub kind: ActionKind,
+    pub category: &'static str,
+    pub customer_id: String,
+    pub stage: Stage,
+    #[serde(serialize_with = "display")]
+    pub reason: ActionReason,
+    pub at: Rfc3339,
+    pub cause_event_id: Option<String>,
+    /// The highest need level served so far, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub need_level: Option<&'static str>,
+    pub explain: String,
+    pub facts: Facts,
+}
+
+/// The `type` tag of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordType {
+    Transition,
+    Action,
+}
+
+/// Everything one input produced, in order: its transitions, then its actions.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    Transition(Transition),
+    Action(Action),
+    /// A planned action that was not sent; counted, never written.
+    Suppressed {
+        kind: ActionKind,
+        reason: Suppression,
+    },
+}
+
+impl Record {
+    /// The customer a sent record is about (the output key).
+    pub fn customer_id(&self) -> Option<&str> {
+        match self {
+            Record::Transition(t) => Some(&t.customer_id),
+            Record::Action(a) => Some(&a.customer_id),
+            Record::Suppressed { .. } => None,
+        }
+    }
+
+    /// Appends the record as one JSON line; suppressed actions write nothing.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        let written = match self {
+            Record::Transition(t) => serde_json::to_writer(&mut *out, t),
+            Record::Action(a) => serde_json::to_writer(&mut *out, a),
+            Record::Suppressed { .. } => return,
+        };
+        // Serializing these plain structs into a Vec cannot fail.
+        debug_assert!(written.is_ok());
+        out.push(b'\n');
+    }
+}

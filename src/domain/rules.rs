@@ -1,0 +1,36 @@
+//! The rule parameters of SPEC section 2, as the engine reads them. Their defaults live in
+//! `config/default.toml` and nowhere else; `crate::config` builds this from it.
+
+use super::event::EventSet;
+use super::time::Span;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rules {
+    pub mature_min_purchases: u32,
+    pub mature_min_tenure_days: u32,
+    pub inactivity_days: u32,
+    pub churned_after_days: u32,
+    pub allowed_lateness: Span,
+    pub activity_events: EventSet,
+    /// A `purchase` in this set converts only when its amount is above zero.
+    pub conversion_events: EventSet,
+    pub churn_signal_events: EventSet,
+    pub cooldown_days: u32,
+    /// Purchase counts that trigger `surprise_delight`, ascending, without repeats.
+    pub delight_milestones: Vec<u32>,
+}
+
+impl Rules {
+    pub fn mature_min_tenure(&self) -> Span {
+        Span::from_days(self.mature_min_tenure_days)
+    }
+    pub fn inactivity(&self) -> Span {
+        Span::from_days(self.inactivity_days)
+    }
+    pub fn churned_after(&self) -> Span {
+        Span::from_days(self.churned_after_days)
+    }
+    pub fn cooldown(&self) -> Span {
+        Span::from_days(self.cooldown_days)
+    }
+}

@@ -1,0 +1,317 @@
+//! Event time: a strict RFC 3339 parser, a UTC formatter and a compact timestamp.
+//!
+//! A [`Timestamp`] is nanoseconds since the Unix epoch in an `i64` (8 bytes, so per-customer
+//! state stays small). That covers 1677-09-21 to 2262-04-11; a well-formed time outside that
+//! range is refused as out of range. Later times would be refused as future anyway.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Nanoseconds since 1970-01-01T00:00:00Z. Serialized (in state snapshots and the
+/// changelog) as that integer, which is compact and fast to restore.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(i64);
+
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+const SECS_PER_DAY: i64 = 86_400;
+
+/// A span of event time, in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span(i64);
+
+impl Span {
+    pub const ZERO: Span = Span(0);
+
+    pub fn from_days(days: u32) -> Span {
+        Span(i64::from(days) * SECS_PER_DAY * NANOS_PER_SEC)
+    }
+    pub fn from_secs(secs: u64) -> Span {
+        Span((secs as i64).saturating_mul(NANOS_PER_SEC))
+    }
+    pub const fn from_nanos(nanos: i64) -> Span {
+        Span(nanos)
+    }
+    pub fn as_nanos(self) -> i64 {
+        self.0
+    }
+}
+
+/// Why a text is not an RFC 3339 date-time of the accepted form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeError {
+    /// Not `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`, or a field out of its calendar range.
+    Malformed,
+    /// Well formed, but outside 1677-09-21..2262-04-11.
+    OutOfRange,
+}
+
+impl Timestamp {
+    pub const MIN: Timestamp = Timestamp(i64::MIN);
+    pub const MAX: Timestamp = Timestamp(i64::MAX);
+
+    pub fn from_nanos(nanos: i64) -> Timestamp {
+        Timestamp(nanos)
+    }
+    pub fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// The system time, for the edges that need it (never called by the engine).
+    pub fn now() -> Timestamp {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    }
+
+    /// Saturating: a deadline past the representable range never fires.
+    pub fn plus(self, span: Span) -> Timestamp {
+        Timestamp(self.0.saturating_add(span.0))
+    }
+
+    pub fn minus(self, span: Span) -> Timestamp {
+        Timestamp(self.0.saturating_sub(span.0))
+    }
+
+    /// Whole days from `earlier` to `self` (rounded down; negative when `self` is earlier).
+    pub fn days_since(self, earlier: Timestamp) -> i64 {
+        (self.0 as i128 - earlier.0 as i128).div_euclid((SECS_PER_DAY * NANOS_PER_SEC) as i128)
+            as i64
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`: seconds required, no leap
+    /// second, upper-case `T` and `Z` as the contract writes them. Digits past nanoseconds are
+    /// truncated.
+    pub fn parse_rfc3339(s: &str) -> Result<Timestamp, TimeError> {
+        let b = s.as_bytes();
+        if b.len() < 20 {
+            return Err(TimeError::Malformed);
+        }
+        let year = digits(b, 0, 4)?;
+        let month = digits(b, 5, 2)?;
+        let day = digits(b, 8, 2)?;
+        let hour = digits(b, 11, 2)?;
+        let minute = digits(b, 14, 2)?;
+        let second = digits(b, 17, 2)?;
+        if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+            return Err(TimeError::Malformed);
+        }
+        if !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
+            return Err(TimeError::Malformed);
+        }
+        let mut i = 19;
+        let mut nanos: i64 = 0;
+        if b[i] == b'.' {
+            i += 1;
+            let start = i;
+            let mut scale = 100_000_000;
+            while i < b.len() && b[i].is_ascii_digit() {
+                nanos += i64::from(b[i] - b'0') * scale;
+                scale /= 10;
+                i += 1;
+            }
+            if i == start {
+                return Err(TimeError::Malformed);
+            }
+        }
+        let offset_secs = match &b[i..] {
+            [b'Z'] => 0,
+            [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+                let oh = digits(b, i + 1, 2)?;
+                let om = digits(b, i + 4, 2)?;
+                if oh > 23 || om > 59 {
+                    return Err(TimeError::Malformed);
+                }
+                let off = oh * 3600 + om * 60;
+                if *sign == b'-' { -off } else { off }
+            }
+            _ => return Err(TimeError::Malformed),
+        };
+        let days = days_from_civil(year, month, day);
+        let secs = days * SECS_PER_DAY + hour * 3600 + minute * 60 + second - offset_secs;
+        secs.checked_mul(NANOS_PER_SEC)
+            .and_then(|n| n.checked_add(nanos))
+            .map(Timestamp)
+            .ok_or(TimeError::OutOfRange)
+    }
+}
+
+fn digits(b: &[u8], at: usize, len: usize) -> Result<i64, TimeError> {
+    let mut v = 0i64;
+    for &c in b.get(at..at + len).ok_or(TimeError::Malformed)? {
+        if !c.is_ascii_digit() {
+            return Err(TimeError::Malformed);
+        }
+        v = v * 10 + i64::from(c - b'0');
+    }
+    Ok(v)
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, the fraction only when not zero, without trailing zeros.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.div_euclid(NANOS_PER_SEC);
+        let nanos = self.0.rem_euclid(NANOS_PER_SEC);
+        let days = secs.div_euclid(SECS_PER_DAY);
+        let sod = secs.rem_euclid(SECS_PER_DAY);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            sod / 3600,
+            sod / 60 % 60,
+            sod % 60
+        )?;
+        if nanos != 0 {
+            let mut frac = format!("{nanos:09}");
+            while frac.ends_with('0') {
+                frac.pop();
+            }
+            write!(f, ".{frac}")?;
+        }
+        f.write_str("Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Timestamp, TimeError> {
+        Timestamp::parse_rfc3339(s)
+    }
+
+    #[test]
+    fn parses_utc_and_offsets_to_the_same_instant() {
+        let utc = p("2026-03-01T09:30:00Z").unwrap();
+        assert_eq!(p("2026-03-01T11:30:00+02:00").unwrap(), utc);
+        assert_eq!(p("2026-03-01T04:00:00-05:30").unwrap(), utc);
+        assert_eq!(p("2026-03-01T09:30:00-00:00").unwrap(), utc);
+        assert_eq!(utc.to_string(), "2026-03-01T09:30:00Z");
+    }
+
+    #[test]
+    fn formats_fraction_only_when_not_zero() {
+        assert_eq!(
+            p("2026-03-01T09:30:00.000Z").unwrap().to_string(),
+            "2026-03-01T09:30:00Z"
+        );
+        assert_eq!(
+            p("2026-03-01T09:30:00.5Z").unwrap().to_string(),
+            "2026-03-01T09:30:00.5Z"
+        );
+        assert_eq!(
+            p("2026-03-01T09:30:00.123456789Z").unwrap().to_string(),
+            "2026-03-01T09:30:00.123456789Z"
+        );
+        assert_eq!(
+            p("2026-03-01T09:30:00.1234567891Z").unwrap().to_string(),
+            "2026-03-01T09:30:00.123456789Z"
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_and_impossible_times() {
+        for bad in [
+            "2026-03-01T09:30Z",
+            "2026-03-01 09:30:00Z",
+            "2026-03-01t09:30:00z",
+            "2026-03-01T09:30:00",
+            "2026-03-01T09:30:60Z",
+            "2026-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-00-01T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-03-01T24:00:00Z",
+            "2026-03-01T09:30:00.Z",
+            "2026-03-01T09:30:00+0200",
+            "2026-03-01T09:30:00+24:00",
+            "2026-03-01T09:30:00Z ",
+            "+2026-03-01T09:30:00Z",
+            "20260301T093000Z",
+        ] {
+            assert_eq!(p(bad), Err(TimeError::Malformed), "{bad}");
+        }
+        assert!(p("2024-02-29T00:00:00Z").is_ok());
+        assert!(p("2000-02-29T00:00:00Z").is_ok());
+        assert_eq!(p("1900-02-29T00:00:00Z"), Err(TimeError::Malformed));
+        assert_eq!(p("0001-01-01T00:00:00Z"), Err(TimeError::OutOfRange));
+        assert_eq!(p("9999-12-31T23:59:59Z"), Err(TimeError::OutOfRange));
+    }
+
+    #[test]
+    fn round_trips_across_eras() {
+        for s in [
+            "1970-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.999Z",
+            "2262-04-11T00:00:00Z",
+        ] {
+            assert_eq!(p(s).unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn counts_whole_days() {
+        let a = p("2026-01-01T00:00:00Z").unwrap();
+        assert_eq!(a.plus(Span::from_days(30)).days_since(a), 30);
+        assert_eq!(
+            a.plus(Span::from_days(30))
+                .minus(Span::from_nanos(1))
+                .days_since(a),
+            29
+        );
+        assert_eq!(a.days_since(a.plus(Span::from_nanos(1))), -1);
+    }
+}

@@ -1,0 +1,33 @@
+//! # lifecycle: a customer lifecycle event-stream processor
+//!
+//! CRM events come in; every customer moves through the stages
+//! `prospect -> new -> mature -> churning -> churned` (and back, on win-back); care,
+//! retention and marketing actions go out, each with the facts it was decided on.
+//! The product contract is `SPEC.md` of the shared folder; `docs/decisions.md` records where
+//! this implementation had to choose.
+//!
+//! ## Layout
+//!
+//! - [`domain`]: the pure core, no I/O, no clock, no logging.
+//!   - [`domain::decode`]: bytes to a typed [`domain::Event`] or a [`domain::Rejection`].
+//!   - [`domain::engine`]: transitions, timers, de-duplication, erasure.
+//!   - [`domain::planner`]: actions, net change, cooldown, consent, action ids.
+//!   - [`domain::customer`], [`domain::store`]: per-customer state and its index and timers.
+//!   - [`domain::kano`]: the KANO evaluation table.
+//! - [`config`]: one serde tree; defaults only in `config/default.toml`.
+//! - [`replay`]: the engine over a JSONL file.
+//! - [`generate`]: a deterministic synthetic CRM stream.
+//!
+//! ## Message flow
+//!
+//! ```text
+//! source (JSONL line) -> decode -> Engine::apply (timers first, then rules 1-6)
+//!     -> planner (net change, cooldown, consent) -> records -> encode (JSON line) -> sink
+//! ```
+//!
+//! Replay mode and the Kafka service drive the same [`domain::Engine`]; only the edges differ.
+
+pub mod config;
+pub mod domain;
+pub mod generate;
+pub mod replay;

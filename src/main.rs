@@ -1,0 +1,168 @@
+//! The `lifecycle` binary: parses the command line and calls into the library.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use lifecycle::config::Config;
+use lifecycle::domain::Timestamp;
+use lifecycle::generate::{GenerateOptions, generate};
+use lifecycle::replay::{ReplayOptions, replay};
+
+#[derive(Parser)]
+#[command(
+    name = "lifecycle",
+    version,
+    about = "Customer lifecycle event-stream processor"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the engine over a JSONL file of CRM events, without a broker.
+    Replay {
+        /// The JSONL input, or - for standard input.
+        #[arg(long)]
+        input: String,
+        /// A TOML file overriding config/default.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// After the last event, advance the clock to this RFC 3339 time (firing due timers).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Where transition and action records go (JSON lines), or - for standard output.
+        #[arg(long, default_value = "-")]
+        output: String,
+        /// Write each rejected line (line number, reason, original text) here as JSON lines.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+    },
+    /// Write a deterministic synthetic CRM event stream (JSONL).
+    Generate {
+        /// How many customers.
+        #[arg(long, default_value_t = 1000)]
+        customers: u64,
+        /// The random seed: the same seed and arguments give the same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First day of the stream (YYYY-MM-DD or RFC 3339).
+        #[arg(long, default_value = "2024-01-01")]
+        from: String,
+        /// Last day of the stream (YYYY-MM-DD or RFC 3339); must be in the past.
+        #[arg(long, default_value = "2025-12-31")]
+        to: String,
+        /// Where to write, or - for standard output.
+        #[arg(long, default_value = "-")]
+        output: String,
+    },
+    /// Validate a configuration file and print every problem found.
+    CheckConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// The Kafka service (not built yet: see the README's roadmap).
+    Run {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lifecycle: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_output(path: &str) -> Result<Box<dyn Write>> {
+    Ok(if path == "-" {
+        Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock()))
+    } else {
+        let file = File::create(path).with_context(|| format!("cannot create {path}"))?;
+        Box::new(BufWriter::with_capacity(256 * 1024, file))
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Replay {
+            input,
+            config,
+            as_of,
+            output,
+            rejects,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let as_of = as_of
+                .map(|s| {
+                    Timestamp::parse_rfc3339(&s)
+                        .map_err(|_| anyhow::anyhow!("--as-of `{s}` is not an RFC 3339 date-time"))
+                })
+                .transpose()?;
+            let mut reader: Box<dyn io::BufRead> = if input == "-" {
+                Box::new(BufReader::with_capacity(1 << 20, io::stdin().lock()))
+            } else {
+                let file = File::open(&input).with_context(|| format!("cannot read {input}"))?;
+                Box::new(BufReader::with_capacity(1 << 20, file))
+            };
+            let mut writer = open_output(&output)?;
+            let mut rejects_file = rejects
+                .map(|p| {
+                    File::create(&p)
+                        .map(BufWriter::new)
+                        .with_context(|| format!("cannot create {}", p.display()))
+                })
+                .transpose()?;
+            let options = ReplayOptions {
+                rules: config.rules(),
+                as_of,
+                now: Timestamp::now(),
+                progress: io::stderr().is_terminal(),
+            };
+            let summary = replay(
+                &mut reader,
+                &mut writer,
+                rejects_file.as_mut().map(|w| w as &mut dyn Write),
+                &options,
+            )
+            .context("replay failed")?;
+            eprint!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate {
+            customers,
+            seed,
+            from,
+            to,
+            output,
+        } => {
+            let options = GenerateOptions::new(customers, seed, &from, &to, Timestamp::now())?;
+            let mut writer = open_output(&output)?;
+            let lines = generate(&options, &mut writer)?;
+            writer.flush()?;
+            eprintln!("generated {lines} lines for {customers} customers (seed {seed})");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { config } => {
+            Config::load(config.as_deref())?;
+            println!("configuration is valid");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { config } => {
+            Config::load(config.as_deref())?;
+            anyhow::bail!(
+                "the Kafka service is not implemented yet; use `lifecycle replay` (see README)"
+            )
+        }
+    }
+}
