@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, then every test.
+# Installs nothing the Rust toolchain does not already provide.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --all-targets --locked
+
+echo "== the README quick start: replay the bundled sample"
+cargo run --quiet --locked -- replay --input samples/crm-events.jsonl \
+  --as-of 2026-01-01T00:00:00Z --output /dev/null
