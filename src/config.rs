@@ -18,7 +18,66 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub rules: RulesConfig,
+    pub kafka: KafkaConfig,
 }
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Guarantee {
+    AtLeastOnce,
+    ExactlyOnce,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClockSource {
+    Wall,
+    Event,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub group_id: String,
+    pub guarantee: Guarantee,
+    pub clock: ClockSource,
+    pub commit_interval_ms: u64,
+    pub max_batch_events: usize,
+    pub transactional_id: String,
+    pub operation_timeout_ms: u64,
+    pub shutdown_timeout_ms: u64,
+    pub topics: Topics,
+    pub librdkafka: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Topics {
+    pub input: String,
+    pub transitions: String,
+    pub care: String,
+    pub retention: String,
+    pub marketing: String,
+    pub state: String,
+    pub dead_letters: String,
+}
+
+/// librdkafka settings that typed keys own; the passthrough map may not set them.
+pub const RESERVED_LIBRDKAFKA: &[&str] = &[
+    "bootstrap.servers",
+    "metadata.broker.list",
+    "group.id",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "auto.offset.reset",
+    "transactional.id",
+    "enable.idempotence",
+    "isolation.level",
+];
+
+/// Tables whose keys are free (not checked against the defaults).
+const OPEN_TABLES: &[&str] = &["kafka.librdkafka"];
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +199,32 @@ impl Config {
         if r.delight_milestones.contains(&0) {
             problems.push("rules.delight_milestones: a milestone must be at least 1".into());
         }
+        let k = &self.kafka;
+        if k.brokers.trim().is_empty() {
+            problems.push("kafka.brokers: must name at least one broker".into());
+        }
+        if k.group_id.trim().is_empty() {
+            problems.push("kafka.group_id: must not be empty".into());
+        }
+        for (key, v) in [
+            ("commit_interval_ms", k.commit_interval_ms),
+            ("operation_timeout_ms", k.operation_timeout_ms),
+            ("shutdown_timeout_ms", k.shutdown_timeout_ms),
+        ] {
+            if v == 0 {
+                problems.push(format!("kafka.{key}: must be above 0"));
+            }
+        }
+        if k.max_batch_events == 0 {
+            problems.push("kafka.max_batch_events: must be above 0".into());
+        }
+        for key in k.librdkafka.keys() {
+            if RESERVED_LIBRDKAFKA.contains(&key.as_str()) {
+                problems.push(format!(
+                    "kafka.librdkafka.{key}: set by a typed key of [kafka], not by the passthrough"
+                ));
+            }
+        }
         problems
     }
 
@@ -184,6 +269,18 @@ impl Default for Rules {
 fn overlay(base: &mut toml::Table, user: toml::Table, prefix: &str, problems: &mut Vec<String>) {
     for (key, value) in user {
         let path = format!("{prefix}{key}");
+        if OPEN_TABLES.contains(&prefix.trim_end_matches('.')) {
+            match value {
+                toml::Value::String(_) => {
+                    base.insert(key, value);
+                }
+                other => problems.push(format!(
+                    "{path}: must be a string, not {}",
+                    other.type_str()
+                )),
+            }
+            continue;
+        }
         match base.get_mut(&key) {
             None => problems.push(format!("{path}: unknown key (see config/default.toml)")),
             Some(toml::Value::Table(b)) => match value {

@@ -30,4 +30,6 @@
 pub mod config;
 pub mod domain;
 pub mod generate;
+pub mod kafka;
 pub mod replay;
+pub mod shutdown;

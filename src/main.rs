@@ -67,7 +67,7 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// The Kafka service (not built yet: see the README's roadmap).
+    /// The Kafka service: consume CRM events, produce transitions and actions.
     Run {
         #[arg(long)]
         config: Option<PathBuf>,
@@ -82,6 +82,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr: human-readable, level from RUST_LOG (default info).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
 }
 
 fn open_output(path: &str) -> Result<Box<dyn Write>> {
@@ -159,10 +169,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { config } => {
-            Config::load(config.as_deref())?;
-            anyhow::bail!(
-                "the Kafka service is not implemented yet; use `lifecycle replay` (see README)"
-            )
+            let config = Config::load(config.as_deref())?;
+            init_tracing();
+            let deadline = std::time::Duration::from_millis(config.kafka.shutdown_timeout_ms);
+            let shutdown = lifecycle::shutdown::install(deadline)?;
+            lifecycle::kafka::service::run(&config, &shutdown)?;
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

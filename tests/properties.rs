@@ -24,11 +24,15 @@ struct Ev {
 fn line(e: &Ev) -> String {
     let (ty, data) = match e.kind {
         0 => ("lead_created", "null".to_string()),
-        1 | 2 | 3 => (
+        1..=3 => (
             "purchase",
             format!(
                 r#"{{"amount":{}}}"#,
-                if e.x % 7 == 0 { 0 } else { 10 + e.x as u32 }
+                if e.x.is_multiple_of(7) {
+                    0
+                } else {
+                    10 + e.x as u32
+                }
             ),
         ),
         4 => ("engagement", r#"{"channel":"visit"}"#.into()),

@@ -24,14 +24,18 @@ pub enum Outcome {
     Ignored,
     /// `customer_erased` for a customer with no state: nothing to do.
     NothingToErase,
+    /// Kafka mode: this input offset was already applied to the customer (a re-delivery
+    /// after a crash or rebalance): nothing changed.
+    AlreadyApplied,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [
+    pub const ALL: [Outcome; 5] = [
         Outcome::Applied,
         Outcome::Duplicate,
         Outcome::Ignored,
         Outcome::NothingToErase,
+        Outcome::AlreadyApplied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +44,7 @@ impl Outcome {
             Outcome::Duplicate => "duplicate",
             Outcome::Ignored => "ignored",
             Outcome::NothingToErase => "nothing_to_erase",
+            Outcome::AlreadyApplied => "already_applied",
         }
     }
 }
@@ -51,11 +56,22 @@ pub struct Snapshot {
     pub customers: Vec<Customer>,
 }
 
+/// Where the engine's clock comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClockMode {
+    /// Event time: every valid event advances the clock to its `occurred_at`.
+    #[default]
+    Event,
+    /// The driver advances the clock (wall-clock time); events do not move it.
+    External,
+}
+
 #[derive(Debug)]
 pub struct Engine {
     rules: Rules,
     store: Store,
     clock: Option<Timestamp>,
+    clock_mode: ClockMode,
 }
 
 /// The transitions of one input so far, for the net-change rule.
@@ -70,7 +86,13 @@ impl Engine {
             rules,
             store: Store::default(),
             clock: None,
+            clock_mode: ClockMode::Event,
         }
+    }
+
+    pub fn with_clock_mode(mut self, mode: ClockMode) -> Engine {
+        self.clock_mode = mode;
+        self
     }
 
     /// A fresh engine that continues from `snapshot`; timers are re-derived from state.
@@ -103,6 +125,11 @@ impl Engine {
         self.store.set_timer(slot, timer);
     }
 
+    /// Sets the clock as it was recorded, without firing anything (restoring from a changelog).
+    pub fn restore_clock(&mut self, clock: Option<Timestamp>) {
+        self.clock = clock;
+    }
+
     /// Forgets one customer (a changelog tombstone).
     pub fn remove_customer(&mut self, id: &str) -> Option<Customer> {
         self.store.find(id).map(|slot| self.store.remove(slot))
@@ -122,6 +149,11 @@ impl Engine {
 
     pub fn pending_timers(&self) -> usize {
         self.store.pending_timers()
+    }
+
+    /// When the earliest armed timer fires.
+    pub fn next_timer(&self) -> Option<Timestamp> {
+        self.store.next_timer()
     }
 
     pub fn clock(&self) -> Option<Timestamp> {
@@ -149,14 +181,33 @@ impl Engine {
     /// Applies one valid event: advances the clock by its time (firing due timers), then
     /// applies it to its customer unless it is ignored or a duplicate.
     pub fn apply(&mut self, event: &Event, out: &mut Vec<Record>) -> Outcome {
-        self.advance_clock(event.occurred_at, out);
+        self.apply_at(event, None, out)
+    }
+
+    /// [`apply`](Self::apply) for an event read at input `offset`: an offset at or below the
+    /// customer's last applied one is a re-delivery and changes nothing.
+    pub fn apply_at(
+        &mut self,
+        event: &Event,
+        offset: Option<i64>,
+        out: &mut Vec<Record>,
+    ) -> Outcome {
+        if self.clock_mode == ClockMode::Event {
+            self.advance_clock(event.occurred_at, out);
+        }
         let Some(payload) = event.payload else {
             return Outcome::Ignored;
         };
         let hash = event_id_hash(&event.event_id);
         let found = self.store.find(&event.customer_id);
-        if found.is_some_and(|slot| self.store.get(slot).recent.contains(hash)) {
-            return Outcome::Duplicate;
+        if let Some(slot) = found {
+            let customer = self.store.get(slot);
+            if offset.is_some() && customer.last_offset >= offset {
+                return Outcome::AlreadyApplied;
+            }
+            if customer.recent.contains(hash) {
+                return Outcome::Duplicate;
+            }
         }
         if payload == Payload::CustomerErased {
             return match found {
@@ -282,6 +333,9 @@ impl Engine {
             );
         }
         customer.recent.push(hash);
+        if offset.is_some() {
+            customer.last_offset = offset;
+        }
 
         let mut planned = Vec::new();
         if let Some((after, reason, explain, facts)) = &net.last {

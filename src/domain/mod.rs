@@ -18,7 +18,7 @@ pub mod time;
 pub use action::{ActionKind, Category, Reason, Suppression};
 pub use customer::{Customer, Stage};
 pub use decode::{RejectReason, Rejection, decode};
-pub use engine::{Engine, Outcome, Snapshot};
+pub use engine::{ClockMode, Engine, Outcome, Snapshot};
 pub use event::{Event, EventType, Payload};
 pub use record::Record;
 pub use rules::Rules;

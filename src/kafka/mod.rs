@@ -1,0 +1,16 @@
+//! The Kafka edge: the only code that knows rdkafka. It feeds the pure engine from the input
+//! topic, one engine per assigned partition, and writes records, changelog and dead letters.
+//!
+//! - [`service`]: the loop, startup checks, rebalance hooks, shutdown.
+//! - [`processor`]: per-partition engines, batches and the commit protocols.
+//! - [`changelog`]: restoring a partition's state before its events are processed.
+//! - [`codec`]: record, dead-letter and changelog encodings.
+//! - [`sink`]: the producer and delivery tracking.
+//! - [`client`]: librdkafka settings from the configuration.
+
+pub mod changelog;
+pub mod client;
+pub mod codec;
+pub mod processor;
+pub mod service;
+pub mod sink;

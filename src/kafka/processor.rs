@@ -1,0 +1,479 @@
+//! One instance's processing state: an engine per assigned input partition, the batch in
+//! progress, and the commit protocol of each guarantee.
+//!
+//! `at_least_once` commits a batch in three steps: outputs and dead letters are delivered,
+//! then the changelog (every customer the batch touched, then the partition's progress
+//! record), then the input offsets. A crash between steps re-delivers events whose effects
+//! are already in the changelog; the partition's applied offset and each customer's last
+//! offset make them change nothing, and outputs re-sent before the crash are identical.
+//! `exactly_once` sends the same records inside a transaction with the offsets.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
+use rdkafka::producer::Producer;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+use super::changelog::{RestoreError, restore};
+use super::codec::{
+    PARTITION_META_KEY, PartitionMeta, dead_letter_headers, encode_customer, encode_meta,
+    encode_record, output_topic,
+};
+use super::sink::{Outgoing, Sink, SinkError};
+use crate::config::{ClockSource, Guarantee, Topics};
+use crate::domain::{ClockMode, Engine, Outcome, Record, RejectReason, Rules, Timestamp, decode};
+
+/// What the processor needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub topics: Topics,
+    pub rules: Rules,
+    pub clock: ClockSource,
+    pub guarantee: Guarantee,
+    pub commit_interval: Duration,
+    pub max_batch_events: usize,
+    pub timeout: Duration,
+    pub restorer: ClientConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    #[error("committing input offsets failed: {0}")]
+    Commit(#[source] KafkaError),
+    #[error("the transaction failed: {0}")]
+    Transaction(#[source] KafkaError),
+    #[error("the consumer has no group metadata (not in a group yet)")]
+    NoGroupMetadata,
+}
+
+impl ProcessError {
+    /// An error after which the transaction must be aborted and the input rewound.
+    pub fn requires_abort(&self) -> bool {
+        match self {
+            ProcessError::Transaction(KafkaError::Transaction(e)) => {
+                e.txn_requires_abort() && !e.is_fatal()
+            }
+            ProcessError::Sink(_) | ProcessError::Transaction(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// Counters of this instance (logged, and exported as metrics).
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub outcomes: BTreeMap<Outcome, u64>,
+    pub rejected: BTreeMap<RejectReason, u64>,
+    pub records_sent: u64,
+    pub suppressed: u64,
+    pub batches: u64,
+    pub restored_customers: u64,
+}
+
+#[derive(Debug)]
+struct Partition {
+    engine: Engine,
+    applied_offset: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct Batch {
+    started: Option<Instant>,
+    events: usize,
+    next_offsets: BTreeMap<i32, i64>,
+    dirty: BTreeMap<i32, BTreeSet<Box<str>>>,
+}
+
+#[derive(Debug)]
+pub struct Processor {
+    settings: Settings,
+    sink: Sink,
+    partitions: BTreeMap<i32, Partition>,
+    /// Assigned partitions whose state is not restored yet.
+    pending: BTreeSet<i32>,
+    batch: Batch,
+    in_transaction: bool,
+    records: Vec<Record>,
+    buf: Vec<u8>,
+    pub stats: Stats,
+}
+
+impl Processor {
+    pub fn new(settings: Settings, sink: Sink) -> Processor {
+        Processor {
+            settings,
+            sink,
+            partitions: BTreeMap::new(),
+            pending: BTreeSet::new(),
+            batch: Batch::default(),
+            in_transaction: false,
+            records: Vec::new(),
+            buf: Vec::with_capacity(1024),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn sink(&self) -> &Sink {
+        &self.sink
+    }
+
+    /// Every assigned partition is restored (readiness).
+    pub fn restored(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// (restored, restoring) partition counts.
+    pub fn partition_counts(&self) -> (usize, usize) {
+        (self.partitions.len(), self.pending.len())
+    }
+
+    /// Timers armed across the assigned partitions.
+    pub fn pending_timers(&self) -> usize {
+        self.partitions
+            .values()
+            .map(|p| p.engine.pending_timers())
+            .sum()
+    }
+
+    pub fn on_assign(&mut self, tpl: &TopicPartitionList) {
+        for e in tpl.elements_for_topic(&self.settings.topics.input) {
+            if !self.partitions.contains_key(&e.partition()) {
+                self.pending.insert(e.partition());
+            }
+        }
+        tracing::info!(partitions = ?self.pending, "partitions assigned, restoring");
+    }
+
+    /// Commits what was processed, then forgets the revoked partitions' state.
+    pub fn on_revoke<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tpl: &TopicPartitionList,
+    ) {
+        if let Err(e) = self.commit(consumer) {
+            tracing::error!(error = %e, "commit before revocation failed; the new owner re-processes from the last commit");
+            if self.in_transaction {
+                let _ = self.sink.producer.abort_transaction(self.settings.timeout);
+                self.in_transaction = false;
+            }
+            self.batch = Batch::default();
+        }
+        for e in tpl.elements_for_topic(&self.settings.topics.input) {
+            self.partitions.remove(&e.partition());
+            self.pending.remove(&e.partition());
+        }
+        tracing::info!(remaining = ?self.partitions.keys().collect::<Vec<_>>(), "partitions revoked");
+    }
+
+    /// Restores every newly assigned partition from the changelog.
+    pub fn restore_pending(&mut self) -> Result<(), ProcessError> {
+        while let Some(&p) = self.pending.first() {
+            let mode = match self.settings.clock {
+                ClockSource::Event => ClockMode::Event,
+                ClockSource::Wall => ClockMode::External,
+            };
+            let mut engine = Engine::new(self.settings.rules.clone()).with_clock_mode(mode);
+            let (meta, stats) = restore(
+                &self.settings.restorer,
+                &self.settings.topics.state,
+                p,
+                &mut engine,
+                self.settings.timeout,
+            )?;
+            tracing::info!(
+                partition = p,
+                records = stats.records,
+                customers = stats.customers,
+                elapsed_ms = stats.elapsed.as_millis() as u64,
+                applied_offset = meta.applied_offset,
+                "partition restored"
+            );
+            self.stats.restored_customers += stats.customers as u64;
+            self.partitions.insert(
+                p,
+                Partition {
+                    engine,
+                    applied_offset: meta.applied_offset,
+                },
+            );
+            self.pending.remove(&p);
+        }
+        Ok(())
+    }
+
+    fn begin_if_needed(&mut self) -> Result<(), ProcessError> {
+        if self.settings.guarantee == Guarantee::ExactlyOnce && !self.in_transaction {
+            self.sink
+                .producer
+                .begin_transaction()
+                .map_err(ProcessError::Transaction)?;
+            self.in_transaction = true;
+        }
+        self.batch.started.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    /// Processes one input message of a restored partition.
+    pub fn handle(&mut self, msg: &BorrowedMessage, now: Timestamp) -> Result<(), ProcessError> {
+        let p = msg.partition();
+        let offset = msg.offset();
+        if !self.partitions.contains_key(&p) {
+            tracing::warn!(
+                partition = p,
+                offset,
+                "message of a partition not assigned here; skipped"
+            );
+            return Ok(());
+        }
+        self.begin_if_needed()?;
+        self.batch.events += 1;
+        self.batch.next_offsets.insert(p, offset + 1);
+        let wall = self.settings.clock == ClockSource::Wall;
+        let part = self.partitions.get_mut(&p).expect("checked above");
+        if part.applied_offset.is_some_and(|a| a >= offset) {
+            *self
+                .stats
+                .outcomes
+                .entry(Outcome::AlreadyApplied)
+                .or_default() += 1;
+            return Ok(());
+        }
+        part.applied_offset = Some(offset);
+        let payload = msg.payload().unwrap_or_default();
+        match decode(payload, now) {
+            Ok(event) => {
+                if wall {
+                    part.engine.advance_clock(now, &mut self.records);
+                }
+                let outcome = part
+                    .engine
+                    .apply_at(&event, Some(offset), &mut self.records);
+                if outcome == Outcome::Applied {
+                    self.batch
+                        .dirty
+                        .entry(p)
+                        .or_default()
+                        .insert(event.customer_id.as_ref().into());
+                }
+                *self.stats.outcomes.entry(outcome).or_default() += 1;
+            }
+            Err(rejection) => {
+                *self.stats.rejected.entry(rejection.reason).or_default() += 1;
+                tracing::debug!(partition = p, offset, reason = %rejection.reason, detail = %rejection.detail, "dead-lettering an event");
+                let headers =
+                    dead_letter_headers(&rejection, &self.settings.topics.input, p, offset);
+                self.sink.send(Outgoing {
+                    topic: &self.settings.topics.dead_letters,
+                    partition: None,
+                    key: msg.key().unwrap_or_default(),
+                    payload: Some(payload),
+                    headers: Some(headers),
+                })?;
+            }
+        }
+        self.emit(p)
+    }
+
+    /// Wall clock: advances every partition's clock to `now`, firing due timers.
+    pub fn tick(&mut self, now: Timestamp) -> Result<(), ProcessError> {
+        if self.settings.clock != ClockSource::Wall {
+            return Ok(());
+        }
+        let due: Vec<i32> = self
+            .partitions
+            .iter()
+            .filter(|(_, part)| part.engine.next_timer().is_some_and(|t| t <= now))
+            .map(|(p, _)| *p)
+            .collect();
+        for p in due {
+            self.begin_if_needed()?;
+            let part = self.partitions.get_mut(&p).expect("listed above");
+            part.engine.advance_clock(now, &mut self.records);
+            self.emit(p)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the pending records of partition `p`, marking their customers dirty.
+    fn emit(&mut self, p: i32) -> Result<(), ProcessError> {
+        for record in self.records.drain(..) {
+            let Some(topic) = output_topic(&record, &self.settings.topics) else {
+                self.stats.suppressed += 1;
+                continue;
+            };
+            let customer = record.customer_id().unwrap_or_default();
+            let dirty = self.batch.dirty.entry(p).or_default();
+            if !dirty.contains(customer) {
+                dirty.insert(customer.into());
+            }
+            encode_record(&record, &mut self.buf);
+            self.sink.send(Outgoing {
+                topic,
+                partition: None,
+                key: customer.as_bytes(),
+                payload: Some(&self.buf),
+                headers: None,
+            })?;
+            self.stats.records_sent += 1;
+        }
+        Ok(())
+    }
+
+    pub fn batch_due(&self) -> bool {
+        self.batch.events >= self.settings.max_batch_events
+            || self
+                .batch
+                .started
+                .is_some_and(|s| s.elapsed() >= self.settings.commit_interval)
+    }
+
+    /// The changelog records of the batch: touched customers, then each partition's progress.
+    fn write_changelog(&mut self) -> Result<(), ProcessError> {
+        let topic = &self.settings.topics.state;
+        let touched: BTreeSet<i32> = self
+            .batch
+            .dirty
+            .keys()
+            .chain(self.batch.next_offsets.keys())
+            .copied()
+            .collect();
+        for p in touched {
+            let Some(part) = self.partitions.get(&p) else {
+                continue;
+            };
+            for id in self.batch.dirty.get(&p).into_iter().flatten() {
+                let state = part.engine.customer(id).map(encode_customer);
+                self.sink.send(Outgoing {
+                    topic,
+                    partition: Some(p),
+                    key: id.as_bytes(),
+                    payload: state.as_deref(),
+                    headers: None,
+                })?;
+            }
+            let meta = encode_meta(&PartitionMeta {
+                clock: part.engine.clock(),
+                applied_offset: part.applied_offset,
+            });
+            self.sink.send(Outgoing {
+                topic,
+                partition: Some(p),
+                key: PARTITION_META_KEY,
+                payload: Some(&meta),
+                headers: None,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn offsets(&self) -> Result<TopicPartitionList, ProcessError> {
+        let mut tpl = TopicPartitionList::new();
+        for (&p, &next) in &self.batch.next_offsets {
+            tpl.add_partition_offset(&self.settings.topics.input, p, Offset::Offset(next))
+                .map_err(ProcessError::Commit)?;
+        }
+        Ok(tpl)
+    }
+
+    /// Commits the batch by the configured guarantee. On error the batch is kept; the caller
+    /// decides (abort and rewind, or stop).
+    pub fn commit<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), ProcessError> {
+        if self.batch.started.is_none() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let timeout = self.settings.timeout;
+        let offsets = self.offsets()?;
+        match self.settings.guarantee {
+            Guarantee::AtLeastOnce => {
+                self.sink.flush(timeout)?;
+                self.write_changelog()?;
+                self.sink.flush(timeout)?;
+                if offsets.count() > 0 {
+                    consumer
+                        .commit(&offsets, CommitMode::Sync)
+                        .map_err(ProcessError::Commit)?;
+                }
+            }
+            Guarantee::ExactlyOnce => {
+                self.write_changelog()?;
+                if offsets.count() > 0 {
+                    let cgm = consumer
+                        .group_metadata()
+                        .ok_or(ProcessError::NoGroupMetadata)?;
+                    self.sink
+                        .producer
+                        .send_offsets_to_transaction(&offsets, &cgm, timeout)
+                        .map_err(ProcessError::Transaction)?;
+                }
+                self.sink
+                    .producer
+                    .commit_transaction(timeout)
+                    .map_err(ProcessError::Transaction)?;
+                self.sink.take_failures()?;
+                self.in_transaction = false;
+            }
+        }
+        tracing::debug!(
+            events = self.batch.events,
+            partitions = ?self.batch.next_offsets,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "batch committed"
+        );
+        self.stats.batches += 1;
+        self.batch = Batch::default();
+        Ok(())
+    }
+
+    /// `exactly_once`: aborts the open transaction and rewinds every assigned partition to
+    /// its committed offset, restoring its state again from the changelog.
+    pub fn abort_and_rewind<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), ProcessError> {
+        if self.in_transaction {
+            self.sink
+                .producer
+                .abort_transaction(self.settings.timeout)
+                .map_err(ProcessError::Transaction)?;
+            self.in_transaction = false;
+        }
+        let _ = self.sink.take_failures();
+        self.batch = Batch::default();
+        self.records.clear();
+        let committed = consumer
+            .committed(self.settings.timeout)
+            .map_err(ProcessError::Commit)?;
+        let input = &self.settings.topics.input;
+        for p in self
+            .partitions
+            .keys()
+            .chain(self.pending.iter())
+            .copied()
+            .collect::<Vec<_>>()
+        {
+            let offset = committed
+                .find_partition(input, p)
+                .map(|e| e.offset())
+                .filter(|o| matches!(o, Offset::Offset(_)))
+                .unwrap_or(Offset::Beginning);
+            consumer
+                .seek(input, p, offset, self.settings.timeout)
+                .map_err(ProcessError::Commit)?;
+            self.partitions.remove(&p);
+            self.pending.insert(p);
+        }
+        tracing::warn!(partitions = ?self.pending, "transaction aborted; input rewound to the last commit");
+        Ok(())
+    }
+}

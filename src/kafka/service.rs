@@ -1,0 +1,176 @@
+//! `lifecycle run`: the consume-process-produce loop and its startup and shutdown.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::Producer;
+
+use super::client;
+use super::processor::{ProcessError, Processor, Settings};
+use super::sink::{DeliveryContext, KafkaProducer, Sink};
+use crate::config::{Config, Guarantee};
+use crate::domain::Timestamp;
+
+/// Shared between the loop and the rebalance callbacks (which run inside `poll`, on the
+/// loop's thread, while the loop does not hold the lock).
+pub type SharedProcessor = Arc<Mutex<Processor>>;
+
+fn lock(p: &SharedProcessor) -> MutexGuard<'_, Processor> {
+    p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The consumer's context: hands rebalances to the processor.
+#[derive(Debug)]
+pub struct RebalanceContext {
+    processor: SharedProcessor,
+}
+
+impl ClientContext for RebalanceContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(%error, reason, "consumer client error");
+    }
+}
+
+impl ConsumerContext for RebalanceContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            lock(&self.processor).on_revoke(consumer, tpl);
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => lock(&self.processor).on_assign(tpl),
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+    }
+}
+
+/// Checks the topics exist and the changelog has a partition for every input partition.
+fn check_topics(consumer: &BaseConsumer<RebalanceContext>, config: &Config) -> Result<()> {
+    let k = &config.kafka;
+    let timeout = Duration::from_millis(k.operation_timeout_ms);
+    let partitions = |topic: &str| -> Result<usize> {
+        let md = consumer
+            .fetch_metadata(Some(topic), timeout)
+            .with_context(|| format!("cannot read metadata of topic {topic} from {}", k.brokers))?;
+        let t = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .filter(|t| t.error().is_none() && !t.partitions().is_empty());
+        match t {
+            Some(t) => Ok(t.partitions().len()),
+            None => {
+                bail!("topic {topic} does not exist (create it: see scripts/broker.sh or deploy/)")
+            }
+        }
+    };
+    let input = partitions(&k.topics.input)?;
+    let state = partitions(&k.topics.state)?;
+    if state < input {
+        bail!(
+            "the changelog {} has {state} partitions but the input {} has {input}: it needs at least as many",
+            k.topics.state,
+            k.topics.input
+        );
+    }
+    for topic in [
+        &k.topics.transitions,
+        &k.topics.care,
+        &k.topics.retention,
+        &k.topics.marketing,
+        &k.topics.dead_letters,
+    ] {
+        partitions(topic)?;
+    }
+    Ok(())
+}
+
+fn make_producer(config: &Config) -> Result<KafkaProducer> {
+    let k = &config.kafka;
+    let producer: KafkaProducer = client::producer(k)?
+        .create_with_context(DeliveryContext::default())
+        .context("cannot create the Kafka producer")?;
+    if k.guarantee == Guarantee::ExactlyOnce {
+        producer
+            .init_transactions(Duration::from_millis(k.operation_timeout_ms))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "kafka.guarantee = \"exactly_once\" needs a broker with transactions, and \
+                     initializing them failed: {e}. Use kafka.guarantee = \"at_least_once\" with \
+                     a broker without transactions."
+                )
+            })?;
+    }
+    Ok(producer)
+}
+
+/// Runs the service until `shutdown` is set; then commits, leaves the group and returns.
+pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<()> {
+    let k = &config.kafka;
+    let timeout = Duration::from_millis(k.operation_timeout_ms);
+    let settings = Settings {
+        topics: k.topics.clone(),
+        rules: config.rules(),
+        clock: k.clock,
+        guarantee: k.guarantee,
+        commit_interval: Duration::from_millis(k.commit_interval_ms),
+        max_batch_events: k.max_batch_events,
+        timeout,
+        restorer: client::restorer(k)?,
+    };
+    let producer = make_producer(config)?;
+    let processor: SharedProcessor =
+        Arc::new(Mutex::new(Processor::new(settings, Sink { producer })));
+    let consumer: BaseConsumer<RebalanceContext> = client::consumer(k)?
+        .create_with_context(RebalanceContext {
+            processor: processor.clone(),
+        })
+        .context("cannot create the Kafka consumer")?;
+    check_topics(&consumer, config)?;
+    consumer
+        .subscribe(&[&k.topics.input])
+        .context("cannot subscribe to the input topic")?;
+    tracing::info!(brokers = %k.brokers, group = %k.group_id, input = %k.topics.input, guarantee = ?k.guarantee, clock = ?k.clock, "lifecycle service started");
+
+    while !shutdown.load(Ordering::Relaxed) {
+        let polled = consumer.poll(Duration::from_millis(20));
+        let mut p = lock(&processor);
+        let step = (|| -> Result<(), ProcessError> {
+            p.restore_pending()?;
+            let now = Timestamp::now();
+            match &polled {
+                Some(Ok(msg)) => p.handle(msg, now)?,
+                Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+                None => {}
+            }
+            p.tick(now)?;
+            if p.batch_due() {
+                p.commit(&consumer)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = step {
+            if k.guarantee == Guarantee::ExactlyOnce && e.requires_abort() {
+                tracing::warn!(error = %e, "aborting the transaction");
+                p.abort_and_rewind(&consumer)?;
+            } else {
+                return Err(e).context("processing stopped");
+            }
+        }
+    }
+    tracing::info!("shutting down: committing the last batch and leaving the group");
+    let mut p = lock(&processor);
+    p.commit(&consumer).context("final commit failed")?;
+    p.sink().flush(timeout).context("final flush failed")?;
+    drop(p);
+    consumer.unsubscribe();
+    Ok(())
+}
