@@ -145,9 +145,13 @@ pub fn decode_str(text: &str, now: Timestamp) -> Result<Event<'_>> {
                 RejectReason::InvalidTimestamp,
                 "occurred_at is not an RFC 3339 date-time YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)",
             ),
-            TimeError::OutOfRange => Rejection::new(
+            TimeError::TooEarly => Rejection::new(
                 RejectReason::InvalidTimestamp,
-                "occurred_at is outside the supported range 1677-09-22..2262-04-11",
+                "occurred_at is before the supported range, which starts 1677-09-22",
+            ),
+            TimeError::TooLate => Rejection::new(
+                RejectReason::FutureTimestamp,
+                "occurred_at is after 2262-04-11, far more than 24 hours after the system time",
             ),
         })?,
         Some(other) => return Err(wrong_type("occurred_at", "string", other)),

@@ -43,8 +43,10 @@ impl Span {
 pub enum TimeError {
     /// Not `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`, or a field out of its calendar range.
     Malformed,
-    /// Well formed, but outside 1677-09-21..2262-04-11.
-    OutOfRange,
+    /// Well formed, but before 1677-09-21.
+    TooEarly,
+    /// Well formed, but after 2262-04-11 (so certainly in the future).
+    TooLate,
 }
 
 impl Timestamp {
@@ -137,10 +139,15 @@ impl Timestamp {
         };
         let days = days_from_civil(year, month, day);
         let secs = days * SECS_PER_DAY + hour * 3600 + minute * 60 + second - offset_secs;
+        let out_of_range = if secs < 0 {
+            TimeError::TooEarly
+        } else {
+            TimeError::TooLate
+        };
         secs.checked_mul(NANOS_PER_SEC)
             .and_then(|n| n.checked_add(nanos))
             .map(Timestamp)
-            .ok_or(TimeError::OutOfRange)
+            .ok_or(out_of_range)
     }
 }
 
@@ -287,8 +294,8 @@ mod tests {
         assert!(p("2024-02-29T00:00:00Z").is_ok());
         assert!(p("2000-02-29T00:00:00Z").is_ok());
         assert_eq!(p("1900-02-29T00:00:00Z"), Err(TimeError::Malformed));
-        assert_eq!(p("0001-01-01T00:00:00Z"), Err(TimeError::OutOfRange));
-        assert_eq!(p("9999-12-31T23:59:59Z"), Err(TimeError::OutOfRange));
+        assert_eq!(p("0001-01-01T00:00:00Z"), Err(TimeError::TooEarly));
+        assert_eq!(p("9999-12-31T23:59:59Z"), Err(TimeError::TooLate));
     }
 
     #[test]

@@ -1,0 +1,249 @@
+//! The service against a real broker: end-to-end equality with replay, dead letters, and
+//! erasure across a restart.
+
+mod support;
+
+use std::time::Duration;
+
+use support::compare::{
+    changelog_states, first_state_difference, kafka_outputs, ordered_stream, replay_outputs,
+};
+use support::{
+    Broker, Service, TestTopics, group_caught_up, produce_lines, read_all, service_config, wait_for,
+};
+
+const PARTITIONS: u32 = 4;
+
+#[test]
+fn the_service_writes_what_replay_computes_for_the_same_stream() {
+    let broker = Broker::start();
+    let topics = TestTopics::new("e2e");
+    topics.create(&broker, PARTITIONS);
+    let lines = ordered_stream(400, 11, PARTITIONS);
+    produce_lines(&broker, &topics.input, PARTITIONS, &lines);
+
+    let config = service_config(&broker, &topics, "e2e-group", "");
+    let mut service = Service::start(broker.dir.path(), "e2e", &config);
+    wait_for(
+        "the service to commit every input offset",
+        Duration::from_secs(120),
+        || {
+            assert!(
+                service.is_running(),
+                "service died:\n{}",
+                service.log_text()
+            );
+            group_caught_up(&broker, "e2e-group", &topics.input, PARTITIONS)
+        },
+    );
+    assert!(
+        service.terminate(),
+        "clean shutdown:\n{}",
+        service.log_text()
+    );
+
+    let (expected, expected_states) = replay_outputs(&lines);
+    assert!(expected.transition_count() > 1000, "a meaningful stream");
+    let consumed = read_all(
+        &broker,
+        &[
+            &topics.transitions,
+            &topics.care,
+            &topics.retention,
+            &topics.marketing,
+            &topics.state,
+        ],
+    );
+    let actual = kafka_outputs(&consumed, &topics, false);
+    if let Some(diff) = expected.first_difference(&actual) {
+        panic!("Kafka output differs from replay (left: replay, right: Kafka)\n{diff}");
+    }
+    let states = changelog_states(&consumed, &topics);
+    if let Some(diff) = first_state_difference(&expected_states, &states) {
+        panic!("changelog state differs from replay (left: replay, right: changelog)\n{diff}");
+    }
+}
+
+#[test]
+fn malformed_events_go_to_the_dead_letter_topic_and_good_ones_are_processed() {
+    let broker = Broker::start();
+    let topics = TestTopics::new("poison");
+    topics.create(&broker, PARTITIONS);
+    let good = |i: u32| {
+        format!(
+            r#"{{"event_id":"g{i}","customer_id":"c{i}","type":"purchase","occurred_at":"2025-01-0{}T10:00:00Z","data":{{"amount":10}}}}"#,
+            1 + i % 9
+        )
+    };
+    let bad = [
+        "{not json".to_string(),
+        r#"{"event_id":"b1","customer_id":"c1","type":"purchase","occurred_at":"2025-01-01T10:00:00Z","data":{"amount":-1}}"#.to_string(),
+        r#"{"event_id":"b2","customer_id":"c2","type":"engagement","occurred_at":"2025-01-01T10:00"}"#.to_string(),
+        r#"{"event_id":"b3","event_id":"b3","customer_id":"c3","type":"engagement","occurred_at":"2025-01-01T10:00:00Z"}"#.to_string(),
+        r#"{"event_id":"b4","customer_id":"c4","type":"engagement","occurred_at":"2999-01-01T10:00:00Z"}"#.to_string(),
+    ];
+    let mut lines = Vec::new();
+    for i in 0..20 {
+        lines.push(good(i));
+        if let Some(b) = bad.get(i as usize) {
+            lines.push(b.clone());
+        }
+    }
+    produce_lines(&broker, &topics.input, PARTITIONS, &lines);
+    let config = service_config(&broker, &topics, "poison-group", "");
+    let mut service = Service::start(broker.dir.path(), "poison", &config);
+    wait_for(
+        "the service to commit every input offset",
+        Duration::from_secs(120),
+        || {
+            assert!(
+                service.is_running(),
+                "service died:\n{}",
+                service.log_text()
+            );
+            group_caught_up(&broker, "poison-group", &topics.input, PARTITIONS)
+        },
+    );
+    assert!(service.terminate());
+
+    let dlq = read_all(&broker, &[&topics.dlq]);
+    let mut reasons: Vec<(String, String)> = dlq
+        .iter()
+        .map(|m| {
+            assert_eq!(m.headers["source_topic"], topics.input);
+            let original = lines
+                .iter()
+                .position(|l| Some(l.as_bytes()) == m.payload.as_deref())
+                .expect("the dead letter carries the original bytes");
+            assert!(m.headers.contains_key("detail") && !m.headers["detail"].is_empty());
+            let partition: i32 = m.headers["source_partition"].parse().unwrap();
+            let offset: i64 = m.headers["source_offset"].parse().unwrap();
+            assert!(partition >= 0 && offset >= 0, "{:?}", m.headers);
+            (lines[original].clone(), m.headers["reason"].clone())
+        })
+        .collect();
+    reasons.sort();
+    let mut expected: Vec<(String, String)> = bad
+        .iter()
+        .cloned()
+        .zip(
+            [
+                "invalid_json",
+                "invalid_value",
+                "invalid_timestamp",
+                "duplicate_key",
+                "future_timestamp",
+            ]
+            .map(String::from),
+        )
+        .collect();
+    expected.sort();
+    assert_eq!(reasons, expected);
+
+    let consumed = read_all(&broker, &[&topics.transitions]);
+    let first_conversions = consumed
+        .iter()
+        .filter(|m| {
+            let v: serde_json::Value =
+                serde_json::from_slice(m.payload.as_deref().unwrap()).unwrap();
+            v["reason"] == "first_conversion"
+        })
+        .count();
+    assert_eq!(
+        first_conversions, 20,
+        "every good purchase converted its customer"
+    );
+}
+
+#[test]
+fn erasure_writes_a_tombstone_and_a_restart_does_not_bring_the_customer_back() {
+    let broker = Broker::start();
+    let topics = TestTopics::new("erase");
+    topics.create(&broker, PARTITIONS);
+    let first = vec![
+        r#"{"event_id":"e1","customer_id":"gone","type":"purchase","occurred_at":"2025-01-01T10:00:00Z","data":{"amount":10}}"#.to_string(),
+        r#"{"event_id":"e2","customer_id":"kept","type":"lead_created","occurred_at":"2025-01-01T11:00:00Z"}"#.to_string(),
+        r#"{"event_id":"e3","customer_id":"gone","type":"customer_erased","occurred_at":"2025-01-02T10:00:00Z"}"#.to_string(),
+    ];
+    produce_lines(&broker, &topics.input, PARTITIONS, &first);
+    let config = service_config(&broker, &topics, "erase-group", "");
+    let mut service = Service::start(broker.dir.path(), "erase", &config);
+    wait_for(
+        "the first events to be committed",
+        Duration::from_secs(120),
+        || {
+            assert!(
+                service.is_running(),
+                "service died:\n{}",
+                service.log_text()
+            );
+            group_caught_up(&broker, "erase-group", &topics.input, PARTITIONS)
+        },
+    );
+    assert!(service.terminate());
+
+    let state = read_all(&broker, &[&topics.state]);
+    let last_for_gone = state
+        .iter()
+        .filter(|m| m.key.as_deref() == Some(b"gone".as_slice()))
+        .next_back()
+        .expect("changelog records for the erased customer");
+    assert_eq!(
+        last_for_gone.payload, None,
+        "the last changelog record is a tombstone"
+    );
+
+    // After a restart (state restored from the changelog), the customer's next event starts
+    // a new customer: a first_seen transition with seq 1.
+    let later = vec![
+        r#"{"event_id":"e4","customer_id":"gone","type":"engagement","occurred_at":"2025-02-01T10:00:00Z"}"#.to_string(),
+        r#"{"event_id":"e5","customer_id":"kept","type":"engagement","occurred_at":"2025-02-01T10:00:00Z"}"#.to_string(),
+    ];
+    produce_lines(&broker, &topics.input, PARTITIONS, &later);
+    let mut service = Service::start(broker.dir.path(), "erase", &config);
+    wait_for(
+        "the later events to be committed",
+        Duration::from_secs(120),
+        || {
+            assert!(
+                service.is_running(),
+                "service died:\n{}",
+                service.log_text()
+            );
+            group_caught_up(&broker, "erase-group", &topics.input, PARTITIONS)
+        },
+    );
+    assert!(service.terminate());
+    let transitions: Vec<serde_json::Value> = read_all(&broker, &[&topics.transitions])
+        .iter()
+        .map(|m| serde_json::from_slice(m.payload.as_deref().unwrap()).unwrap())
+        .collect();
+    let gone: Vec<(String, u64)> = transitions
+        .iter()
+        .filter(|t| t["customer_id"] == "gone")
+        .map(|t| {
+            (
+                t["reason"].as_str().unwrap().to_string(),
+                t["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        gone,
+        [
+            ("first_seen", 1),
+            ("first_conversion", 2),
+            ("erased", 3),
+            ("first_seen", 1)
+        ]
+        .map(|(r, s)| (r.to_string(), s))
+    );
+    let kept = transitions
+        .iter()
+        .filter(|t| t["customer_id"] == "kept")
+        .count();
+    assert_eq!(
+        kept, 1,
+        "the other customer's state was restored, not recreated"
+    );
+}

@@ -1,0 +1,449 @@
+//! The harness of the Kafka tests: a real broker (nisshi) on a free loopback port, the
+//! `lifecycle` binary as a child process, and helpers to produce input and read outputs.
+//! Every test gets its own broker, topics and group. A missing broker binary fails the test
+//! with a message saying how to install it.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+pub const INSTALL_HINT: &str = "the Kafka tests need the nisshi broker: run `scripts/broker.sh install` \
+     (cargo install nisshi@0.8.1 --locked --ignore-rust-version), or set NISSHI to its path";
+
+pub fn nisshi() -> PathBuf {
+    if let Ok(p) = std::env::var("NISSHI") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let candidates = [PathBuf::from(home).join(".cargo/bin/nisshi")];
+    for c in candidates {
+        if c.exists() {
+            return c;
+        }
+    }
+    if let Ok(out) = Command::new("sh")
+        .args(["-c", "command -v nisshi"])
+        .output()
+    {
+        let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !p.is_empty() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("{INSTALL_HINT}");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Waits for `cond`, polling, up to `limit`; panics with `what` if it never holds.
+pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A broker process, killed on drop.
+pub struct Broker {
+    pub port: u16,
+    child: Child,
+    pub dir: tempfile::TempDir,
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        Broker::start_with_storage(None)
+    }
+
+    /// `storage`: e.g. `sqlite://state.db` (relative to the broker's directory) to survive a
+    /// restart; memory by default.
+    pub fn start_with_storage(storage: Option<&str>) -> Broker {
+        let bin = nisshi();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("broker.log")).expect("broker log");
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&bin)
+            .current_dir(dir.path())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", storage.unwrap_or("memory://nisshi/")])
+            .args(["--group-initial-rebalance-delay", "100ms"])
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}; {INSTALL_HINT}", bin.display()));
+        let broker = Broker { port, child, dir };
+        let log_path = broker.dir.path().join("broker.log");
+        wait_for("the broker to be ready", Duration::from_secs(60), || {
+            std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("ready in"))
+        });
+        broker
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn create_topic(&self, name: &str, partitions: u32, compact: bool) {
+        let mut cmd = Command::new(nisshi());
+        cmd.args([
+            "topic",
+            "create",
+            "--broker",
+            &format!("tcp://127.0.0.1:{}", self.port),
+        ])
+        .args(["--partitions", &partitions.to_string()]);
+        if compact {
+            cmd.args(["--config", "cleanup.policy=compact"]);
+        }
+        let out = cmd.arg(name).output().expect("nisshi topic create");
+        assert!(
+            out.status.success(),
+            "creating topic {name} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The topic names of one test (prefixed, so tests never share topics).
+#[derive(Clone, Debug)]
+pub struct TestTopics {
+    pub input: String,
+    pub transitions: String,
+    pub care: String,
+    pub retention: String,
+    pub marketing: String,
+    pub state: String,
+    pub dlq: String,
+}
+
+impl TestTopics {
+    pub fn new(prefix: &str) -> TestTopics {
+        TestTopics {
+            input: format!("{prefix}.crm.events"),
+            transitions: format!("{prefix}.transitions"),
+            care: format!("{prefix}.actions.care"),
+            retention: format!("{prefix}.actions.retention"),
+            marketing: format!("{prefix}.actions.marketing"),
+            state: format!("{prefix}.state"),
+            dlq: format!("{prefix}.dlq"),
+        }
+    }
+
+    pub fn create(&self, broker: &Broker, partitions: u32) {
+        for t in [
+            &self.input,
+            &self.transitions,
+            &self.care,
+            &self.retention,
+            &self.marketing,
+            &self.dlq,
+        ] {
+            broker.create_topic(t, partitions, false);
+        }
+        broker.create_topic(&self.state, partitions, true);
+    }
+
+    pub fn outputs(&self) -> [&str; 4] {
+        [
+            &self.transitions,
+            &self.care,
+            &self.retention,
+            &self.marketing,
+        ]
+    }
+}
+
+/// A service configuration for a test.
+pub fn service_config(broker: &Broker, topics: &TestTopics, group: &str, extra: &str) -> String {
+    format!(
+        r#"[kafka]
+brokers = "{}"
+group_id = "{group}"
+clock = "event"
+commit_interval_ms = 50
+operation_timeout_ms = 20000
+shutdown_timeout_ms = 10000
+{extra}
+[kafka.topics]
+input = "{}"
+transitions = "{}"
+care = "{}"
+retention = "{}"
+marketing = "{}"
+state = "{}"
+dead_letters = "{}"
+
+[kafka.librdkafka]
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "500"
+"#,
+        broker.bootstrap(),
+        topics.input,
+        topics.transitions,
+        topics.care,
+        topics.retention,
+        topics.marketing,
+        topics.state,
+        topics.dlq
+    )
+}
+
+/// A `lifecycle run` child process.
+pub struct Service {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Service {
+    pub fn start(dir: &Path, name: &str, config: &str) -> Service {
+        let config_path = dir.join(format!("{name}.toml"));
+        std::fs::write(&config_path, config).expect("write config");
+        let log = dir.join(format!("{name}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("service log");
+        let child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start lifecycle run");
+        Service { child, log }
+    }
+
+    /// SIGKILL: no commit, no goodbye.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit; returns whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The partition a test producer puts a customer on (any stable function works: the service
+/// only needs a customer to stay on one partition).
+pub fn partition_of(customer: &str, partitions: u32) -> i32 {
+    let h = customer.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
+    (h % u64::from(partitions)) as i32
+}
+
+/// The customer id of a JSON line, or a fixed key for lines that have none.
+pub fn key_of(line: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .and_then(|v| {
+            v.get("customer_id")
+                .and_then(|c| c.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unkeyed".into())
+}
+
+/// Produces `lines` to `topic`, each keyed and partitioned by its customer id.
+pub fn produce_lines(broker: &Broker, topic: &str, partitions: u32, lines: &[String]) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .create()
+        .expect("test producer");
+    for line in lines {
+        let key = key_of(line);
+        let mut record = BaseRecord::to(topic)
+            .key(key.as_bytes())
+            .payload(line.as_bytes())
+            .partition(partition_of(&key, partitions));
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer
+        .flush(Duration::from_secs(60))
+        .expect("flush test input");
+}
+
+/// One consumed message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Consumed {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Reads every message of `topics` currently in the log (up to the high watermarks).
+pub fn read_all(broker: &Broker, topics: &[&str]) -> Vec<Consumed> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "test-reader")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .expect("test consumer");
+    let mut tpl = TopicPartitionList::new();
+    let mut remaining: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for topic in topics {
+        let md = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("metadata");
+        for t in md.topics() {
+            for p in t.partitions() {
+                let (low, high) = consumer
+                    .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                    .expect("watermarks");
+                if high > low {
+                    tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                        .expect("tpl");
+                    remaining.insert((topic.to_string(), p.id()), high);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if remaining.is_empty() {
+        return out;
+    }
+    consumer.assign(&tpl).expect("assign");
+    let start = Instant::now();
+    while !remaining.is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "reading outputs timed out"
+        );
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let mut headers = BTreeMap::new();
+                if let Some(h) = m.headers() {
+                    for header in h.iter() {
+                        headers.insert(
+                            header.key.to_string(),
+                            String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
+                        );
+                    }
+                }
+                let k = (m.topic().to_string(), m.partition());
+                if remaining.get(&k).is_some_and(|high| m.offset() >= high - 1) {
+                    remaining.remove(&k);
+                }
+                out.push(Consumed {
+                    topic: m.topic().to_string(),
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    payload: m.payload().map(<[u8]>::to_vec),
+                    headers,
+                });
+            }
+            Some(Err(e)) => panic!("reading outputs: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// The committed offsets of `group` on `topic` sum to the topic's total high watermark.
+pub fn group_caught_up(broker: &Broker, group: &str, topic: &str, partitions: u32) -> bool {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("offset reader");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        tpl.add_partition(topic, p);
+    }
+    let Ok(committed) = consumer.committed_offsets(tpl, Duration::from_secs(10)) else {
+        return false;
+    };
+    (0..partitions as i32).all(|p| {
+        let high = consumer
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .map(|(_, h)| h)
+            .unwrap_or(i64::MAX);
+        match committed.find_partition(topic, p).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => o >= high,
+            _ => high == 0,
+        }
+    })
+}
+
+/// Writes `lines` to a file (for replaying the same input).
+pub fn write_lines(path: &Path, lines: &[String]) {
+    let mut f = std::fs::File::create(path).expect("create input file");
+    for l in lines {
+        writeln!(f, "{l}").expect("write input file");
+    }
+}
+
+pub mod compare;
