@@ -191,8 +191,10 @@ pub fn replay(
         flush_records(&mut records, &mut encoded, &mut summary, output)?;
         progress.tick(summary.lines);
     }
-    if let Some(as_of) = options.as_of {
-        engine.advance_clock(as_of, &mut records);
+    // The end: the clock advances to --as-of when given (never back), and every timer due by
+    // then fires, including timers a late last event armed in the past.
+    if let Some(end) = engine.clock().max(options.as_of) {
+        engine.advance_clock(end, &mut records);
     }
     flush_records(&mut records, &mut encoded, &mut summary, output)?;
     if !encoded.is_empty() {

@@ -147,7 +147,7 @@ pub fn decode_str(text: &str, now: Timestamp) -> Result<Event<'_>> {
             ),
             TimeError::TooEarly => Rejection::new(
                 RejectReason::InvalidTimestamp,
-                "occurred_at is before the supported range, which starts 1677-09-22",
+                "occurred_at is before the supported range, which starts 1677-09-21T00:12:44Z",
             ),
             TimeError::TooLate => Rejection::new(
                 RejectReason::FutureTimestamp,

@@ -107,6 +107,11 @@ impl<'de> Visitor<'de> for JsonVisitor {
         Ok(Json::Int(i128::from(v)))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // The parser reports `-0` as a float; it has no fraction or exponent, so it is the
+        // integer 0. (`-0.0` arrives the same way and is accepted as 0 too.)
+        if v == 0.0 && v.is_sign_negative() {
+            return Ok(Json::Int(0));
+        }
         if v.is_finite() {
             Ok(Json::Float(v))
         } else {
@@ -180,6 +185,7 @@ mod tests {
         assert_eq!(Json::parse("-5").unwrap(), Json::Int(-5));
         assert_eq!(Json::parse("5.0").unwrap(), Json::Float(5.0));
         assert_eq!(Json::parse("5e0").unwrap(), Json::Float(5.0));
+        assert_eq!(Json::parse("-0").unwrap(), Json::Int(0));
         assert!(Json::parse("1e400").is_err());
     }
 

@@ -1,5 +1,10 @@
 //! Restoring one partition's engine from its changelog partition, before any of its input
 //! events is processed.
+//!
+//! A batch writes its customers and then the partition's progress record. Customer records
+//! count only once a progress record follows them: the records of a batch cut short by a
+//! crash are discarded, and that batch's events, which are after the recorded applied
+//! offset, are processed again from the state before it, giving the same records.
 
 use std::time::{Duration, Instant};
 
@@ -40,6 +45,8 @@ pub enum RestoreError {
 pub struct RestoreStats {
     pub records: u64,
     pub customers: usize,
+    /// Records of a batch cut short (no progress record after them).
+    pub discarded: usize,
     pub elapsed: Duration,
 }
 
@@ -64,6 +71,7 @@ pub fn restore(
         .map_err(kafka)?;
     let mut meta = PartitionMeta::default();
     let mut stats = RestoreStats::default();
+    let mut unconfirmed: Vec<ChangelogEntry> = Vec::new();
     if high > low {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, partition, Offset::Beginning)
@@ -83,11 +91,19 @@ pub fn restore(
                         },
                     )?;
                     match entry {
-                        ChangelogEntry::Customer(c) => engine.put_customer(*c),
-                        ChangelogEntry::Tombstone(id) => {
-                            engine.remove_customer(&id);
+                        ChangelogEntry::Meta(m) => {
+                            meta = m;
+                            for confirmed in unconfirmed.drain(..) {
+                                match confirmed {
+                                    ChangelogEntry::Customer(c) => engine.put_customer(*c),
+                                    ChangelogEntry::Tombstone(id) => {
+                                        engine.remove_customer(&id);
+                                    }
+                                    ChangelogEntry::Meta(_) => {}
+                                }
+                            }
                         }
-                        ChangelogEntry::Meta(m) => meta = m,
+                        other => unconfirmed.push(other),
                     }
                     if msg.offset() >= high - 1 {
                         break;
@@ -107,6 +123,7 @@ pub fn restore(
             }
         }
     }
+    stats.discarded = unconfirmed.len();
     // Set, not advanced: timers already due stay pending exactly as they were.
     engine.restore_clock(meta.clock);
     stats.customers = engine.customer_count();

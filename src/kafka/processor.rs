@@ -191,6 +191,7 @@ impl Processor {
                 partition = p,
                 records = stats.records,
                 customers = stats.customers,
+                discarded = stats.discarded,
                 elapsed_ms = stats.elapsed.as_millis() as u64,
                 applied_offset = meta.applied_offset,
                 "partition restored"

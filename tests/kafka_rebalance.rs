@@ -1,0 +1,76 @@
+//! Rebalancing: instances of one group share the partitions; one joins and one leaves while
+//! the stream flows, and the result still equals replay. Partition state moves through the
+//! changelog: the leaving owner commits on revocation, the new owner restores first.
+
+mod support;
+
+use std::time::Duration;
+
+use support::compare::{
+    changelog_states, first_state_difference, kafka_outputs, ordered_stream, replay_outputs,
+};
+use support::{
+    Broker, Service, TestTopics, group_caught_up, produce_lines, read_all, service_config, wait_for,
+};
+
+const PARTITIONS: u32 = 6;
+
+fn restored_count(service: &Service) -> usize {
+    service.log_text().matches("partition restored").count()
+}
+
+#[test]
+fn instances_joining_and_leaving_mid_stream_give_the_replay_result() {
+    let broker = Broker::start();
+    let topics = TestTopics::new("rebalance");
+    topics.create(&broker, PARTITIONS);
+    let lines = ordered_stream(3_000, 21, PARTITIONS);
+    let third = lines.len() / 3;
+    let (part1, rest) = lines.split_at(third);
+    let (part2, part3) = rest.split_at(third);
+    let config = service_config(&broker, &topics, "rebalance-group", "");
+    let caught_up = || group_caught_up(&broker, "rebalance-group", &topics.input, PARTITIONS);
+
+    let mut a = Service::start(broker.dir.path(), "a", &config);
+    produce_lines(&broker, &topics.input, PARTITIONS, part1);
+    wait_for("instance a to own all partitions", Duration::from_secs(120), || {
+        assert!(a.is_running(), "a died:\n{}", a.log_text());
+        restored_count(&a) == PARTITIONS as usize
+    });
+
+    // b joins: the partitions are shared out again.
+    let mut b = Service::start(broker.dir.path(), "b", &config);
+    wait_for("instance b to get partitions", Duration::from_secs(120), || {
+        assert!(b.is_running(), "b died:\n{}", b.log_text());
+        restored_count(&b) > 0
+    });
+    produce_lines(&broker, &topics.input, PARTITIONS, part2);
+    wait_for("the first two thirds to be committed", Duration::from_secs(120), || {
+        assert!(a.is_running() && b.is_running(), "an instance died");
+        caught_up()
+    });
+
+    // a leaves: b takes over a's partitions, restoring them from the changelog.
+    let b_before = restored_count(&b);
+    assert!(a.terminate(), "a shut down cleanly:\n{}", a.log_text());
+    produce_lines(&broker, &topics.input, PARTITIONS, part3);
+    wait_for("b to take over and finish the stream", Duration::from_secs(180), || {
+        assert!(b.is_running(), "b died:\n{}", b.log_text());
+        restored_count(&b) > b_before && caught_up()
+    });
+    assert!(b.terminate(), "b shut down cleanly:\n{}", b.log_text());
+
+    let consumed = read_all(
+        &broker,
+        &[&topics.transitions, &topics.care, &topics.retention, &topics.marketing, &topics.state],
+    );
+    let (expected, expected_states) = replay_outputs(&lines);
+    let actual = kafka_outputs(&consumed, &topics, false);
+    if let Some(diff) = expected.first_difference(&actual) {
+        panic!("output differs from replay (left: replay, right: Kafka)\n{diff}");
+    }
+    let states = changelog_states(&consumed, &topics);
+    if let Some(diff) = first_state_difference(&expected_states, &states) {
+        panic!("changelog state differs from replay (left: replay)\n{diff}");
+    }
+}
