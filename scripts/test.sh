@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, then every test.
-# Installs nothing the Rust toolchain does not already provide.
+# The Kafka tests need the nisshi broker; it is installed first when missing (once, about
+# 15 minutes on 2 cores; later runs reuse ~/.cargo/bin/nisshi).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== the test broker"
+scripts/broker.sh install
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

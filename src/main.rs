@@ -173,8 +173,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             init_tracing();
             let deadline = std::time::Duration::from_millis(config.kafka.shutdown_timeout_ms);
             let shutdown = lifecycle::shutdown::install(deadline)?;
-            lifecycle::kafka::service::run(&config, &shutdown)?;
-            tracing::info!("stopped");
+            let report = lifecycle::kafka::service::run(&config, &shutdown)?;
+            tracing::info!(?report, "stopped");
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -33,36 +33,58 @@ fn instances_joining_and_leaving_mid_stream_give_the_replay_result() {
 
     let mut a = Service::start(broker.dir.path(), "a", &config);
     produce_lines(&broker, &topics.input, PARTITIONS, part1);
-    wait_for("instance a to own all partitions", Duration::from_secs(120), || {
-        assert!(a.is_running(), "a died:\n{}", a.log_text());
-        restored_count(&a) == PARTITIONS as usize
-    });
+    wait_for(
+        "instance a to own all partitions",
+        Duration::from_secs(120),
+        || {
+            assert!(a.is_running(), "a died:\n{}", a.log_text());
+            restored_count(&a) == PARTITIONS as usize
+        },
+    );
 
     // b joins: the partitions are shared out again.
     let mut b = Service::start(broker.dir.path(), "b", &config);
-    wait_for("instance b to get partitions", Duration::from_secs(120), || {
-        assert!(b.is_running(), "b died:\n{}", b.log_text());
-        restored_count(&b) > 0
-    });
+    wait_for(
+        "instance b to get partitions",
+        Duration::from_secs(120),
+        || {
+            assert!(b.is_running(), "b died:\n{}", b.log_text());
+            restored_count(&b) > 0
+        },
+    );
     produce_lines(&broker, &topics.input, PARTITIONS, part2);
-    wait_for("the first two thirds to be committed", Duration::from_secs(120), || {
-        assert!(a.is_running() && b.is_running(), "an instance died");
-        caught_up()
-    });
+    wait_for(
+        "the first two thirds to be committed",
+        Duration::from_secs(120),
+        || {
+            assert!(a.is_running() && b.is_running(), "an instance died");
+            caught_up()
+        },
+    );
 
     // a leaves: b takes over a's partitions, restoring them from the changelog.
     let b_before = restored_count(&b);
     assert!(a.terminate(), "a shut down cleanly:\n{}", a.log_text());
     produce_lines(&broker, &topics.input, PARTITIONS, part3);
-    wait_for("b to take over and finish the stream", Duration::from_secs(180), || {
-        assert!(b.is_running(), "b died:\n{}", b.log_text());
-        restored_count(&b) > b_before && caught_up()
-    });
+    wait_for(
+        "b to take over and finish the stream",
+        Duration::from_secs(180),
+        || {
+            assert!(b.is_running(), "b died:\n{}", b.log_text());
+            restored_count(&b) > b_before && caught_up()
+        },
+    );
     assert!(b.terminate(), "b shut down cleanly:\n{}", b.log_text());
 
     let consumed = read_all(
         &broker,
-        &[&topics.transitions, &topics.care, &topics.retention, &topics.marketing, &topics.state],
+        &[
+            &topics.transitions,
+            &topics.care,
+            &topics.retention,
+            &topics.marketing,
+            &topics.state,
+        ],
     );
     let (expected, expected_states) = replay_outputs(&lines);
     let actual = kafka_outputs(&consumed, &topics, false);

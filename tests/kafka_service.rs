@@ -246,3 +246,26 @@ fn erasure_writes_a_tombstone_and_a_restart_does_not_bring_the_customer_back() {
         "the other customer's state was restored, not recreated"
     );
 }
+
+#[test]
+fn exactly_once_against_a_broker_without_transactions_fails_at_startup_naming_at_least_once() {
+    let broker = Broker::start();
+    let topics = TestTopics::new("notxn");
+    topics.create(&broker, 1);
+    let config = service_config(
+        &broker,
+        &topics,
+        "notxn-group",
+        "guarantee = \"exactly_once\"",
+    );
+    let mut service = Service::start(broker.dir.path(), "notxn", &config);
+    wait_for("the service to exit", Duration::from_secs(60), || {
+        !service.is_running()
+    });
+    let log = service.log_text();
+    assert!(!service.terminate(), "it exited with an error");
+    assert!(
+        log.contains("transactions") && log.contains("at_least_once"),
+        "{log}"
+    );
+}

@@ -54,6 +54,18 @@ pub enum ProcessError {
 }
 
 impl ProcessError {
+    /// A fatal producer error (fenced by a newer instance with the same transactional id,
+    /// for example): the clients must be recreated.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            ProcessError::Transaction(KafkaError::Transaction(e)) => e.is_fatal(),
+            ProcessError::Sink(SinkError::Enqueue { source, .. }) => {
+                source.rdkafka_error_code() == Some(rdkafka::error::RDKafkaErrorCode::Fatal)
+            }
+            _ => false,
+        }
+    }
+
     /// An error after which the transaction must be aborted and the input rewound.
     pub fn requires_abort(&self) -> bool {
         match self {
@@ -74,6 +86,7 @@ pub struct Stats {
     pub records_sent: u64,
     pub suppressed: u64,
     pub batches: u64,
+    pub aborts: u64,
     pub restored_customers: u64,
 }
 
@@ -450,6 +463,7 @@ impl Processor {
             self.in_transaction = false;
         }
         let _ = self.sink.take_failures();
+        self.stats.aborts += 1;
         self.batch = Batch::default();
         self.records.clear();
         let committed = consumer

@@ -11,7 +11,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::Producer;
 
 use super::client;
-use super::processor::{ProcessError, Processor, Settings};
+use super::processor::{ProcessError, Processor, Settings, Stats};
 use super::sink::{DeliveryContext, KafkaProducer, Sink};
 use crate::config::{Config, Guarantee};
 use crate::domain::Timestamp;
@@ -112,8 +112,50 @@ fn make_producer(config: &Config) -> Result<KafkaProducer> {
     Ok(producer)
 }
 
+/// What a run did, for the log and for tests.
+#[derive(Debug, Default, Clone)]
+pub struct RunReport {
+    pub batches: u64,
+    pub aborts: u64,
+    /// Times the Kafka clients were recreated after a fatal error (fencing).
+    pub client_restarts: u64,
+    pub records_sent: u64,
+}
+
+/// How one client generation ended.
+enum Ended {
+    Shutdown(Stats),
+    /// A fatal producer error: recreate the clients and go on.
+    Fatal(anyhow::Error, Stats),
+}
+
 /// Runs the service until `shutdown` is set; then commits, leaves the group and returns.
-pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<()> {
+/// A fatal producer error (fencing) closes both clients and starts them again.
+pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<RunReport> {
+    let mut report = RunReport::default();
+    loop {
+        let (stats, fatal) = match run_clients(config, shutdown)? {
+            Ended::Shutdown(stats) => (stats, None),
+            Ended::Fatal(e, stats) => (stats, Some(e)),
+        };
+        report.batches += stats.batches;
+        report.aborts += stats.aborts;
+        report.records_sent += stats.records_sent;
+        match fatal {
+            None => return Ok(report),
+            Some(e) => {
+                report.client_restarts += 1;
+                tracing::error!(error = %format!("{e:#}"), "fatal Kafka client error: recreating the consumer and producer");
+                if shutdown.load(Ordering::Relaxed) {
+                    return Ok(report);
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+fn run_clients(config: &Config, shutdown: &AtomicBool) -> Result<Ended> {
     let k = &config.kafka;
     let timeout = Duration::from_millis(k.operation_timeout_ms);
     let settings = Settings {
@@ -157,20 +199,35 @@ pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<()> {
             }
             Ok(())
         })();
-        if let Err(e) = step {
-            if k.guarantee == Guarantee::ExactlyOnce && e.requires_abort() {
-                tracing::warn!(error = %e, "aborting the transaction");
-                p.abort_and_rewind(&consumer)?;
-            } else {
-                return Err(e).context("processing stopped");
+        match step {
+            Ok(()) => {}
+            Err(e) if e.is_fatal() => {
+                let stats = p.stats.clone();
+                drop(p);
+                drop(polled);
+                consumer.unsubscribe();
+                return Ok(Ended::Fatal(e.into(), stats));
             }
+            Err(e) if k.guarantee == Guarantee::ExactlyOnce && e.requires_abort() => {
+                tracing::warn!(error = %e, "aborting the transaction");
+                if let Err(abort) = p.abort_and_rewind(&consumer) {
+                    // Could not abort cleanly: start over from the last commit with new clients.
+                    let stats = p.stats.clone();
+                    drop(p);
+                    drop(polled);
+                    consumer.unsubscribe();
+                    return Ok(Ended::Fatal(abort.into(), stats));
+                }
+            }
+            Err(e) => return Err(e).context("processing stopped"),
         }
     }
     tracing::info!("shutting down: committing the last batch and leaving the group");
     let mut p = lock(&processor);
     p.commit(&consumer).context("final commit failed")?;
     p.sink().flush(timeout).context("final flush failed")?;
+    let stats = p.stats.clone();
     drop(p);
     consumer.unsubscribe();
-    Ok(())
+    Ok(Ended::Shutdown(stats))
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, OwnedHeaders};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 
 /// Collects the first delivery failures of the current batch.
 #[derive(Debug, Default)]
@@ -36,7 +36,9 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
-pub type KafkaProducer = BaseProducer<DeliveryContext>;
+/// A producer whose delivery reports are served by its own thread, so transactional calls
+/// (which wait for outstanding deliveries) never wait on the processing loop.
+pub type KafkaProducer = ThreadedProducer<DeliveryContext>;
 
 /// Why a batch could not be delivered.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +94,7 @@ impl Sink {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     record = back;
-                    self.producer.poll(Duration::from_millis(5));
+                    std::thread::sleep(Duration::from_millis(1));
                 }
                 Err((source, _)) => {
                     return Err(SinkError::Enqueue {

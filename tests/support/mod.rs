@@ -191,6 +191,16 @@ impl TestTopics {
 
 /// A service configuration for a test.
 pub fn service_config(broker: &Broker, topics: &TestTopics, group: &str, extra: &str) -> String {
+    service_config_for(&broker.bootstrap(), topics, group, extra)
+}
+
+/// [`service_config`] for any bootstrap address.
+pub fn service_config_for(
+    bootstrap: &str,
+    topics: &TestTopics,
+    group: &str,
+    extra: &str,
+) -> String {
     format!(
         r#"[kafka]
 brokers = "{}"
@@ -213,7 +223,7 @@ dead_letters = "{}"
 "session.timeout.ms" = "6000"
 "heartbeat.interval.ms" = "500"
 "#,
-        broker.bootstrap(),
+        bootstrap,
         topics.input,
         topics.transitions,
         topics.care,
@@ -302,8 +312,13 @@ pub fn key_of(line: &str) -> String {
 
 /// Produces `lines` to `topic`, each keyed and partitioned by its customer id.
 pub fn produce_lines(broker: &Broker, topic: &str, partitions: u32, lines: &[String]) {
+    produce_lines_to(&broker.bootstrap(), topic, partitions, lines);
+}
+
+/// [`produce_lines`] to any bootstrap address (the mock cluster too).
+pub fn produce_lines_to(bootstrap: &str, topic: &str, partitions: u32, lines: &[String]) {
     let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
+        .set("bootstrap.servers", bootstrap)
         .set("enable.idempotence", "true")
         .set("linger.ms", "5")
         .create()
@@ -343,8 +358,14 @@ pub struct Consumed {
 
 /// Reads every message of `topics` currently in the log (up to the high watermarks).
 pub fn read_all(broker: &Broker, topics: &[&str]) -> Vec<Consumed> {
+    read_all_from(&broker.bootstrap(), topics)
+}
+
+/// [`read_all`] from any bootstrap address, as a read_committed reader.
+pub fn read_all_from(bootstrap: &str, topics: &[&str]) -> Vec<Consumed> {
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
+        .set("bootstrap.servers", bootstrap)
+        .set("isolation.level", "read_committed")
         .set("group.id", "test-reader")
         .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "10")
@@ -405,7 +426,20 @@ pub fn read_all(broker: &Broker, topics: &[&str]) -> Vec<Consumed> {
                 });
             }
             Some(Err(e)) => panic!("reading outputs: {e}"),
-            None => {}
+            None => {
+                // Transaction markers take offsets but are never delivered: a partition whose
+                // position reached its high watermark is done too.
+                if let Ok(positions) = consumer.position() {
+                    for e in positions.elements() {
+                        if let Offset::Offset(pos) = e.offset() {
+                            let k = (e.topic().to_string(), e.partition());
+                            if remaining.get(&k).is_some_and(|high| pos >= *high) {
+                                remaining.remove(&k);
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
     out
