@@ -18,8 +18,34 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub rules: RulesConfig,
+    pub log: LogConfig,
+    pub http: HttpConfig,
     pub kafka: KafkaConfig,
 }
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub address: String,
+    pub stuck_after_ms: u64,
+}
+
+/// The prefix of configuration environment variables.
+pub const ENV_PREFIX: &str = "LIFECYCLE__";
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -122,23 +148,37 @@ impl Config {
         Config::from_toml_str("", "defaults").expect("config/default.toml is valid")
     }
 
-    /// Loads `path` over the defaults (or the defaults alone).
+    /// Loads `path` over the defaults (or the defaults alone), then the `LIFECYCLE__*`
+    /// environment variables over both.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        match path {
-            None => Ok(Config::default_config()),
+        let env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        let (text, source) = match path {
+            None => (String::new(), "defaults".to_owned()),
             Some(p) => {
                 let source = p.display().to_string();
                 let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
                     source: source.clone(),
                     problems: vec![format!("cannot read the file: {e}")],
                 })?;
-                Config::from_toml_str(&text, &source)
+                (text, source)
             }
-        }
+        };
+        Config::from_layers(&text, &env, &source)
     }
 
     /// Parses a user TOML text over the defaults and validates the result.
     pub fn from_toml_str(text: &str, source: &str) -> Result<Config, ConfigError> {
+        Config::from_layers(text, &[], source)
+    }
+
+    /// Defaults, then the user TOML text, then `LIFECYCLE__SECTION__KEY` variables.
+    pub fn from_layers(
+        text: &str,
+        env: &[(String, String)],
+        source: &str,
+    ) -> Result<Config, ConfigError> {
         let fail = |problems| ConfigError {
             source: source.to_owned(),
             problems,
@@ -151,6 +191,8 @@ impl Config {
         })?;
         let mut problems = Vec::new();
         overlay(&mut merged, user, "", &mut problems);
+        let env_table = env_overrides(&merged, env, &mut problems);
+        overlay(&mut merged, env_table, "", &mut problems);
         if !problems.is_empty() {
             return Err(fail(problems));
         }
@@ -215,6 +257,18 @@ impl Config {
                 problems.push(format!("kafka.{key}: must be above 0"));
             }
         }
+        if self.http.address.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!(
+                "http.address: `{}` is not an address such as 0.0.0.0:9095",
+                self.http.address
+            ));
+        }
+        if tracing_level_invalid(&self.log.level) {
+            problems.push(format!(
+                "log.level: `{}` is not a level filter",
+                self.log.level
+            ));
+        }
         if k.max_batch_events == 0 {
             problems.push("kafka.max_batch_events: must be above 0".into());
         }
@@ -264,6 +318,55 @@ impl Default for Rules {
     }
 }
 
+/// Turns `LIFECYCLE__A__B=value` variables into a table `{a = {b = value}}`, reading each
+/// value as the type its key has in `base`.
+fn env_overrides(
+    base: &toml::Table,
+    env: &[(String, String)],
+    problems: &mut Vec<String>,
+) -> toml::Table {
+    let mut out = toml::Table::new();
+    for (name, raw) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        let mut default = Some(base);
+        let mut target = &mut out;
+        for part in &path[..path.len() - 1] {
+            default = default
+                .and_then(|t| t.get(part))
+                .and_then(toml::Value::as_table);
+            target = target
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .expect("only tables are inserted on the path");
+        }
+        let key = path.last().cloned().unwrap_or_default();
+        let value = match default.and_then(|t| t.get(&key)) {
+            Some(toml::Value::Integer(_)) => raw.parse().map(toml::Value::Integer).ok(),
+            Some(toml::Value::Boolean(_)) => raw.parse().map(toml::Value::Boolean).ok(),
+            Some(toml::Value::Float(_)) => raw.parse().map(toml::Value::Float).ok(),
+            Some(toml::Value::Array(_)) => format!("v = {raw}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v")),
+            _ => Some(toml::Value::String(raw.clone())),
+        };
+        match value {
+            Some(v) => {
+                target.insert(key, v);
+            }
+            None => problems.push(format!(
+                "{name}: `{raw}` is not a valid value for {}",
+                path.join(".")
+            )),
+        }
+    }
+    out
+}
+
 /// Lays `user` over `base`, noting each key `base` does not have and each value whose TOML
 /// type differs from the default's.
 fn overlay(base: &mut toml::Table, user: toml::Table, prefix: &str, problems: &mut Vec<String>) {
@@ -309,6 +412,10 @@ fn article(t: &str) -> String {
         Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {t}"),
         _ => format!("a {t}"),
     }
+}
+
+fn tracing_level_invalid(level: &str) -> bool {
+    tracing_subscriber::EnvFilter::try_new(level).is_err()
 }
 
 /// Parses durations such as `1h`, `90s`, `1h30m`, `250ms`, `0s`.
@@ -407,6 +514,43 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.problems.len(), 2, "{err}");
+    }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        let env = vec![
+            (
+                "LIFECYCLE__KAFKA__BROKERS".to_string(),
+                "b1:9092".to_string(),
+            ),
+            (
+                "LIFECYCLE__RULES__INACTIVITY_DAYS".to_string(),
+                "7".to_string(),
+            ),
+            (
+                "LIFECYCLE__KAFKA__TOPICS__INPUT".to_string(),
+                "in".to_string(),
+            ),
+            (
+                "LIFECYCLE__RULES__ACTIVITY_EVENTS".to_string(),
+                r#"["purchase"]"#.to_string(),
+            ),
+        ];
+        let c = Config::from_layers("[rules]\ninactivity_days = 10\n", &env, "t").unwrap();
+        assert_eq!(c.kafka.brokers, "b1:9092");
+        assert_eq!(c.rules.inactivity_days, 7);
+        assert_eq!(c.kafka.topics.input, "in");
+        assert_eq!(c.rules.activity_events, vec!["purchase".to_string()]);
+        let bad = vec![
+            (
+                "LIFECYCLE__RULES__INACTIVITY_DAYS".to_string(),
+                "many".to_string(),
+            ),
+            ("LIFECYCLE__KAFKA__NOPE".to_string(), "x".to_string()),
+        ];
+        let err = Config::from_layers("", &bad, "t").unwrap_err().to_string();
+        assert!(err.contains("LIFECYCLE__RULES__INACTIVITY_DAYS"), "{err}");
+        assert!(err.contains("kafka.nope: unknown key"), "{err}");
     }
 
     #[test]

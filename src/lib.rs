@@ -30,6 +30,9 @@
 pub mod config;
 pub mod domain;
 pub mod generate;
+pub mod health;
+pub mod http;
 pub mod kafka;
+pub mod metrics;
 pub mod replay;
 pub mod shutdown;

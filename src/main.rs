@@ -8,10 +8,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use lifecycle::config::Config;
+use lifecycle::config::{Config, LogConfig, LogFormat};
 use lifecycle::domain::Timestamp;
 use lifecycle::generate::{GenerateOptions, generate};
+use lifecycle::kafka::service::Telemetry;
 use lifecycle::replay::{ReplayOptions, replay};
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -84,14 +86,48 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr: human-readable, level from RUST_LOG (default info).
-fn init_tracing() {
+/// Logs to stderr, as text or JSON; RUST_LOG, when set, overrides the configured level.
+fn init_tracing(log: &LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .init();
+        .with_writer(io::stderr);
+    match log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// `lifecycle run`: the HTTP endpoints on a small runtime, the processing loop on this
+/// thread, signals on their own.
+fn run_service(config: &Config) -> Result<()> {
+    let telemetry = Telemetry::new(Duration::from_millis(config.http.stuck_after_ms));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(&config.http.address))
+        .with_context(|| format!("cannot listen on http.address {}", config.http.address))?;
+    let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(lifecycle::http::serve(
+        listener,
+        telemetry.metrics.clone(),
+        telemetry.health.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    tracing::info!(address = %config.http.address, "serving /metrics, /healthz, /readyz");
+    let deadline = Duration::from_millis(config.kafka.shutdown_timeout_ms);
+    let shutdown = lifecycle::shutdown::install(deadline)?;
+    let result = lifecycle::kafka::service::run(config, &shutdown, &telemetry);
+    let _ = stop_http.send(());
+    let _ = runtime.block_on(server);
+    let report = result?;
+    tracing::info!(?report, "stopped");
+    Ok(())
 }
 
 fn open_output(path: &str) -> Result<Box<dyn Write>> {
@@ -170,11 +206,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Run { config } => {
             let config = Config::load(config.as_deref())?;
-            init_tracing();
-            let deadline = std::time::Duration::from_millis(config.kafka.shutdown_timeout_ms);
-            let shutdown = lifecycle::shutdown::install(deadline)?;
-            let report = lifecycle::kafka::service::run(&config, &shutdown)?;
-            tracing::info!(?report, "stopped");
+            init_tracing(&config.log);
+            run_service(&config)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -59,7 +59,8 @@ pub fn consumer(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed");
+        .set("isolation.level", "read_committed")
+        .set("statistics.interval.ms", "5000");
     Ok(c)
 }
 

@@ -25,6 +25,9 @@ use super::codec::{
 use super::sink::{Outgoing, Sink, SinkError};
 use crate::config::{ClockSource, Guarantee, Topics};
 use crate::domain::{ClockMode, Engine, Outcome, Record, RejectReason, Rules, Timestamp, decode};
+use crate::health::Health;
+use crate::metrics::Metrics;
+use std::sync::Arc;
 
 /// What the processor needs from the configuration.
 #[derive(Debug, Clone)]
@@ -116,11 +119,15 @@ pub struct Processor {
     records: Vec<Record>,
     buf: Vec<u8>,
     pub stats: Stats,
+    metrics: Metrics,
+    health: Arc<Health>,
 }
 
 impl Processor {
-    pub fn new(settings: Settings, sink: Sink) -> Processor {
+    pub fn new(settings: Settings, sink: Sink, metrics: Metrics, health: Arc<Health>) -> Processor {
         Processor {
+            metrics,
+            health,
             settings,
             sink,
             partitions: BTreeMap::new(),
@@ -135,6 +142,14 @@ impl Processor {
 
     pub fn sink(&self) -> &Sink {
         &self.sink
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
     }
 
     /// Every assigned partition is restored (readiness).
@@ -161,7 +176,49 @@ impl Processor {
                 self.pending.insert(e.partition());
             }
         }
+        self.health.set_assigned();
+        self.publish_partitions();
         tracing::info!(partitions = ?self.pending, "partitions assigned, restoring");
+    }
+
+    /// Partition gauges and readiness from the current assignment.
+    fn publish_partitions(&self) {
+        let assigned = self.partitions.len() + self.pending.len();
+        self.metrics
+            .partitions
+            .with_label_values(&["assigned"])
+            .set(assigned as i64);
+        self.metrics
+            .partitions
+            .with_label_values(&["restoring"])
+            .set(self.pending.len() as i64);
+        self.metrics
+            .timers_pending
+            .set(self.pending_timers() as i64);
+        self.health.set_restoring(self.pending.len());
+    }
+
+    /// Forgets a partition's state (revoked, rewound or shutting down), and its customers
+    /// from the stage gauges.
+    fn drop_partition(&mut self, p: i32) {
+        if let Some(part) = self.partitions.remove(&p) {
+            for c in part.engine.customers() {
+                self.metrics
+                    .customers
+                    .with_label_values(&[c.stage.as_str()])
+                    .dec();
+            }
+        }
+        self.pending.remove(&p);
+    }
+
+    /// Forgets every partition (the clients are closing).
+    pub fn release_all(&mut self) {
+        for p in self.partitions.keys().copied().collect::<Vec<_>>() {
+            self.drop_partition(p);
+        }
+        self.pending.clear();
+        self.publish_partitions();
     }
 
     /// Commits what was processed, then forgets the revoked partitions' state.
@@ -179,9 +236,9 @@ impl Processor {
             self.batch = Batch::default();
         }
         for e in tpl.elements_for_topic(&self.settings.topics.input) {
-            self.partitions.remove(&e.partition());
-            self.pending.remove(&e.partition());
+            self.drop_partition(e.partition());
         }
+        self.publish_partitions();
         tracing::info!(remaining = ?self.partitions.keys().collect::<Vec<_>>(), "partitions revoked");
     }
 
@@ -210,6 +267,13 @@ impl Processor {
                 "partition restored"
             );
             self.stats.restored_customers += stats.customers as u64;
+            self.metrics.restore_records.inc_by(stats.records);
+            for c in engine.customers() {
+                self.metrics
+                    .customers
+                    .with_label_values(&[c.stage.as_str()])
+                    .inc();
+            }
             self.partitions.insert(
                 p,
                 Partition {
@@ -218,6 +282,7 @@ impl Processor {
                 },
             );
             self.pending.remove(&p);
+            self.publish_partitions();
         }
         Ok(())
     }
@@ -277,9 +342,16 @@ impl Processor {
                         .insert(event.customer_id.as_ref().into());
                 }
                 *self.stats.outcomes.entry(outcome).or_default() += 1;
+                let event_type = event.event_type().map_or("unknown", |t| t.as_str());
+                self.metrics.event(event_type, outcome);
+                let lag = now.as_nanos().saturating_sub(event.occurred_at.as_nanos());
+                if lag >= 0 {
+                    self.metrics.event_time_lag.observe(lag as f64 / 1e9);
+                }
             }
             Err(rejection) => {
                 *self.stats.rejected.entry(rejection.reason).or_default() += 1;
+                self.metrics.rejected(rejection.reason);
                 tracing::debug!(partition = p, offset, reason = %rejection.reason, detail = %rejection.detail, "dead-lettering an event");
                 let headers =
                     dead_letter_headers(&rejection, &self.settings.topics.input, p, offset);
@@ -318,6 +390,7 @@ impl Processor {
     /// Sends the pending records of partition `p`, marking their customers dirty.
     fn emit(&mut self, p: i32) -> Result<(), ProcessError> {
         for record in self.records.drain(..) {
+            self.metrics.record(&record);
             let Some(topic) = output_topic(&record, &self.settings.topics) else {
                 self.stats.suppressed += 1;
                 continue;
@@ -444,6 +517,14 @@ impl Processor {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "batch committed"
         );
+        self.metrics
+            .batch_duration
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.batch_events.observe(self.batch.events as f64);
+        self.metrics.batches.with_label_values(&["committed"]).inc();
+        self.metrics
+            .timers_pending
+            .set(self.pending_timers() as i64);
         self.stats.batches += 1;
         self.batch = Batch::default();
         Ok(())
@@ -464,12 +545,14 @@ impl Processor {
         }
         let _ = self.sink.take_failures();
         self.stats.aborts += 1;
+        self.metrics.batches.with_label_values(&["aborted"]).inc();
         self.batch = Batch::default();
         self.records.clear();
         let committed = consumer
             .committed(self.settings.timeout)
             .map_err(ProcessError::Commit)?;
-        let input = &self.settings.topics.input;
+        let input = self.settings.topics.input.clone();
+        let input = input.as_str();
         for p in self
             .partitions
             .keys()
@@ -485,9 +568,10 @@ impl Processor {
             consumer
                 .seek(input, p, offset, self.settings.timeout)
                 .map_err(ProcessError::Commit)?;
-            self.partitions.remove(&p);
+            self.drop_partition(p);
             self.pending.insert(p);
         }
+        self.publish_partitions();
         tracing::warn!(partitions = ?self.pending, "transaction aborted; input rewound to the last commit");
         Ok(())
     }

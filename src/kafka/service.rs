@@ -15,6 +15,9 @@ use super::processor::{ProcessError, Processor, Settings, Stats};
 use super::sink::{DeliveryContext, KafkaProducer, Sink};
 use crate::config::{Config, Guarantee};
 use crate::domain::Timestamp;
+use crate::health::Health;
+use crate::metrics::Metrics;
+use rdkafka::statistics::Statistics;
 
 /// Shared between the loop and the rebalance callbacks (which run inside `poll`, on the
 /// loop's thread, while the loop does not hold the lock).
@@ -24,15 +27,49 @@ fn lock(p: &SharedProcessor) -> MutexGuard<'_, Processor> {
     p.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The consumer's context: hands rebalances to the processor.
+/// The metrics registry and health state the service reports to (and the HTTP endpoints
+/// read).
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    pub metrics: Metrics,
+    pub health: Arc<Health>,
+}
+
+impl Telemetry {
+    pub fn new(stuck_after: Duration) -> Telemetry {
+        Telemetry {
+            metrics: Metrics::new(),
+            health: Arc::new(Health::new(stuck_after)),
+        }
+    }
+}
+
+/// The consumer's context: hands rebalances to the processor, statistics to the metrics.
 #[derive(Debug)]
 pub struct RebalanceContext {
     processor: SharedProcessor,
+    metrics: Metrics,
+    input: String,
 }
 
 impl ClientContext for RebalanceContext {
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(%error, reason, "consumer client error");
+    }
+
+    /// Consumer lag per assigned input partition, from librdkafka's statistics.
+    fn stats(&self, statistics: Statistics) {
+        let Some(topic) = statistics.topics.get(&self.input) else {
+            return;
+        };
+        for (id, p) in &topic.partitions {
+            if *id >= 0 && p.consumer_lag >= 0 {
+                self.metrics
+                    .consumer_lag
+                    .with_label_values(&[&id.to_string()])
+                    .set(p.consumer_lag);
+            }
+        }
     }
 }
 
@@ -131,10 +168,10 @@ enum Ended {
 
 /// Runs the service until `shutdown` is set; then commits, leaves the group and returns.
 /// A fatal producer error (fencing) closes both clients and starts them again.
-pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<RunReport> {
+pub fn run(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) -> Result<RunReport> {
     let mut report = RunReport::default();
     loop {
-        let (stats, fatal) = match run_clients(config, shutdown)? {
+        let (stats, fatal) = match run_clients(config, shutdown, telemetry)? {
             Ended::Shutdown(stats) => (stats, None),
             Ended::Fatal(e, stats) => (stats, Some(e)),
         };
@@ -145,6 +182,12 @@ pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<RunReport> {
             None => return Ok(report),
             Some(e) => {
                 report.client_restarts += 1;
+                telemetry.health.set_producer_ok(false);
+                telemetry
+                    .metrics
+                    .batches
+                    .with_label_values(&["failed"])
+                    .inc();
                 tracing::error!(error = %format!("{e:#}"), "fatal Kafka client error: recreating the consumer and producer");
                 if shutdown.load(Ordering::Relaxed) {
                     return Ok(report);
@@ -155,7 +198,7 @@ pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<RunReport> {
     }
 }
 
-fn run_clients(config: &Config, shutdown: &AtomicBool) -> Result<Ended> {
+fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) -> Result<Ended> {
     let k = &config.kafka;
     let timeout = Duration::from_millis(k.operation_timeout_ms);
     let settings = Settings {
@@ -169,11 +212,18 @@ fn run_clients(config: &Config, shutdown: &AtomicBool) -> Result<Ended> {
         restorer: client::restorer(k)?,
     };
     let producer = make_producer(config)?;
-    let processor: SharedProcessor =
-        Arc::new(Mutex::new(Processor::new(settings, Sink { producer })));
+    telemetry.health.set_producer_ok(true);
+    let processor: SharedProcessor = Arc::new(Mutex::new(Processor::new(
+        settings,
+        Sink { producer },
+        telemetry.metrics.clone(),
+        telemetry.health.clone(),
+    )));
     let consumer: BaseConsumer<RebalanceContext> = client::consumer(k)?
         .create_with_context(RebalanceContext {
             processor: processor.clone(),
+            metrics: telemetry.metrics.clone(),
+            input: k.topics.input.clone(),
         })
         .context("cannot create the Kafka consumer")?;
     check_topics(&consumer, config)?;
@@ -183,6 +233,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool) -> Result<Ended> {
     tracing::info!(brokers = %k.brokers, group = %k.group_id, input = %k.topics.input, guarantee = ?k.guarantee, clock = ?k.clock, "lifecycle service started");
 
     while !shutdown.load(Ordering::Relaxed) {
+        telemetry.health.beat();
         let polled = consumer.poll(Duration::from_millis(20));
         let mut p = lock(&processor);
         let step = (|| -> Result<(), ProcessError> {
@@ -203,6 +254,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool) -> Result<Ended> {
             Ok(()) => {}
             Err(e) if e.is_fatal() => {
                 let stats = p.stats.clone();
+                p.release_all();
                 drop(p);
                 drop(polled);
                 consumer.unsubscribe();
@@ -213,6 +265,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool) -> Result<Ended> {
                 if let Err(abort) = p.abort_and_rewind(&consumer) {
                     // Could not abort cleanly: start over from the last commit with new clients.
                     let stats = p.stats.clone();
+                    p.release_all();
                     drop(p);
                     drop(polled);
                     consumer.unsubscribe();
@@ -227,6 +280,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool) -> Result<Ended> {
     p.commit(&consumer).context("final commit failed")?;
     p.sink().flush(timeout).context("final flush failed")?;
     let stats = p.stats.clone();
+    p.release_all();
     drop(p);
     consumer.unsubscribe();
     Ok(Ended::Shutdown(stats))

@@ -76,6 +76,11 @@ impl Broker {
     /// `storage`: e.g. `sqlite://state.db` (relative to the broker's directory) to survive a
     /// restart; memory by default.
     pub fn start_with_storage(storage: Option<&str>) -> Broker {
+        Broker::start_with(storage, "100ms")
+    }
+
+    /// `rebalance_delay`: how long a new group's first join waits (the broker's default is 3s).
+    pub fn start_with(storage: Option<&str>, rebalance_delay: &str) -> Broker {
         let bin = nisshi();
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
@@ -91,7 +96,7 @@ impl Broker {
                 &url,
             ])
             .args(["--storage-engine", storage.unwrap_or("memory://nisshi/")])
-            .args(["--group-initial-rebalance-delay", "100ms"])
+            .args(["--group-initial-rebalance-delay", rebalance_delay])
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
             .spawn()
@@ -202,7 +207,10 @@ pub fn service_config_for(
     extra: &str,
 ) -> String {
     format!(
-        r#"[kafka]
+        r#"[http]
+address = "127.0.0.1:HTTP_PORT"
+
+[kafka]
 brokers = "{}"
 group_id = "{group}"
 clock = "event"
@@ -238,10 +246,15 @@ dead_letters = "{}"
 pub struct Service {
     child: Child,
     pub log: PathBuf,
+    /// The port of its /metrics, /healthz and /readyz.
+    pub http_port: u16,
 }
 
 impl Service {
+    /// Starts `lifecycle run`; `HTTP_PORT` in the config becomes a free port.
     pub fn start(dir: &Path, name: &str, config: &str) -> Service {
+        let http_port = free_port();
+        let config = config.replace("HTTP_PORT", &http_port.to_string());
         let config_path = dir.join(format!("{name}.toml"));
         std::fs::write(&config_path, config).expect("write config");
         let log = dir.join(format!("{name}.log"));
@@ -258,7 +271,33 @@ impl Service {
             .stderr(file)
             .spawn()
             .expect("start lifecycle run");
-        Service { child, log }
+        Service {
+            child,
+            log,
+            http_port,
+        }
+    }
+
+    /// GET `path` from the service's HTTP endpoints: (status, body), or None if it does not
+    /// answer (yet).
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.http_port)).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok()?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let status = response.split_whitespace().nth(1)?.parse().ok()?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())?;
+        Some((status, body))
     }
 
     /// SIGKILL: no commit, no goodbye.

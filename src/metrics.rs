@@ -1,0 +1,260 @@
+//! Every metric, declared once on an owned registry (so each test gets a fresh one). Names
+//! follow `lifecycle_<what>_<unit>`; labels come from closed sets, never a customer id.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::domain::{ActionKind, Outcome, Record, RejectReason, Stage, Suppression};
+
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub events: IntCounterVec,
+    pub dead_letters: IntCounterVec,
+    pub transitions: IntCounterVec,
+    pub actions: IntCounterVec,
+    pub customers: IntGaugeVec,
+    pub event_time_lag: Histogram,
+    pub batch_duration: Histogram,
+    pub batch_events: Histogram,
+    pub batches: IntCounterVec,
+    pub consumer_lag: IntGaugeVec,
+    pub restore_records: IntCounter,
+    pub partitions: IntGaugeVec,
+    pub timers_pending: IntGauge,
+    pub timers_fired: IntCounterVec,
+    pub ready: IntGauge,
+}
+
+fn stage_label(stage: Option<Stage>) -> &'static str {
+    stage.map_or("none", Stage::as_str)
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("metric registered once");
+            c
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("metric registered once");
+            g
+        };
+        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
+            let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+                .expect("valid metric");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("metric registered once");
+            h
+        };
+        let plain_gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("metric registered once");
+            g
+        };
+        let metrics = Metrics {
+            events: counter(
+                "lifecycle_events_total",
+                "Input events by type and outcome.",
+                &["type", "outcome"],
+            ),
+            dead_letters: counter(
+                "lifecycle_dead_letters_total",
+                "Rejected events written to the dead-letter topic, by reason.",
+                &["reason"],
+            ),
+            transitions: counter(
+                "lifecycle_transitions_total",
+                "Stage transitions by from, to and reason.",
+                &["from", "to", "reason"],
+            ),
+            actions: counter(
+                "lifecycle_actions_total",
+                "Planned actions by kind, category and outcome (emitted, cooldown, no_consent).",
+                &["kind", "category", "outcome"],
+            ),
+            customers: gauge(
+                "lifecycle_customers",
+                "Customers in the assigned partitions, by stage.",
+                &["stage"],
+            ),
+            event_time_lag: histogram(
+                "lifecycle_event_time_lag_seconds",
+                "Processing time minus the event's occurred_at.",
+                vec![
+                    0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 3600.0, 86400.0,
+                ],
+            ),
+            batch_duration: histogram(
+                "lifecycle_batch_duration_seconds",
+                "Time to commit one batch (one transaction with exactly_once).",
+                vec![
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+                ],
+            ),
+            batch_events: histogram(
+                "lifecycle_batch_events",
+                "Input events per committed batch.",
+                vec![1.0, 10.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0, 20000.0],
+            ),
+            batches: counter(
+                "lifecycle_batches_total",
+                "Batches by result (committed, aborted, failed).",
+                &["result"],
+            ),
+            consumer_lag: gauge(
+                "lifecycle_consumer_lag_messages",
+                "Consumer lag of each assigned input partition (librdkafka statistics).",
+                &["partition"],
+            ),
+            restore_records: {
+                let c = IntCounter::new(
+                    "lifecycle_restore_records_total",
+                    "Changelog records read while restoring partitions.",
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(c.clone()))
+                    .expect("metric registered once");
+                c
+            },
+            partitions: gauge(
+                "lifecycle_partitions",
+                "Input partitions by state (assigned, restoring).",
+                &["state"],
+            ),
+            timers_pending: plain_gauge(
+                "lifecycle_timers_pending",
+                "Armed timers in the assigned partitions.",
+            ),
+            timers_fired: counter(
+                "lifecycle_timers_fired_total",
+                "Timer firings by kind.",
+                &["kind"],
+            ),
+            ready: plain_gauge(
+                "lifecycle_ready",
+                "1 when every assigned partition is restored and the producer is usable.",
+            ),
+            registry,
+        };
+        let build = IntGaugeVec::new(
+            Opts::new("lifecycle_build_info", "The running version, as a label."),
+            &["version"],
+        )
+        .expect("valid metric");
+        metrics
+            .registry
+            .register(Box::new(build.clone()))
+            .expect("metric registered once");
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        for stage in Stage::ALL {
+            metrics
+                .customers
+                .with_label_values(&[stage.as_str()])
+                .set(0);
+        }
+        for state in ["assigned", "restoring"] {
+            metrics.partitions.with_label_values(&[state]).set(0);
+        }
+        metrics
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let encoder = TextEncoder::new();
+        // Encoding gathered families into a Vec cannot fail.
+        let _ = encoder.encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    pub fn event(&self, event_type: &str, outcome: Outcome) {
+        self.events
+            .with_label_values(&[event_type, outcome.as_str()])
+            .inc();
+    }
+
+    pub fn rejected(&self, reason: RejectReason) {
+        self.events
+            .with_label_values(&["invalid", "rejected"])
+            .inc();
+        self.dead_letters
+            .with_label_values(&[reason.as_str()])
+            .inc();
+    }
+
+    /// Counts one engine output record.
+    pub fn record(&self, record: &Record) {
+        match record {
+            Record::Transition(t) => {
+                let reason = t.reason.to_string();
+                let reason = reason.split(':').next().unwrap_or_default();
+                self.transitions
+                    .with_label_values(&[stage_label(t.from), stage_label(t.to), reason])
+                    .inc();
+                if let Some(from) = t.from {
+                    self.customers.with_label_values(&[from.as_str()]).dec();
+                }
+                if let Some(to) = t.to {
+                    self.customers.with_label_values(&[to.as_str()]).inc();
+                }
+                if t.event_id.is_none() {
+                    let kind = match t.reason {
+                        crate::domain::Reason::NoReactivation => "no_reactivation",
+                        _ => "inactivity",
+                    };
+                    self.timers_fired.with_label_values(&[kind]).inc();
+                }
+            }
+            Record::Action(a) => self.action(a.kind, "emitted"),
+            Record::Suppressed { kind, reason } => self.action(*kind, suppression(*reason)),
+        }
+    }
+
+    fn action(&self, kind: ActionKind, outcome: &str) {
+        self.actions
+            .with_label_values(&[kind.as_str(), kind.category().as_str(), outcome])
+            .inc();
+    }
+}
+
+fn suppression(reason: Suppression) -> &'static str {
+    reason.as_str()
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_registry_is_fresh_and_renders_every_family() {
+        let a = Metrics::new();
+        a.event("purchase", Outcome::Applied);
+        let b = Metrics::new();
+        assert!(
+            a.render()
+                .contains(r#"lifecycle_events_total{outcome="applied",type="purchase"} 1"#)
+        );
+        assert!(!b.render().contains("lifecycle_events_total{"));
+        assert!(b.render().contains("lifecycle_build_info"));
+    }
+}
