@@ -64,6 +64,14 @@ enum Command {
         #[arg(long, default_value = "-")]
         output: String,
     },
+    /// Send a JSONL file to the input topic, each line keyed by its customer_id.
+    Produce {
+        /// The JSONL input, or - for standard input.
+        #[arg(long)]
+        input: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Validate a configuration file and print every problem found.
     CheckConfig {
         #[arg(long)]
@@ -130,6 +138,15 @@ fn run_service(config: &Config) -> Result<()> {
     Ok(())
 }
 
+fn open_input(path: &str) -> Result<Box<dyn io::BufRead>> {
+    Ok(if path == "-" {
+        Box::new(BufReader::with_capacity(1 << 20, io::stdin().lock()))
+    } else {
+        let file = File::open(path).with_context(|| format!("cannot read {path}"))?;
+        Box::new(BufReader::with_capacity(1 << 20, file))
+    })
+}
+
 fn open_output(path: &str) -> Result<Box<dyn Write>> {
     Ok(if path == "-" {
         Box::new(BufWriter::with_capacity(256 * 1024, io::stdout().lock()))
@@ -155,12 +172,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .map_err(|_| anyhow::anyhow!("--as-of `{s}` is not an RFC 3339 date-time"))
                 })
                 .transpose()?;
-            let mut reader: Box<dyn io::BufRead> = if input == "-" {
-                Box::new(BufReader::with_capacity(1 << 20, io::stdin().lock()))
-            } else {
-                let file = File::open(&input).with_context(|| format!("cannot read {input}"))?;
-                Box::new(BufReader::with_capacity(1 << 20, file))
-            };
+            let mut reader = open_input(&input)?;
             let mut writer = open_output(&output)?;
             let mut rejects_file = rejects
                 .map(|p| {
@@ -197,6 +209,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let lines = generate(&options, &mut writer)?;
             writer.flush()?;
             eprintln!("generated {lines} lines for {customers} customers (seed {seed})");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Produce { input, config } => {
+            let config = Config::load(config.as_deref())?;
+            let mut reader = open_input(&input)?;
+            let (lines, secs) = lifecycle::kafka::produce::produce(&config.kafka, &mut reader)?;
+            eprintln!(
+                "produced {lines} events to {} in {secs:.2} s ({:.0}/s)",
+                config.kafka.topics.input,
+                lines as f64 / secs.max(1e-9)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { config } => {

@@ -12,5 +12,6 @@ pub mod changelog;
 pub mod client;
 pub mod codec;
 pub mod processor;
+pub mod produce;
 pub mod service;
 pub mod sink;

@@ -1,0 +1,506 @@
+//! Kafka benchmarks on the local broker, each figure next to its baseline measured in the
+//! same run:
+//! - end to end: the service (`at_least_once`, event clock) against a pass-through pipe
+//!   (consume, produce the same bytes, the same client settings, broker and partitions);
+//! - latency from produce to delivered record at half of the measured maximum rate;
+//! - restore: rebuilding state of N customers from the changelog against a plain consumer
+//!   reading the same changelog partitions.
+//!
+//! `cargo run --release --example bench_kafka -- [EVENTS_CUSTOMERS] [RESTORE_CUSTOMERS]`
+//! (needs nisshi: scripts/broker.sh install). Prints one `figure:` line per result.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use lifecycle::config::{Config, KafkaConfig};
+use lifecycle::domain::{Customer, Engine, Rules, Timestamp};
+use lifecycle::generate::{GenerateOptions, generate};
+use lifecycle::kafka::codec::{PARTITION_META_KEY, PartitionMeta, encode_customer, encode_meta};
+use lifecycle::kafka::service::{Telemetry, run};
+use lifecycle::kafka::{changelog, client};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Timestamp as MsgTime;
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+const PARTITIONS: i32 = 4;
+
+struct Broker {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nisshi() -> String {
+    std::env::var("NISSHI").unwrap_or_else(|_| {
+        format!(
+            "{}/.cargo/bin/nisshi",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    })
+}
+
+fn start_broker() -> Broker {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = std::fs::File::create(dir.path().join("log")).expect("log");
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(nisshi())
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args([
+            "--storage-engine",
+            "memory://nisshi/",
+            "--group-initial-rebalance-delay",
+            "100ms",
+        ])
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("nisshi (scripts/broker.sh install)");
+    let start = Instant::now();
+    while !std::fs::read_to_string(dir.path().join("log")).is_ok_and(|l| l.contains("ready in")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "broker not ready"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Broker {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+fn create_topic(b: &Broker, name: &str, compact: bool) {
+    let mut cmd = Command::new(nisshi());
+    cmd.args([
+        "topic",
+        "create",
+        "--broker",
+        &format!("tcp://127.0.0.1:{}", b.port),
+    ])
+    .args(["--partitions", &PARTITIONS.to_string()]);
+    if compact {
+        cmd.args(["--config", "cleanup.policy=compact"]);
+    }
+    let ok = cmd
+        .arg(name)
+        .stdout(Stdio::null())
+        .status()
+        .expect("topic create");
+    assert!(ok.success(), "create {name}");
+}
+
+fn config(b: &Broker, prefix: &str) -> Config {
+    let text = format!(
+        r#"[kafka]
+brokers = "127.0.0.1:{}"
+group_id = "{prefix}-group"
+clock = "event"
+[kafka.topics]
+input = "{prefix}.in"
+transitions = "{prefix}.transitions"
+care = "{prefix}.care"
+retention = "{prefix}.retention"
+marketing = "{prefix}.marketing"
+state = "{prefix}.state"
+dead_letters = "{prefix}.dlq"
+"#,
+        b.port
+    );
+    Config::from_toml_str(&text, "bench").expect("bench config")
+}
+
+fn create_topics(b: &Broker, k: &KafkaConfig) {
+    let t = &k.topics;
+    for name in [
+        &t.input,
+        &t.transitions,
+        &t.care,
+        &t.retention,
+        &t.marketing,
+        &t.dead_letters,
+    ] {
+        create_topic(b, name, false);
+    }
+    create_topic(b, &t.state, true);
+}
+
+fn events(customers: u64) -> Vec<u8> {
+    let now = Timestamp::now();
+    let opts =
+        GenerateOptions::new(customers, 1, "2024-01-01", "2025-06-30", now).expect("options");
+    let mut out = Vec::new();
+    generate(&opts, &mut out).expect("generate");
+    out
+}
+
+fn produce_input(k: &KafkaConfig, data: &[u8]) -> u64 {
+    let (lines, secs) =
+        lifecycle::kafka::produce::produce(k, &mut &data[..]).expect("produce input");
+    println!("input: {lines} events produced in {secs:.2} s");
+    lines
+}
+
+/// The sum of committed offsets of `group` on `topic` reached `total`.
+fn committed_total(bootstrap: &str, group: &str, topic: &str) -> i64 {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .expect("offset reader");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition(topic, p);
+    }
+    let Ok(committed) = c.committed_offsets(tpl, Duration::from_secs(10)) else {
+        return 0;
+    };
+    committed
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => o,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Consume the input, produce the same bytes to one output topic, commit like the service.
+fn pipe(k: &KafkaConfig, total: u64) -> f64 {
+    let consumer: BaseConsumer = client::consumer(k)
+        .expect("consumer config")
+        .set("group.id", "pipe-group")
+        .create()
+        .expect("pipe consumer");
+    let producer: ThreadedProducer<_> = client::producer(k)
+        .expect("producer config")
+        .create_with_context(lifecycle::kafka::sink::DeliveryContext::default())
+        .expect("pipe producer");
+    let started = Instant::now();
+    consumer.subscribe(&[&k.topics.input]).expect("subscribe");
+    let mut done = 0u64;
+    let mut offsets: HashMap<i32, i64> = HashMap::new();
+    let mut last_commit = Instant::now();
+    while done < total {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(20)) else {
+            continue;
+        };
+        let mut rec: BaseRecord<[u8], [u8]> =
+            BaseRecord::to(&k.topics.transitions).payload(m.payload().unwrap_or_default());
+        if let Some(key) = m.key() {
+            rec = rec.key(key);
+        }
+        while let Err((_, back)) = producer.send(rec) {
+            rec = back;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        offsets.insert(m.partition(), m.offset() + 1);
+        done += 1;
+        if last_commit.elapsed() >= Duration::from_millis(100) || done == total {
+            producer.flush(Duration::from_secs(30)).expect("flush");
+            let mut tpl = TopicPartitionList::new();
+            for (p, o) in &offsets {
+                tpl.add_partition_offset(&k.topics.input, *p, Offset::Offset(*o))
+                    .expect("tpl");
+            }
+            consumer
+                .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+                .expect("commit");
+            last_commit = Instant::now();
+        }
+    }
+    started.elapsed().as_secs_f64()
+}
+
+/// Runs the service until it has committed `total` input offsets; returns seconds from its
+/// start (joining the group included, as for the pipe) to done.
+fn service(config: &Config, total: u64) -> f64 {
+    let started = Instant::now();
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let flag = shutdown.clone();
+    let cfg = config.clone();
+    let handle = std::thread::spawn(move || {
+        run(&cfg, &flag, &Telemetry::new(Duration::from_secs(600))).expect("service run")
+    });
+    let k = &config.kafka;
+    while (committed_total(&k.brokers, &k.group_id, &k.topics.input) as u64) < total {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    shutdown.store(true, Ordering::Relaxed);
+    let report = handle.join().expect("service thread");
+    println!("service report: {report:?}");
+    secs
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p) as usize]
+}
+
+/// Produces `lines` at `rate` events/s while the service runs; latency of each record is its
+/// output timestamp minus its cause's input timestamp.
+fn latency(b: &Broker, data: &[u8], rate: f64) -> (f64, f64, usize) {
+    let config = config(b, "lat");
+    let k = config.kafka.clone();
+    create_topics(b, &k);
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let flag = shutdown.clone();
+    let cfg = config.clone();
+    let handle = std::thread::spawn(move || {
+        run(&cfg, &flag, &Telemetry::new(Duration::from_secs(600))).expect("service run")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let producer: ThreadedProducer<_> = client::producer(&k)
+        .expect("producer config")
+        .set("linger.ms", "1")
+        .create_with_context(lifecycle::kafka::sink::DeliveryContext::default())
+        .expect("producer");
+    let lines: Vec<&[u8]> = data
+        .split(|c| *c == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let start = Instant::now();
+    for (i, line) in lines.iter().enumerate() {
+        let due = Duration::from_secs_f64(i as f64 / rate);
+        if let Some(wait) = due.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        let key = serde_json::from_slice::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v["customer_id"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let mut rec: BaseRecord<str, [u8]> = BaseRecord::to(&k.topics.input)
+            .key(key.as_str())
+            .payload(*line);
+        while let Err((_, back)) = producer.send(rec) {
+            rec = back;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    while (committed_total(&k.brokers, &k.group_id, &k.topics.input) as usize) < lines.len() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    shutdown.store(true, Ordering::Relaxed);
+    handle.join().expect("service thread");
+    let read = |topics: &[&str]| read_timestamps(&k.brokers, topics);
+    let inputs: HashMap<String, i64> = read(&[&k.topics.input])
+        .into_iter()
+        .filter_map(|(payload, ts)| {
+            let v: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+            Some((v["event_id"].as_str()?.to_owned(), ts))
+        })
+        .collect();
+    let mut lat: Vec<f64> = read(&[
+        &k.topics.transitions,
+        &k.topics.care,
+        &k.topics.retention,
+        &k.topics.marketing,
+    ])
+    .into_iter()
+    .filter_map(|(payload, ts)| {
+        let v: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+        let cause = v["event_id"].as_str().or(v["cause_event_id"].as_str())?;
+        Some((ts - inputs.get(cause)?) as f64)
+    })
+    .collect();
+    lat.sort_by(f64::total_cmp);
+    (percentile(&lat, 0.5), percentile(&lat, 0.99), lat.len())
+}
+
+fn read_timestamps(bootstrap: &str, topics: &[&str]) -> Vec<(Vec<u8>, i64)> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "bench-reader")
+        .set("fetch.wait.max.ms", "10")
+        .set("enable.partition.eof", "true")
+        .create()
+        .expect("reader");
+    let mut tpl = TopicPartitionList::new();
+    let mut open = 0;
+    for t in topics {
+        for p in 0..PARTITIONS {
+            let (lo, hi) = c
+                .fetch_watermarks(t, p, Duration::from_secs(10))
+                .expect("marks");
+            if hi > lo {
+                tpl.add_partition_offset(t, p, Offset::Beginning)
+                    .expect("tpl");
+                open += 1;
+            }
+        }
+    }
+    c.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    while open > 0 {
+        match c.poll(Duration::from_secs(5)) {
+            Some(Ok(m)) => {
+                if let MsgTime::CreateTime(ts) | MsgTime::LogAppendTime(ts) = m.timestamp() {
+                    out.push((m.payload().unwrap_or_default().to_vec(), ts));
+                }
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => open -= 1,
+            Some(Err(e)) => panic!("{e}"),
+            None => break,
+        }
+    }
+    out
+}
+
+/// Writes `customers` customer states (and partition records) to a changelog topic, then
+/// times our restore of every partition against a plain consumer of the same partitions.
+fn restore(b: &Broker, customers: u64) -> (f64, f64) {
+    let config = config(b, "restore");
+    let k = config.kafka.clone();
+    create_topic(b, &k.topics.state, true);
+    let producer: ThreadedProducer<_> = client::producer(&k)
+        .expect("producer config")
+        .set("linger.ms", "20")
+        .create_with_context(lifecycle::kafka::sink::DeliveryContext::default())
+        .expect("producer");
+    let at = Timestamp::parse_rfc3339("2025-01-01T00:00:00Z").expect("time");
+    for i in 0..customers {
+        let id = format!("c-{i:08}");
+        let mut c = Customer::new(&id, at);
+        c.purchase_count = 3;
+        c.recent.push(i);
+        let p = (i % PARTITIONS as u64) as i32;
+        let payload = encode_customer(&c);
+        let mut rec = BaseRecord::to(&k.topics.state)
+            .key(id.as_bytes())
+            .payload(&payload)
+            .partition(p);
+        while let Err((_, back)) = producer.send(rec) {
+            rec = back;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    for p in 0..PARTITIONS {
+        let meta = encode_meta(&PartitionMeta {
+            clock: Some(at),
+            applied_offset: Some(0),
+        });
+        let mut rec = BaseRecord::to(&k.topics.state)
+            .key(PARTITION_META_KEY)
+            .payload(&meta)
+            .partition(p);
+        while let Err((_, back)) = producer.send(rec) {
+            rec = back;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    producer.flush(Duration::from_secs(120)).expect("flush");
+
+    let restorer = client::restorer(&k).expect("restorer config");
+    let start = Instant::now();
+    let mut restored = 0;
+    for p in 0..PARTITIONS {
+        let mut engine = Engine::new(Rules::default());
+        changelog::restore(
+            &restorer,
+            &k.topics.state,
+            p,
+            &mut engine,
+            Duration::from_secs(60),
+        )
+        .expect("restore");
+        restored += engine.customer_count();
+    }
+    let ours = start.elapsed().as_secs_f64();
+    assert_eq!(restored as u64, customers);
+
+    let start = Instant::now();
+    let mut read = 0u64;
+    for p in 0..PARTITIONS {
+        let c: BaseConsumer = restorer.create().expect("plain consumer");
+        let (_, high) = c
+            .fetch_watermarks(&k.topics.state, p, Duration::from_secs(10))
+            .expect("marks");
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&k.topics.state, p, Offset::Beginning)
+            .expect("tpl");
+        c.assign(&tpl).expect("assign");
+        loop {
+            match c.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => {
+                    read += 1;
+                    if m.offset() >= high - 1 {
+                        break;
+                    }
+                }
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
+                _ => {}
+            }
+        }
+    }
+    let plain = start.elapsed().as_secs_f64();
+    assert!(read >= customers);
+    (ours, plain)
+}
+
+fn main() {
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let customers = args.first().copied().unwrap_or(20_000);
+    let restore_customers = args.get(1).copied().unwrap_or(1_000_000);
+    let broker = start_broker();
+    let data = events(customers);
+
+    let svc = config(&broker, "svc");
+    create_topics(&broker, &svc.kafka);
+    let total = produce_input(&svc.kafka, &data);
+    let pipe_cfg = config(&broker, "pipe");
+    create_topics(&broker, &pipe_cfg.kafka);
+    produce_input(&pipe_cfg.kafka, &data);
+
+    let pipe_secs = pipe(&pipe_cfg.kafka, total);
+    let svc_secs = service(&svc, total);
+    let pipe_rate = total as f64 / pipe_secs;
+    let svc_rate = total as f64 / svc_secs;
+    println!("figure: pipe {total} events in {pipe_secs:.2} s = {pipe_rate:.0} events/s");
+    println!("figure: service {total} events in {svc_secs:.2} s = {svc_rate:.0} events/s");
+    println!("figure: service/pipe ratio {:.2}", svc_rate / pipe_rate);
+
+    let half = svc_rate / 2.0;
+    let sample: Vec<u8> = data
+        .split(|c| *c == b'\n')
+        .take((half * 10.0) as usize)
+        .flat_map(|l| l.iter().copied().chain([b'\n']))
+        .collect();
+    let (p50, p99, n) = latency(&broker, &sample, half);
+    println!(
+        "figure: latency at {half:.0} events/s over {n} records: p50 {p50:.0} ms, p99 {p99:.0} ms"
+    );
+
+    let (ours, plain) = restore(&broker, restore_customers);
+    println!(
+        "figure: restore {restore_customers} customers in {ours:.2} s = {:.0} customers/s; plain consumer {plain:.2} s = {:.0} records/s; ratio {:.2}",
+        restore_customers as f64 / ours,
+        restore_customers as f64 / plain,
+        plain / ours
+    );
+}
