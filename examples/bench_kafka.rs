@@ -424,6 +424,7 @@ fn restore(b: &Broker, customers: u64) -> (f64, f64) {
             p,
             &mut engine,
             Duration::from_secs(60),
+            &mut || {},
         )
         .expect("restore");
         restored += engine.customer_count();
@@ -477,8 +478,18 @@ fn main() {
     create_topics(&broker, &pipe_cfg.kafka);
     produce_input(&pipe_cfg.kafka, &data);
 
-    let pipe_secs = pipe(&pipe_cfg.kafka, total);
+    // BENCH_ONLY=service measures the service alone (for profiling).
+    let only_service = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "service");
+    let pipe_secs = if only_service {
+        1.0
+    } else {
+        pipe(&pipe_cfg.kafka, total)
+    };
     let svc_secs = service(&svc, total);
+    if only_service {
+        println!("figure: service {total} events in {svc_secs:.2} s");
+        return;
+    }
     let pipe_rate = total as f64 / pipe_secs;
     let svc_rate = total as f64 / svc_secs;
     println!("figure: pipe {total} events in {pipe_secs:.2} s = {pipe_rate:.0} events/s");

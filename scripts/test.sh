@@ -14,6 +14,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
+echo "== deployment files and alert rules (installs promtool when missing)"
+scripts/check-deploy.sh
+
 echo "== cargo test"
 cargo test --all-targets --locked
 

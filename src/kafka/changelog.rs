@@ -58,6 +58,7 @@ pub fn restore(
     partition: i32,
     engine: &mut Engine,
     timeout: Duration,
+    progress: &mut dyn FnMut(),
 ) -> Result<(PartitionMeta, RestoreStats), RestoreError> {
     let started = Instant::now();
     let kafka = |source| RestoreError::Kafka {
@@ -83,6 +84,9 @@ pub fn restore(
                 Some(Ok(msg)) => {
                     last_progress = Instant::now();
                     stats.records += 1;
+                    if stats.records % 10_000 == 0 {
+                        progress();
+                    }
                     let entry = decode_changelog(msg.key(), msg.payload(), msg.offset()).map_err(
                         |source| RestoreError::Record {
                             topic: topic.to_owned(),

@@ -250,12 +250,15 @@ impl Processor {
                 ClockSource::Wall => ClockMode::External,
             };
             let mut engine = Engine::new(self.settings.rules.clone()).with_clock_mode(mode);
+            // A long restore is progress, not a stuck loop: it keeps /healthz alive.
+            let health = self.health.clone();
             let (meta, stats) = restore(
                 &self.settings.restorer,
                 &self.settings.topics.state,
                 p,
                 &mut engine,
                 self.settings.timeout,
+                &mut || health.beat(),
             )?;
             tracing::info!(
                 partition = p,
