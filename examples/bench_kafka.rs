@@ -207,8 +207,9 @@ fn pipe(k: &KafkaConfig, total: u64) -> f64 {
         let Some(Ok(m)) = consumer.poll(Duration::from_millis(20)) else {
             continue;
         };
-        let mut rec: BaseRecord<[u8], [u8]> =
-            BaseRecord::to(&k.topics.transitions).payload(m.payload().unwrap_or_default());
+        let mut rec: BaseRecord<[u8], [u8], usize> =
+            BaseRecord::with_opaque_to(&k.topics.transitions, 0)
+                .payload(m.payload().unwrap_or_default());
         if let Some(key) = m.key() {
             rec = rec.key(key);
         }
@@ -291,7 +292,7 @@ fn latency(b: &Broker, data: &[u8], rate: f64) -> (f64, f64, usize) {
             .ok()
             .and_then(|v| v["customer_id"].as_str().map(str::to_owned))
             .unwrap_or_default();
-        let mut rec: BaseRecord<str, [u8]> = BaseRecord::to(&k.topics.input)
+        let mut rec: BaseRecord<str, [u8], usize> = BaseRecord::with_opaque_to(&k.topics.input, 0)
             .key(key.as_str())
             .payload(*line);
         while let Err((_, back)) = producer.send(rec) {
@@ -388,7 +389,7 @@ fn restore(b: &Broker, customers: u64) -> (f64, f64) {
         c.recent.push(i);
         let p = (i % PARTITIONS as u64) as i32;
         let payload = encode_customer(&c);
-        let mut rec = BaseRecord::to(&k.topics.state)
+        let mut rec = BaseRecord::with_opaque_to(&k.topics.state, 0)
             .key(id.as_bytes())
             .payload(&payload)
             .partition(p);
@@ -402,7 +403,7 @@ fn restore(b: &Broker, customers: u64) -> (f64, f64) {
             clock: Some(at),
             applied_offset: Some(0),
         });
-        let mut rec = BaseRecord::to(&k.topics.state)
+        let mut rec = BaseRecord::with_opaque_to(&k.topics.state, 0)
             .key(PARTITION_META_KEY)
             .payload(&meta)
             .partition(p);

@@ -14,8 +14,11 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
+echo "== build"
+cargo build --all-targets --locked
+
 echo "== deployment files and alert rules (installs promtool when missing)"
-scripts/check-deploy.sh
+LIFECYCLE_BIN=target/debug/lifecycle scripts/check-deploy.sh
 
 echo "== cargo test"
 cargo test --all-targets --locked

@@ -207,28 +207,52 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, the fraction only when not zero, without trailing zeros.
+/// Written digit by digit: records format many timestamps, and `fmt` padding is slow.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; 32];
+        let len = self.write_rfc3339(&mut buf);
+        // Only ASCII digits and separators were written.
+        f.write_str(std::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl Timestamp {
+    /// Writes the RFC 3339 UTC form into `buf`; returns its length.
+    fn write_rfc3339(&self, buf: &mut [u8; 32]) -> usize {
+        fn put(buf: &mut [u8], at: usize, value: i64, width: usize) {
+            let mut v = value;
+            for i in (0..width).rev() {
+                buf[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        }
         let secs = self.0.div_euclid(NANOS_PER_SEC);
         let nanos = self.0.rem_euclid(NANOS_PER_SEC);
-        let days = secs.div_euclid(SECS_PER_DAY);
+        let (y, m, d) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
         let sod = secs.rem_euclid(SECS_PER_DAY);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            sod / 3600,
-            sod / 60 % 60,
-            sod % 60
-        )?;
+        put(buf, 0, y, 4);
+        buf[4] = b'-';
+        put(buf, 5, m, 2);
+        buf[7] = b'-';
+        put(buf, 8, d, 2);
+        buf[10] = b'T';
+        put(buf, 11, sod / 3600, 2);
+        buf[13] = b':';
+        put(buf, 14, sod / 60 % 60, 2);
+        buf[16] = b':';
+        put(buf, 17, sod % 60, 2);
+        let mut len = 19;
         if nanos != 0 {
-            let mut frac = format!("{nanos:09}");
-            while frac.ends_with('0') {
-                frac.pop();
+            buf[19] = b'.';
+            put(buf, 20, nanos, 9);
+            len = 29;
+            while buf[len - 1] == b'0' {
+                len -= 1;
             }
-            write!(f, ".{frac}")?;
         }
-        f.write_str("Z")
+        buf[len] = b'Z';
+        len + 1
     }
 }
 

@@ -107,9 +107,36 @@ struct Batch {
     dirty: BTreeMap<i32, BTreeSet<Box<str>>>,
 }
 
+/// A changelog record serialized at the end of its batch.
+#[derive(Debug)]
+struct ChangelogRecord {
+    partition: i32,
+    key: Box<[u8]>,
+    payload: Option<Vec<u8>>,
+}
+
+/// An `at_least_once` batch whose outputs or changelog are not acknowledged yet.
+#[derive(Debug)]
+struct InFlight {
+    /// Delivery sequence of its outputs and dead letters.
+    outputs: usize,
+    changelog_seq: usize,
+    /// `Some` until sent (after the outputs are acknowledged).
+    changelog: Option<Vec<ChangelogRecord>>,
+    offsets: TopicPartitionList,
+    events: usize,
+    started: Instant,
+}
+
+/// Batches that may wait for acknowledgement while the next one is processed.
+pub const MAX_IN_FLIGHT: usize = 2;
+
 #[derive(Debug)]
 pub struct Processor {
     settings: Settings,
+    in_flight: std::collections::VecDeque<InFlight>,
+    /// Delivery sequence of the current batch's outputs (its changelog gets the next one).
+    batch_seq: usize,
     sink: Sink,
     partitions: BTreeMap<i32, Partition>,
     /// Assigned partitions whose state is not restored yet.
@@ -126,6 +153,8 @@ pub struct Processor {
 impl Processor {
     pub fn new(settings: Settings, sink: Sink, metrics: Metrics, health: Arc<Health>) -> Processor {
         Processor {
+            in_flight: std::collections::VecDeque::new(),
+            batch_seq: 0,
             metrics,
             health,
             settings,
@@ -227,13 +256,14 @@ impl Processor {
         consumer: &BaseConsumer<C>,
         tpl: &TopicPartitionList,
     ) {
-        if let Err(e) = self.commit(consumer) {
+        if let Err(e) = self.drain(consumer) {
             tracing::error!(error = %e, "commit before revocation failed; the new owner re-processes from the last commit");
             if self.in_transaction {
                 let _ = self.sink.producer.abort_transaction(self.settings.timeout);
                 self.in_transaction = false;
             }
             self.batch = Batch::default();
+            self.in_flight.clear();
         }
         for e in tpl.elements_for_topic(&self.settings.topics.input) {
             self.drop_partition(e.partition());
@@ -364,6 +394,7 @@ impl Processor {
                     key: msg.key().unwrap_or_default(),
                     payload: Some(payload),
                     headers: Some(headers),
+                    batch: self.batch_seq,
                 })?;
             }
         }
@@ -410,6 +441,7 @@ impl Processor {
                 key: customer.as_bytes(),
                 payload: Some(&self.buf),
                 headers: None,
+                batch: self.batch_seq,
             })?;
             self.stats.records_sent += 1;
         }
@@ -424,9 +456,9 @@ impl Processor {
                 .is_some_and(|s| s.elapsed() >= self.settings.commit_interval)
     }
 
-    /// The changelog records of the batch: touched customers, then each partition's progress.
-    fn write_changelog(&mut self) -> Result<(), ProcessError> {
-        let topic = &self.settings.topics.state;
+    /// The changelog records of the batch, serialized now (the state at the batch's end):
+    /// touched customers, then each touched partition's progress record.
+    fn changelog_records(&self) -> Vec<ChangelogRecord> {
         let touched: BTreeSet<i32> = self
             .batch
             .dirty
@@ -434,30 +466,43 @@ impl Processor {
             .chain(self.batch.next_offsets.keys())
             .copied()
             .collect();
+        let mut records = Vec::new();
         for p in touched {
             let Some(part) = self.partitions.get(&p) else {
                 continue;
             };
             for id in self.batch.dirty.get(&p).into_iter().flatten() {
-                let state = part.engine.customer(id).map(encode_customer);
-                self.sink.send(Outgoing {
-                    topic,
-                    partition: Some(p),
-                    key: id.as_bytes(),
-                    payload: state.as_deref(),
-                    headers: None,
-                })?;
+                records.push(ChangelogRecord {
+                    partition: p,
+                    key: id.as_bytes().into(),
+                    payload: part.engine.customer(id).map(encode_customer),
+                });
             }
-            let meta = encode_meta(&PartitionMeta {
-                clock: part.engine.clock(),
-                applied_offset: part.applied_offset,
+            records.push(ChangelogRecord {
+                partition: p,
+                key: PARTITION_META_KEY.into(),
+                payload: Some(encode_meta(&PartitionMeta {
+                    clock: part.engine.clock(),
+                    applied_offset: part.applied_offset,
+                })),
             });
+        }
+        records
+    }
+
+    fn send_changelog(
+        &self,
+        records: &[ChangelogRecord],
+        batch: usize,
+    ) -> Result<(), ProcessError> {
+        for r in records {
             self.sink.send(Outgoing {
-                topic,
-                partition: Some(p),
-                key: PARTITION_META_KEY,
-                payload: Some(&meta),
+                topic: &self.settings.topics.state,
+                partition: Some(r.partition),
+                key: &r.key,
+                payload: r.payload.as_deref(),
                 headers: None,
+                batch,
             })?;
         }
         Ok(())
@@ -472,8 +517,11 @@ impl Processor {
         Ok(tpl)
     }
 
-    /// Commits the batch by the configured guarantee. On error the batch is kept; the caller
-    /// decides (abort and rewind, or stop).
+    /// Ends the current batch. `at_least_once` pipelines it: its changelog goes out once its
+    /// outputs are acknowledged, its offsets are committed once its changelog is, and
+    /// processing goes on meanwhile (see [`advance`](Self::advance)); at most
+    /// [`MAX_IN_FLIGHT`] batches wait. `exactly_once` commits the transaction now. On error
+    /// the caller decides (abort and rewind, or stop).
     pub fn commit<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
@@ -481,22 +529,30 @@ impl Processor {
         if self.batch.started.is_none() {
             return Ok(());
         }
-        let started = Instant::now();
         let timeout = self.settings.timeout;
         let offsets = self.offsets()?;
+        let changelog = self.changelog_records();
+        let events = self.batch.events;
         match self.settings.guarantee {
             Guarantee::AtLeastOnce => {
-                self.sink.flush(timeout)?;
-                self.write_changelog()?;
-                self.sink.flush(timeout)?;
-                if offsets.count() > 0 {
-                    consumer
-                        .commit(&offsets, CommitMode::Sync)
-                        .map_err(ProcessError::Commit)?;
+                self.in_flight.push_back(InFlight {
+                    outputs: self.batch_seq,
+                    changelog_seq: self.batch_seq + 1,
+                    changelog: Some(changelog),
+                    offsets,
+                    events,
+                    started: self.batch.started.unwrap_or_else(Instant::now),
+                });
+                self.batch_seq += 2;
+                self.batch = Batch::default();
+                self.advance(consumer, false)?;
+                while self.in_flight.len() > MAX_IN_FLIGHT {
+                    self.advance(consumer, true)?;
                 }
             }
             Guarantee::ExactlyOnce => {
-                self.write_changelog()?;
+                let started = Instant::now();
+                self.send_changelog(&changelog, self.batch_seq)?;
                 if offsets.count() > 0 {
                     let cgm = consumer
                         .group_metadata()
@@ -512,24 +568,91 @@ impl Processor {
                     .map_err(ProcessError::Transaction)?;
                 self.sink.take_failures()?;
                 self.in_transaction = false;
+                self.batch_seq += 2;
+                self.batch = Batch::default();
+                self.committed(events, started);
             }
         }
+        Ok(())
+    }
+
+    fn committed(&mut self, events: usize, started: Instant) {
         tracing::debug!(
-            events = self.batch.events,
-            partitions = ?self.batch.next_offsets,
+            events,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "batch committed"
         );
         self.metrics
             .batch_duration
             .observe(started.elapsed().as_secs_f64());
-        self.metrics.batch_events.observe(self.batch.events as f64);
+        self.metrics.batch_events.observe(events as f64);
         self.metrics.batches.with_label_values(&["committed"]).inc();
         self.metrics
             .timers_pending
             .set(self.pending_timers() as i64);
         self.stats.batches += 1;
-        self.batch = Batch::default();
+    }
+
+    /// Moves waiting `at_least_once` batches along: changelog after acknowledged outputs,
+    /// offset commit after the acknowledged changelog. With `block`, waits until the oldest
+    /// batch is fully committed.
+    pub fn advance<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        block: bool,
+    ) -> Result<(), ProcessError> {
+        let deadline = Instant::now() + self.settings.timeout;
+        let target = self.in_flight.len().saturating_sub(1);
+        while let Some(front) = self.in_flight.front_mut() {
+            self.sink.take_failures()?;
+            let waiting_for = if front.changelog.is_some() {
+                front.outputs
+            } else {
+                front.changelog_seq
+            };
+            if self.sink.in_flight(waiting_for) > 0 {
+                if !block {
+                    return Ok(());
+                }
+                if Instant::now() > deadline {
+                    return Err(SinkError::Delivery(format!(
+                        "records not acknowledged within {:?}",
+                        self.settings.timeout
+                    ))
+                    .into());
+                }
+                std::thread::sleep(Duration::from_micros(200));
+                continue;
+            }
+            if let Some(records) = front.changelog.take() {
+                let seq = front.changelog_seq;
+                self.send_changelog(&records, seq)?;
+                continue;
+            }
+            let done = self.in_flight.pop_front().expect("front exists");
+            if done.offsets.count() > 0 {
+                consumer
+                    .commit(&done.offsets, CommitMode::Sync)
+                    .map_err(ProcessError::Commit)?;
+            }
+            self.committed(done.events, done.started);
+            if block && self.in_flight.len() <= target {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the current batch and waits until every batch is committed (revocation,
+    /// shutdown).
+    pub fn drain<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), ProcessError> {
+        self.commit(consumer)?;
+        while !self.in_flight.is_empty() {
+            self.advance(consumer, true)?;
+        }
         Ok(())
     }
 

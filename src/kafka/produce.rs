@@ -42,7 +42,8 @@ pub fn produce(k: &KafkaConfig, input: &mut dyn BufRead) -> Result<(u64, f64)> {
             continue;
         }
         let key = customer_key(line);
-        let mut record: BaseRecord<str, [u8]> = BaseRecord::to(&k.topics.input).payload(line);
+        let mut record: BaseRecord<str, [u8], usize> =
+            BaseRecord::with_opaque_to(&k.topics.input, 0).payload(line);
         if let Some(key) = &key {
             record = record.key(key.as_str());
         }

@@ -247,6 +247,8 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
             p.tick(now)?;
             if p.batch_due() {
                 p.commit(&consumer)?;
+            } else {
+                p.advance(&consumer, false)?;
             }
             Ok(())
         })();
@@ -277,7 +279,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
     }
     tracing::info!("shutting down: committing the last batch and leaving the group");
     let mut p = lock(&processor);
-    p.commit(&consumer).context("final commit failed")?;
+    p.drain(&consumer).context("final commit failed")?;
     p.sink().flush(timeout).context("final flush failed")?;
     let stats = p.stats.clone();
     p.release_all();

@@ -2,6 +2,7 @@
 //! dead letters, with delivery failures collected so a batch can tell whether everything
 //! it sent arrived.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -10,10 +11,12 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 
-/// Collects the first delivery failures of the current batch.
+/// Counts records in flight per batch (the delivery opaque is the batch's sequence number)
+/// and collects the first delivery failures.
 #[derive(Debug, Default)]
 pub struct DeliveryContext {
     failures: Mutex<Vec<String>>,
+    in_flight: Mutex<HashMap<usize, u64>>,
 }
 
 impl ClientContext for DeliveryContext {
@@ -23,9 +26,18 @@ impl ClientContext for DeliveryContext {
 }
 
 impl ProducerContext for DeliveryContext {
-    type DeliveryOpaque = ();
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+    fn delivery(&self, result: &DeliveryResult<'_>, batch: usize) {
+        {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = in_flight.get_mut(&batch) {
+                *n -= 1;
+                if *n == 0 {
+                    in_flight.remove(&batch);
+                }
+            }
+        }
         if let Err((error, message)) = result {
             let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
             if failures.len() < 16 {
@@ -64,6 +76,8 @@ pub struct Outgoing<'a> {
     /// `None`: a tombstone.
     pub payload: Option<&'a [u8]>,
     pub headers: Option<OwnedHeaders>,
+    /// The batch (or batch stage) it belongs to, for [`Sink::in_flight`].
+    pub batch: usize,
 }
 
 pub struct Sink {
@@ -79,7 +93,16 @@ impl std::fmt::Debug for Sink {
 impl Sink {
     /// Enqueues a record, waiting for room when the local queue is full.
     pub fn send(&self, out: Outgoing) -> Result<(), SinkError> {
-        let mut record: BaseRecord<[u8], [u8]> = BaseRecord::to(out.topic).key(out.key);
+        *self
+            .producer
+            .context()
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(out.batch)
+            .or_default() += 1;
+        let mut record: BaseRecord<[u8], [u8], usize> =
+            BaseRecord::with_opaque_to(out.topic, out.batch).key(out.key);
         if let Some(p) = out.payload {
             record = record.payload(p);
         }
@@ -97,6 +120,7 @@ impl Sink {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Err((source, _)) => {
+                    self.delivered_or_dropped(out.batch);
                     return Err(SinkError::Enqueue {
                         topic: out.topic.to_owned(),
                         source,
@@ -104,6 +128,33 @@ impl Sink {
                 }
             }
         }
+    }
+
+    fn delivered_or_dropped(&self, batch: usize) {
+        let mut in_flight = self
+            .producer
+            .context()
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = in_flight.get_mut(&batch) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                in_flight.remove(&batch);
+            }
+        }
+    }
+
+    /// Records of `batch` not yet acknowledged (or failed).
+    pub fn in_flight(&self, batch: usize) -> u64 {
+        self.producer
+            .context()
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&batch)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Waits until everything enqueued is delivered; fails if anything was not.

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Resident memory per tracked customer: peak RSS of `lifecycle replay` over 1M customers
+# minus that over 100k, divided by the 900k extra customers. Each customer gets a lead, a
+# purchase (so it is `new`, with a timer armed) and an engagement.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+work=${TMPDIR:-/tmp}/lifecycle-measure
+mkdir -p "$work"
+make_input() {
+  python3 - "$1" > "$2" <<'PY'
+import sys
+n = int(sys.argv[1])
+for i in range(n):
+    d = 1 + i % 28
+    print(f'{{"event_id":"a{i}","customer_id":"cust-{i:07d}","type":"lead_created","occurred_at":"2025-01-{d:02d}T08:00:00Z"}}')
+    print(f'{{"event_id":"b{i}","customer_id":"cust-{i:07d}","type":"purchase","occurred_at":"2025-01-{d:02d}T09:00:00Z","data":{{"amount":19.9,"need_level":"safety"}}}}')
+    print(f'{{"event_id":"c{i}","customer_id":"cust-{i:07d}","type":"engagement","occurred_at":"2025-01-{d:02d}T10:00:00Z"}}')
+PY
+}
+rss() {
+  /usr/bin/time -v target/release/lifecycle replay --input "$1" --output /dev/null 2> "$work/time.txt"
+  grep 'Maximum resident set size' "$work/time.txt" | awk '{print $NF}'
+}
+for n in 100000 1000000; do
+  [ -s "$work/mem-$n.jsonl" ] || make_input "$n" "$work/mem-$n.jsonl"
+done
+small=$(rss "$work/mem-100000.jsonl")
+large=$(rss "$work/mem-1000000.jsonl")
+python3 -c "s=$small; l=$large; print(f'memory: peak RSS {s/1024:.1f} MiB at 100k customers, {l/1024:.1f} MiB at 1M: {(l-s)*1024/900000:.0f} bytes per customer')"
