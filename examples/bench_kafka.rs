@@ -150,7 +150,7 @@ fn create_topics(b: &Broker, k: &KafkaConfig) {
 fn events(customers: u64) -> Vec<u8> {
     let now = Timestamp::now();
     let opts =
-        GenerateOptions::new(customers, 1, "2024-01-01", "2025-06-30", now).expect("options");
+        GenerateOptions::new(customers, 1, "2024-01-01", "2025-12-31", now).expect("options");
     let mut out = Vec::new();
     generate(&opts, &mut out).expect("generate");
     out
@@ -467,9 +467,14 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let customers = args.first().copied().unwrap_or(20_000);
+    let customers = args.first().copied().unwrap_or(19_000);
     let restore_customers = args.get(1).copied().unwrap_or(1_000_000);
     let broker = start_broker();
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "restore") {
+        let (ours, plain) = restore(&broker, restore_customers);
+        println!("figure: restore {ours:.2} s, plain consumer {plain:.2} s");
+        return;
+    }
     let data = events(customers);
 
     let svc = config(&broker, "svc");

@@ -140,7 +140,7 @@ pub struct Customer {
     pub recent: RecentIds,
     pub last_sent: LastSent,
     /// Kafka mode: the input offset of the last event applied (for at-least-once replays).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub last_offset: Option<i64>,
 }
 

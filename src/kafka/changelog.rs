@@ -82,9 +82,9 @@ pub fn restore(
         loop {
             match consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(msg)) => {
-                    last_progress = Instant::now();
                     stats.records += 1;
                     if stats.records % 10_000 == 0 {
+                        last_progress = Instant::now();
                         progress();
                     }
                     let entry = decode_changelog(msg.key(), msg.payload(), msg.offset()).map_err(
@@ -116,6 +116,7 @@ pub fn restore(
                 Some(Err(KafkaError::PartitionEOF(_))) => break,
                 Some(Err(e)) => return Err(kafka(e)),
                 None if last_progress.elapsed() > timeout => {
+                    // Silent for a whole timeout (progress is noted every 10,000 records).
                     return Err(RestoreError::Timeout {
                         topic: topic.to_owned(),
                         partition,

@@ -143,7 +143,11 @@ pub fn changelog_states(consumed: &[Consumed], topics: &TestTopics) -> BTreeMap<
         let key = String::from_utf8(key).expect("utf-8 key");
         match &m.payload {
             Some(p) => {
-                states.insert(key, comparable_state(serde_json::from_slice(p).unwrap()));
+                let customer = lifecycle::kafka::codec::decode_customer(p).expect("state record");
+                states.insert(
+                    key,
+                    comparable_state(serde_json::to_value(customer).unwrap()),
+                );
             }
             None => {
                 states.remove(&key);

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Reproduces every figure of BENCHMARKS.md on this machine and rewrites that file.
+# Each figure is a ratio to a baseline measured in the same run. Takes about 5 minutes
+# (plus the first installs: nisshi, and the Quix Streams virtualenv for the peer).
+#
+#   scripts/bench.sh            everything, BENCHMARKS.md rewritten
+#   SKIP_PEER=1 scripts/bench.sh  without the Quix Streams peer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/broker.sh install >/dev/null
+cargo build --release --quiet --bins --examples
+work=${TMPDIR:-/tmp}/lifecycle-bench
+mkdir -p "$work"
+log="$work/figures.txt"
+: > "$log"
+note() { echo "$*" | tee -a "$log"; }
+
+# 1. Replay against parsing the same file into a typed struct with serde_json.
+input="$work/replay-95000.jsonl"
+[ -s "$input" ] || target/release/lifecycle generate --customers 95000 --seed 1 --output "$input" 2>/dev/null
+lines=$(wc -l < "$input")
+/usr/bin/time -v target/release/lifecycle replay --input "$input" --output /dev/null \
+  --as-of 2026-01-01T00:00:00Z 2> "$work/replay-time.txt"
+replay_secs=$(python3 -c "
+import re; t=open('$work/replay-time.txt').read()
+w=re.search(r'Elapsed \(wall clock\) time.*: (\S+)', t).group(1).split(':')
+print(sum(float(x)*60**i for i,x in enumerate(reversed(w))))")
+replay_rss=$(grep 'Maximum resident set size' "$work/replay-time.txt" | awk '{print $NF}')
+base_line=$(target/release/examples/parse_baseline "$input")
+base_rate=$(echo "$base_line" | sed -E 's/.*= ([0-9]+) lines\/s/\1/')
+python3 - "$lines" "$replay_secs" "$base_rate" "$replay_rss" <<'PY' | tee -a "$log"
+import sys
+lines, secs, base, rss = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+rate = lines / secs
+print(f"replay: {lines} events in {secs:.2f} s = {rate:,.0f} events/s, peak RSS {rss/1024:.0f} MiB; "
+      f"serde_json typed parse {base:,.0f} lines/s; ratio {rate/base:.2f} (target >= 0.7)")
+PY
+
+# 2. Memory per customer.
+scripts/measure-memory.sh | tee -a "$log"
+
+# 3-4. Kafka: service vs pipe, latency at half rate, restore vs plain consumer.
+target/release/examples/bench_kafka 19000 1000000 2>/dev/null | grep '^figure' | sed 's/^figure: /kafka: /' | tee -a "$log"
+
+# 5. Timers.
+target/release/examples/bench_timers 1000000 | sed 's/^figure: /timers: /' | tee -a "$log"
+
+# 6. The Quix Streams peer on the same broker and input (19000 customers, seed 1).
+if [ -z "${SKIP_PEER:-}" ]; then
+  scripts/bench-peer.sh --customers 19000 --seed 1 | grep '^peer' | tee -a "$log"
+fi
+
+python3 scripts/write-benchmarks.py "$log" > BENCHMARKS.md
+echo "BENCHMARKS.md written"
