@@ -20,9 +20,15 @@ cargo build --all-targets --locked
 echo "== deployment files and alert rules (installs promtool when missing)"
 LIFECYCLE_BIN=target/debug/lifecycle scripts/check-deploy.sh
 
-echo "== cargo test"
-cargo test --all-targets --locked
+echo "== cargo test (examples and benches are built above and hold no tests)"
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+cargo test --lib --bins --tests --locked 2>&1 | tee "$results"
 
 echo "== the README quick start: replay the bundled sample"
 cargo run --quiet --locked -- replay --input samples/crm-events.jsonl \
   --as-of 2026-01-01T00:00:00Z --output /dev/null
+
+# One closing line for the whole suite.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "suite: %d passed, %d failed\n", p, f }' "$results"

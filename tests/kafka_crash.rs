@@ -5,15 +5,11 @@
 
 mod support;
 
+use support::compare::*;
+use support::*;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-
-use support::compare::{
-    changelog_states, first_state_difference, kafka_outputs, ordered_stream, replay_outputs,
-};
-use support::{
-    Broker, Service, TestTopics, group_caught_up, produce_lines, read_all, service_config, wait_for,
-};
 
 const PARTITIONS: u32 = 4;
 const KILLS: usize = 6;
@@ -74,23 +70,8 @@ fn killing_the_service_repeatedly_loses_no_action_and_duplicates_only_identical_
         eprintln!("round {round}: killed");
     }
     let mut service = Service::start(broker.dir.path(), "crash", &config);
-    wait_for(
-        "the service to commit every input offset",
-        Duration::from_secs(300),
-        || {
-            assert!(
-                service.is_running(),
-                "service died:\n{}",
-                service.log_text()
-            );
-            group_caught_up(&broker, "crash-group", &topics.input, PARTITIONS)
-        },
-    );
-    assert!(
-        service.terminate(),
-        "clean shutdown:\n{}",
-        service.log_text()
-    );
+    wait_processed(&broker, &mut service, "crash-group", &topics, PARTITIONS);
+    service.stop_cleanly();
     assert!(
         kills >= 5,
         "only {kills} kills happened before the stream was done"
@@ -106,7 +87,7 @@ fn killing_the_service_repeatedly_loses_no_action_and_duplicates_only_identical_
             &topics.state,
         ],
     );
-    let (expected, expected_states) = replay_outputs(&lines);
+    let (expected, _) = replay_outputs(&lines);
 
     // Every copy of an action id is byte-identical to the first.
     let mut by_id: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -150,12 +131,5 @@ fn killing_the_service_repeatedly_loses_no_action_and_duplicates_only_identical_
     assert_eq!(actual_ids, expected_ids, "no action id beyond replay's");
     eprintln!("{kills} kills, {copies} re-sent action copies");
 
-    let actual = kafka_outputs(&consumed, &topics, true);
-    if let Some(diff) = expected.first_difference(&actual) {
-        panic!("deduplicated output differs from replay (left: replay)\n{diff}");
-    }
-    let states = changelog_states(&consumed, &topics);
-    if let Some(diff) = first_state_difference(&expected_states, &states) {
-        panic!("changelog state differs from replay (left: replay)\n{diff}");
-    }
+    assert_matches_replay(&consumed, &topics, &lines, true);
 }

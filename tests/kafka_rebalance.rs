@@ -4,14 +4,10 @@
 
 mod support;
 
-use std::time::Duration;
+use support::compare::*;
+use support::*;
 
-use support::compare::{
-    changelog_states, first_state_difference, kafka_outputs, ordered_stream, replay_outputs,
-};
-use support::{
-    Broker, Service, TestTopics, group_caught_up, produce_lines, read_all, service_config, wait_for,
-};
+use std::time::Duration;
 
 const PARTITIONS: u32 = 6;
 
@@ -86,13 +82,5 @@ fn instances_joining_and_leaving_mid_stream_give_the_replay_result() {
             &topics.state,
         ],
     );
-    let (expected, expected_states) = replay_outputs(&lines);
-    let actual = kafka_outputs(&consumed, &topics, false);
-    if let Some(diff) = expected.first_difference(&actual) {
-        panic!("output differs from replay (left: replay, right: Kafka)\n{diff}");
-    }
-    let states = changelog_states(&consumed, &topics);
-    if let Some(diff) = first_state_difference(&expected_states, &states) {
-        panic!("changelog state differs from replay (left: replay)\n{diff}");
-    }
+    assert_matches_replay(&consumed, &topics, &lines, false);
 }

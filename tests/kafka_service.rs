@@ -3,14 +3,10 @@
 
 mod support;
 
-use std::time::Duration;
+use support::compare::*;
+use support::*;
 
-use support::compare::{
-    changelog_states, first_state_difference, kafka_outputs, ordered_stream, replay_outputs,
-};
-use support::{
-    Broker, Service, TestTopics, group_caught_up, produce_lines, read_all, service_config, wait_for,
-};
+use std::time::Duration;
 
 const PARTITIONS: u32 = 4;
 
@@ -24,26 +20,9 @@ fn the_service_writes_what_replay_computes_for_the_same_stream() {
 
     let config = service_config(&broker, &topics, "e2e-group", "");
     let mut service = Service::start(broker.dir.path(), "e2e", &config);
-    wait_for(
-        "the service to commit every input offset",
-        Duration::from_secs(120),
-        || {
-            assert!(
-                service.is_running(),
-                "service died:\n{}",
-                service.log_text()
-            );
-            group_caught_up(&broker, "e2e-group", &topics.input, PARTITIONS)
-        },
-    );
-    assert!(
-        service.terminate(),
-        "clean shutdown:\n{}",
-        service.log_text()
-    );
+    wait_processed(&broker, &mut service, "e2e-group", &topics, PARTITIONS);
+    service.stop_cleanly();
 
-    let (expected, expected_states) = replay_outputs(&lines);
-    assert!(expected.transition_count() > 1000, "a meaningful stream");
     let consumed = read_all(
         &broker,
         &[
@@ -54,14 +33,7 @@ fn the_service_writes_what_replay_computes_for_the_same_stream() {
             &topics.state,
         ],
     );
-    let actual = kafka_outputs(&consumed, &topics, false);
-    if let Some(diff) = expected.first_difference(&actual) {
-        panic!("Kafka output differs from replay (left: replay, right: Kafka)\n{diff}");
-    }
-    let states = changelog_states(&consumed, &topics);
-    if let Some(diff) = first_state_difference(&expected_states, &states) {
-        panic!("changelog state differs from replay (left: replay, right: changelog)\n{diff}");
-    }
+    assert_matches_replay(&consumed, &topics, &lines, false);
 }
 
 #[test]
@@ -92,19 +64,8 @@ fn malformed_events_go_to_the_dead_letter_topic_and_good_ones_are_processed() {
     produce_lines(&broker, &topics.input, PARTITIONS, &lines);
     let config = service_config(&broker, &topics, "poison-group", "");
     let mut service = Service::start(broker.dir.path(), "poison", &config);
-    wait_for(
-        "the service to commit every input offset",
-        Duration::from_secs(120),
-        || {
-            assert!(
-                service.is_running(),
-                "service died:\n{}",
-                service.log_text()
-            );
-            group_caught_up(&broker, "poison-group", &topics.input, PARTITIONS)
-        },
-    );
-    assert!(service.terminate());
+    wait_processed(&broker, &mut service, "poison-group", &topics, PARTITIONS);
+    service.stop_cleanly();
 
     let dlq = read_all(&broker, &[&topics.dlq]);
     let mut reasons: Vec<(String, String)> = dlq
@@ -168,19 +129,8 @@ fn erasure_writes_a_tombstone_and_a_restart_does_not_bring_the_customer_back() {
     produce_lines(&broker, &topics.input, PARTITIONS, &first);
     let config = service_config(&broker, &topics, "erase-group", "");
     let mut service = Service::start(broker.dir.path(), "erase", &config);
-    wait_for(
-        "the first events to be committed",
-        Duration::from_secs(120),
-        || {
-            assert!(
-                service.is_running(),
-                "service died:\n{}",
-                service.log_text()
-            );
-            group_caught_up(&broker, "erase-group", &topics.input, PARTITIONS)
-        },
-    );
-    assert!(service.terminate());
+    wait_processed(&broker, &mut service, "erase-group", &topics, PARTITIONS);
+    service.stop_cleanly();
 
     let state = read_all(&broker, &[&topics.state]);
     let last_for_gone = state
@@ -200,19 +150,8 @@ fn erasure_writes_a_tombstone_and_a_restart_does_not_bring_the_customer_back() {
     ];
     produce_lines(&broker, &topics.input, PARTITIONS, &later);
     let mut service = Service::start(broker.dir.path(), "erase", &config);
-    wait_for(
-        "the later events to be committed",
-        Duration::from_secs(120),
-        || {
-            assert!(
-                service.is_running(),
-                "service died:\n{}",
-                service.log_text()
-            );
-            group_caught_up(&broker, "erase-group", &topics.input, PARTITIONS)
-        },
-    );
-    assert!(service.terminate());
+    wait_processed(&broker, &mut service, "erase-group", &topics, PARTITIONS);
+    service.stop_cleanly();
     let transitions: Vec<serde_json::Value> = read_all(&broker, &[&topics.transitions])
         .iter()
         .map(|m| serde_json::from_slice(m.payload.as_deref().unwrap()).unwrap())

@@ -214,3 +214,23 @@ pub fn first_state_difference(
     }
     None
 }
+
+/// Checks that the outputs (per customer, and with `dedupe` without byte-identical copies)
+/// and the final changelog of `consumed` equal what replay computes for `lines`.
+pub fn assert_matches_replay(
+    consumed: &[Consumed],
+    topics: &TestTopics,
+    lines: &[String],
+    dedupe: bool,
+) {
+    let (expected, expected_states) = replay_outputs(lines);
+    assert!(expected.transition_count() > 0, "a meaningful stream");
+    let actual = kafka_outputs(consumed, topics, dedupe);
+    if let Some(diff) = expected.first_difference(&actual) {
+        panic!("Kafka output differs from replay (left: replay, right: Kafka)\n{diff}");
+    }
+    let states = changelog_states(consumed, topics);
+    if let Some(diff) = first_state_difference(&expected_states, &states) {
+        panic!("changelog state differs from replay (left: replay, right: changelog)\n{diff}");
+    }
+}

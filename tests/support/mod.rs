@@ -313,6 +313,11 @@ impl Service {
         self.child.wait().map(|s| s.success()).unwrap_or(false)
     }
 
+    /// SIGTERM, and a clean exit, or a failure showing the log.
+    pub fn stop_cleanly(&mut self) {
+        assert!(self.terminate(), "clean shutdown:\n{}", self.log_text());
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -509,6 +514,29 @@ pub fn group_caught_up(broker: &Broker, group: &str, topic: &str, partitions: u3
             _ => high == 0,
         }
     })
+}
+
+/// Waits until `service` has committed every input offset of `group` (up to 5 minutes),
+/// failing with its log if it dies.
+pub fn wait_processed(
+    broker: &Broker,
+    service: &mut Service,
+    group: &str,
+    topics: &TestTopics,
+    partitions: u32,
+) {
+    wait_for(
+        "the service to commit every input offset",
+        Duration::from_secs(300),
+        || {
+            assert!(
+                service.is_running(),
+                "service died:\n{}",
+                service.log_text()
+            );
+            group_caught_up(broker, group, &topics.input, partitions)
+        },
+    );
 }
 
 /// Writes `lines` to a file (for replaying the same input).
