@@ -9,8 +9,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::domain::{
-    ActionKind, Category, Engine, Outcome, Record, RejectReason, Rules, Stage, Suppression,
-    Timestamp, decode,
+    ActionKind, Category, Engine, Outcome, Record, RecordSink, RejectReason, Rules, Stage,
+    Suppression, Timestamp, decode,
 };
 
 /// Where rejected lines go, if anywhere.
@@ -141,6 +141,41 @@ struct RejectLine<'a> {
     text: &'a str,
 }
 
+/// Encodes records as JSON lines the moment the engine emits them, writing in 64 KiB
+/// chunks, and counts them.
+struct LineWriter<'a> {
+    out: &'a mut dyn Write,
+    buf: Vec<u8>,
+    error: Option<io::Error>,
+    summary: Summary,
+}
+
+impl RecordSink for LineWriter<'_> {
+    fn push(&mut self, record: Record) {
+        self.summary.count(&record);
+        record.write_json_line(&mut self.buf);
+        if self.buf.len() >= 64 * 1024 {
+            self.write_out();
+        }
+    }
+}
+
+impl LineWriter<'_> {
+    fn write_out(&mut self) {
+        if self.error.is_none()
+            && let Err(e) = self.out.write_all(&self.buf)
+        {
+            self.error = Some(e);
+        }
+        self.buf.clear();
+    }
+
+    /// The first write error, if any happened.
+    fn check(&mut self) -> io::Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+}
+
 /// Replays `input` into `output` (JSON lines in processing order) and `rejects`.
 pub fn replay(
     input: &mut dyn BufRead,
@@ -149,16 +184,20 @@ pub fn replay(
     options: &ReplayOptions,
 ) -> io::Result<Summary> {
     let mut engine = Engine::new(options.rules.clone());
-    let mut summary = Summary::default();
     let mut line = Vec::with_capacity(1024);
-    let mut records = Vec::new();
-    let mut encoded = Vec::with_capacity(64 * 1024);
+    let mut writer = LineWriter {
+        out: output,
+        buf: Vec::with_capacity(80 * 1024),
+        error: None,
+        summary: Summary::default(),
+    };
     let mut progress = Progress::new(options.progress);
     loop {
         line.clear();
         if input.read_until(b'\n', &mut line)? == 0 {
             break;
         }
+        let summary = &mut writer.summary;
         summary.lines += 1;
         let mut bytes = line.strip_suffix(b"\n").unwrap_or(&line);
         if summary.lines == 1 {
@@ -170,8 +209,8 @@ pub fn replay(
         }
         match decode(bytes, options.now) {
             Ok(event) => {
-                let outcome = engine.apply(&event, &mut records);
-                *summary.outcomes.entry(outcome).or_default() += 1;
+                let outcome = engine.apply(&event, &mut writer);
+                *writer.summary.outcomes.entry(outcome).or_default() += 1;
             }
             Err(rejection) => {
                 *summary.rejected.entry(rejection.reason).or_default() += 1;
@@ -188,45 +227,26 @@ pub fn replay(
                 }
             }
         }
-        flush_records(&mut records, &mut encoded, &mut summary, output)?;
-        progress.tick(summary.lines);
+        writer.check()?;
+        progress.tick(writer.summary.lines);
     }
     // The end: the clock advances to --as-of when given (never back), and every timer due by
     // then fires, including timers a late last event armed in the past.
     if let Some(end) = engine.clock().max(options.as_of) {
-        engine.advance_clock(end, &mut records);
+        engine.advance_clock(end, &mut writer);
     }
-    flush_records(&mut records, &mut encoded, &mut summary, output)?;
-    if !encoded.is_empty() {
-        output.write_all(&encoded)?;
-    }
-    output.flush()?;
+    writer.write_out();
+    writer.check()?;
+    writer.out.flush()?;
     if let Some(sink) = rejects {
         sink.flush()?;
     }
-    progress.done(summary.lines);
+    progress.done(writer.summary.lines);
+    let mut summary = writer.summary;
     for customer in engine.customers() {
         *summary.stages.entry(customer.stage).or_default() += 1;
     }
     Ok(summary)
-}
-
-/// Encodes and counts pending records; writes them out in large chunks.
-fn flush_records(
-    records: &mut Vec<Record>,
-    encoded: &mut Vec<u8>,
-    summary: &mut Summary,
-    output: &mut dyn Write,
-) -> io::Result<()> {
-    for record in records.drain(..) {
-        summary.count(&record);
-        record.write_json_line(encoded);
-    }
-    if encoded.len() >= 60 * 1024 {
-        output.write_all(encoded)?;
-        encoded.clear();
-    }
-    Ok(())
 }
 
 /// A line of only whitespace (or nothing) is skipped, not rejected.

@@ -8,7 +8,7 @@ use super::action::{Cause, Reason};
 use super::customer::{Customer, Stage, TimerKind, event_id_hash};
 use super::event::{Event, EventType, Payload};
 use super::planner::{emit, entry_planned, event_actions};
-use super::record::{Facts, Record, RecordType, Rfc3339, Transition};
+use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
 use super::rules::Rules;
 use super::store::{Slot, Store};
 use super::time::Timestamp;
@@ -166,7 +166,7 @@ impl Engine {
 
     /// Advances the clock to `to` (it never goes back) and fires every due timer in order of
     /// firing time, then customer id.
-    pub fn advance_clock(&mut self, to: Timestamp, out: &mut Vec<Record>) {
+    pub fn advance_clock(&mut self, to: Timestamp, out: &mut dyn RecordSink) {
         let clock = self.clock.map_or(to, |c| c.max(to));
         self.clock = Some(clock);
         while let Some(at) = self.store.next_timer().filter(|&t| t <= clock) {
@@ -180,7 +180,7 @@ impl Engine {
 
     /// Applies one valid event: advances the clock by its time (firing due timers), then
     /// applies it to its customer unless it is ignored or a duplicate.
-    pub fn apply(&mut self, event: &Event, out: &mut Vec<Record>) -> Outcome {
+    pub fn apply(&mut self, event: &Event, out: &mut dyn RecordSink) -> Outcome {
         self.apply_at(event, None, out)
     }
 
@@ -190,7 +190,7 @@ impl Engine {
         &mut self,
         event: &Event,
         offset: Option<i64>,
-        out: &mut Vec<Record>,
+        out: &mut dyn RecordSink,
     ) -> Outcome {
         if self.clock_mode == ClockMode::Event {
             self.advance_clock(event.occurred_at, out);
@@ -354,7 +354,7 @@ impl Engine {
         Outcome::Applied
     }
 
-    fn erase(&mut self, slot: Slot, event: &Event, out: &mut Vec<Record>) {
+    fn erase(&mut self, slot: Slot, event: &Event, out: &mut dyn RecordSink) {
         let customer = self.store.remove(slot);
         out.push(Record::Transition(Transition {
             record_type: RecordType::Transition,
@@ -372,7 +372,7 @@ impl Engine {
 
     /// Fires the (already disarmed) timer of `slot`, due at `fires_at`, and any timer its
     /// transition arms for the same instant.
-    fn fire(&mut self, slot: Slot, fires_at: Timestamp, out: &mut Vec<Record>) {
+    fn fire(&mut self, slot: Slot, fires_at: Timestamp, out: &mut dyn RecordSink) {
         let rules = &self.rules;
         let customer = self.store.get_mut(slot);
         let Some(timer) = customer.timer(rules) else {
@@ -416,16 +416,16 @@ impl Engine {
         };
         let at = timer.stamp;
         set_stage(customer, to, at);
+        let planned = vec![entry_planned(Some(from), to, reason, &explain, &facts)];
         out.push(transition_record(
             customer,
             Some(from),
             reason,
             at,
             None,
-            explain.clone(),
-            facts.clone(),
+            explain,
+            facts,
         ));
-        let planned = vec![entry_planned(Some(from), to, reason, &explain, &facts)];
         let cause = Cause::Timer {
             kind: timer.kind,
             stamp: timer.stamp,
@@ -511,7 +511,7 @@ fn step(
     explain: String,
     facts: Facts,
     net: &mut NetChange,
-    out: &mut Vec<Record>,
+    out: &mut dyn RecordSink,
 ) {
     let from = c.stage;
     set_stage(c, to, at);

@@ -20,6 +20,6 @@ pub use customer::{Customer, Stage};
 pub use decode::{RejectReason, Rejection, decode};
 pub use engine::{ClockMode, Engine, Outcome, Snapshot};
 pub use event::{Event, EventType, Payload};
-pub use record::Record;
+pub use record::{Record, RecordSink};
 pub use rules::Rules;
 pub use time::{Span, Timestamp};

@@ -5,7 +5,7 @@ use super::action::{ActionKind, ActionReason, Cause, Reason, Suppression, action
 use super::customer::{Customer, Stage};
 use super::event::{Payload, Severity};
 use super::kano::{KanoClass, classify};
-use super::record::{Action, Facts, Record, RecordType, Rfc3339};
+use super::record::{Action, Facts, Record, RecordSink, RecordType, Rfc3339};
 use super::rules::Rules;
 use super::time::Timestamp;
 
@@ -156,7 +156,7 @@ pub fn emit(
     at: Timestamp,
     cause: &Cause,
     rules: &Rules,
-    out: &mut Vec<Record>,
+    out: &mut dyn RecordSink,
 ) {
     for p in planned {
         if let Some(reason) = suppression(customer, p.kind, at, rules) {

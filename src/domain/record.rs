@@ -106,6 +106,19 @@ pub enum RecordType {
     Action,
 }
 
+/// Where the engine puts its records, in order: a `Vec` to collect them, or a driver's
+/// encoder that writes each at once (so firing a million timers needs no million-record
+/// buffer).
+pub trait RecordSink {
+    fn push(&mut self, record: Record);
+}
+
+impl RecordSink for Vec<Record> {
+    fn push(&mut self, record: Record) {
+        Vec::push(self, record);
+    }
+}
+
 /// Everything one input produced, in order: its transitions, then its actions.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
