@@ -167,6 +167,25 @@ proptest! {
     }
 
     #[test]
+    fn records_are_encoded_as_serde_json_encodes_them(evs in stream(120)) {
+        let opts = options();
+        let mut engine = Engine::new(opts.rules.clone());
+        let mut records = Vec::new();
+        for l in evs.iter().map(line) {
+            if let Ok(event) = decode(l.as_bytes(), opts.now) {
+                engine.apply(&event, &mut records);
+            }
+        }
+        engine.advance_clock(opts.as_of.unwrap(), &mut records);
+        for r in &records {
+            let mut ours = Vec::new();
+            r.write_json_line(&mut ours);
+            let reference = r.serde_json_line();
+            prop_assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&reference));
+        }
+    }
+
+    #[test]
     fn inserting_duplicates_of_earlier_events_changes_nothing(
         evs in stream(60),
         picks in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 1..10),

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::action::ActionKind;
@@ -122,7 +123,9 @@ impl LastSent {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Customer {
-    pub id: Box<str>,
+    /// Inline up to 24 bytes: no second allocation, and the id compare in the index lookup
+    /// reads the cache line the customer's update needs anyway.
+    pub id: CompactString,
     pub stage: Stage,
     /// The `seq` of the last transition.
     pub seq: u32,

@@ -2,6 +2,7 @@
 //! first, and appends the resulting records. Pure and deterministic: the same inputs give
 //! the same records, and a snapshot restored into a fresh engine continues identically.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::action::{Cause, Reason};
@@ -358,12 +359,12 @@ impl Engine {
         let customer = self.store.remove(slot);
         out.push(Record::Transition(Transition {
             record_type: RecordType::Transition,
-            customer_id: customer.id.to_string(),
+            customer_id: customer.id.clone(),
             from: Some(customer.stage),
             to: None,
             reason: Reason::Erased,
             at: Rfc3339(event.occurred_at),
-            event_id: Some(event.event_id.to_string()),
+            event_id: Some(event.event_id.as_ref().into()),
             seq: customer.seq + 1,
             explain: "customer_erased: every fact about this customer was deleted".into(),
             facts: Facts::default(),
@@ -538,12 +539,12 @@ fn transition_record(
 ) -> Record {
     Record::Transition(Transition {
         record_type: RecordType::Transition,
-        customer_id: c.id.to_string(),
+        customer_id: c.id.clone(),
         from,
         to: Some(c.stage),
         reason,
         at: Rfc3339(at),
-        event_id: event_id.map(str::to_owned),
+        event_id: event_id.map(CompactString::from),
         seq: c.seq,
         explain,
         facts,

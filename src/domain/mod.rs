@@ -11,6 +11,7 @@ pub mod json;
 pub mod kano;
 pub mod planner;
 pub mod record;
+mod record_json;
 pub mod rules;
 pub mod store;
 pub mod time;

@@ -1,11 +1,15 @@
 //! The customers of one engine and their armed timers.
 //!
 //! Customers live in a slab (`Vec`) found through a hash table of slab indices, so each id is
-//! stored once. Timers are an ordered set of `(fires_at, slot)`: arming or moving one is
-//! O(log n), and the due ones come out in firing-time order (ties are broken by customer id
-//! by the engine).
+//! stored once. Timers are a min-heap of `(fires_at, slot)` with lazy deletion: moving a
+//! timer records the new deadline in `armed` and pushes an entry (O(log n), and O(1) on
+//! average for the mostly-later deadlines a stream produces); entries that no longer match
+//! `armed` are stale and skipped when they reach the top. The heap is rebuilt from `armed`
+//! when stale entries outnumber live ones, so it stays within twice the armed timers. The
+//! due timers come out in firing-time order (ties are broken by customer id by the engine).
 
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use hashbrown::HashTable;
 
@@ -20,9 +24,12 @@ pub struct Store {
     free: Vec<Slot>,
     index: HashTable<Slot>,
     hasher: foldhash::fast::FixedState,
-    /// The armed timer of each slot (its `fires_at`), mirrored in `timers`.
+    /// The armed timer of each slot (its `fires_at`): the truth that `timers` approximates.
     armed: Vec<Option<Timestamp>>,
-    timers: BTreeSet<(Timestamp, Slot)>,
+    /// How many slots have a timer armed.
+    armed_count: usize,
+    /// Every armed timer, plus stale entries; its top is never stale.
+    timers: BinaryHeap<Reverse<(Timestamp, Slot)>>,
 }
 
 impl Store {
@@ -103,40 +110,138 @@ impl Store {
         if *current == fires_at {
             return;
         }
-        if let Some(old) = current.take() {
-            self.timers.remove(&(old, slot));
-        }
-        if let Some(new) = fires_at {
-            self.timers.insert((new, slot));
+        match (current.is_some(), fires_at.is_some()) {
+            (false, true) => self.armed_count += 1,
+            (true, false) => self.armed_count -= 1,
+            _ => {}
         }
         *current = fires_at;
+        if let Some(new) = fires_at {
+            self.timers.push(Reverse((new, slot)));
+        }
+        self.drop_stale();
+        if self.timers.len() > 2 * self.armed_count + 1024 {
+            self.rebuild_timers();
+        }
+    }
+
+    /// Pops stale entries off the top, so the top (if any) is an armed timer.
+    fn drop_stale(&mut self) {
+        while let Some(&Reverse((t, slot))) = self.timers.peek() {
+            if self.armed[slot as usize] == Some(t) {
+                break;
+            }
+            self.timers.pop();
+        }
+    }
+
+    /// Rebuilds the heap from `armed`, without stale entries (O(n)).
+    fn rebuild_timers(&mut self) {
+        let live: Vec<_> = (0..)
+            .zip(&self.armed)
+            .filter_map(|(slot, t)| t.map(|t| Reverse((t, slot))))
+            .collect();
+        self.timers = BinaryHeap::from(live);
     }
 
     /// The earliest armed firing time.
     pub fn next_timer(&self) -> Option<Timestamp> {
-        self.timers.first().map(|&(t, _)| t)
+        self.timers.peek().map(|&Reverse((t, _))| t)
     }
 
     /// Disarms and returns every slot whose timer fires exactly at `at`.
     pub fn take_timers_at(&mut self, at: Timestamp) -> Vec<Slot> {
         let mut due = Vec::new();
-        while let Some(&(t, slot)) = self.timers.first() {
+        while let Some(&Reverse((t, slot))) = self.timers.peek() {
             if t != at {
                 break;
             }
-            self.timers.pop_first();
+            self.timers.pop();
+            // Disarming on the first pop makes any further copy of this entry stale.
             self.armed[slot as usize] = None;
+            self.armed_count -= 1;
             due.push(slot);
+            self.drop_stale();
         }
         due
     }
 
     pub fn pending_timers(&self) -> usize {
-        self.timers.len()
+        self.armed_count
     }
 
     /// All customers, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Customer> {
         self.slots.iter().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(n: i64) -> Timestamp {
+        Timestamp::from_nanos(n)
+    }
+
+    fn store(n: usize) -> Store {
+        let mut s = Store::default();
+        for i in 0..n {
+            s.insert(Customer::new(&format!("c-{i}"), t(0)));
+        }
+        s
+    }
+
+    /// Takes every due timer in order, as the engine does.
+    fn drain(s: &mut Store) -> Vec<(i64, Slot)> {
+        let mut fired = Vec::new();
+        while let Some(at) = s.next_timer() {
+            for slot in s.take_timers_at(at) {
+                fired.push((at.as_nanos(), slot));
+            }
+        }
+        fired
+    }
+
+    #[test]
+    fn moved_and_cleared_timers_fire_once_at_their_last_deadline() {
+        let mut s = store(4);
+        s.set_timer(0, Some(t(10)));
+        s.set_timer(1, Some(t(5)));
+        s.set_timer(0, Some(t(20))); // moved later
+        s.set_timer(1, Some(t(3))); // moved earlier
+        s.set_timer(2, Some(t(7)));
+        s.set_timer(2, None); // cleared
+        s.set_timer(3, Some(t(10)));
+        s.set_timer(3, Some(t(30)));
+        s.set_timer(3, Some(t(10))); // back to an earlier deadline: one firing
+        assert_eq!(s.pending_timers(), 3);
+        assert_eq!(s.next_timer(), Some(t(3)));
+        assert_eq!(drain(&mut s), vec![(3, 1), (10, 3), (20, 0)]);
+        assert_eq!(s.pending_timers(), 0);
+    }
+
+    #[test]
+    fn stale_entries_are_bounded_by_rebuilds() {
+        let mut s = store(10);
+        for round in 0..10_000 {
+            for slot in 0..10 {
+                s.set_timer(slot, Some(t(round * 10 + i64::from(slot))));
+            }
+        }
+        assert!(s.timers.len() <= 2 * 10 + 1024, "{}", s.timers.len());
+        let fired = drain(&mut s);
+        assert_eq!(fired.len(), 10);
+        assert_eq!(fired[0], (99_990, 0));
+    }
+
+    #[test]
+    fn a_removed_customer_takes_its_timer_with_it() {
+        let mut s = store(2);
+        s.set_timer(0, Some(t(1)));
+        s.set_timer(1, Some(t(2)));
+        s.remove(0);
+        assert_eq!(s.pending_timers(), 1);
+        assert_eq!(drain(&mut s), vec![(2, 1)]);
     }
 }

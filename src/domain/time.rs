@@ -219,7 +219,7 @@ impl fmt::Display for Timestamp {
 
 impl Timestamp {
     /// Writes the RFC 3339 UTC form into `buf`; returns its length.
-    fn write_rfc3339(&self, buf: &mut [u8; 32]) -> usize {
+    pub(crate) fn write_rfc3339(&self, buf: &mut [u8; 32]) -> usize {
         fn put(buf: &mut [u8], at: usize, value: i64, width: usize) {
             let mut v = value;
             for i in (0..width).rev() {
