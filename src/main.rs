@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use lifecycle::config::{Config, LogConfig, LogFormat};
-use lifecycle::domain::Timestamp;
+use lifecycle::domain::{TimeError, Timestamp};
 use lifecycle::generate::{GenerateOptions, generate};
 use lifecycle::kafka::service::Telemetry;
 use lifecycle::replay::{ReplayOptions, replay};
@@ -167,9 +167,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let config = Config::load(config.as_deref())?;
             let as_of = as_of
-                .map(|s| {
-                    Timestamp::parse_rfc3339(&s)
-                        .map_err(|_| anyhow::anyhow!("--as-of `{s}` is not an RFC 3339 date-time"))
+                .map(|s| match Timestamp::parse_rfc3339(&s) {
+                    Ok(t) => Ok(t),
+                    // Past or future `--as-of` values are taken as given (SPEC 5); beyond the
+                    // nanosecond range (1677..2262) the clock saturates at its end.
+                    Err(TimeError::TooLate) => Ok(Timestamp::MAX),
+                    Err(TimeError::TooEarly) => Ok(Timestamp::MIN),
+                    Err(_) => Err(anyhow::anyhow!(
+                        "--as-of `{s}` is not an RFC 3339 date-time"
+                    )),
                 })
                 .transpose()?;
             let mut reader = open_input(&input)?;

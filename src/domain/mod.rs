@@ -23,4 +23,4 @@ pub use engine::{ClockMode, Engine, Outcome, Snapshot};
 pub use event::{Event, EventType, Payload};
 pub use record::{Record, RecordSink};
 pub use rules::Rules;
-pub use time::{Span, Timestamp};
+pub use time::{Span, TimeError, Timestamp};

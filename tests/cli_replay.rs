@@ -1,0 +1,126 @@
+//! `lifecycle replay` as a user runs it (SPEC 5): the binary, its files, its exit codes.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+const EVENTS: &str = concat!(
+    r#"{"event_id":"e1","customer_id":"c1","type":"lead_created","occurred_at":"2025-01-01T00:00:00Z"}"#,
+    "\n",
+    "not json\n",
+    r#"{"event_id":"e2","customer_id":"c1","type":"purchase","occurred_at":"2025-01-02T00:00:00Z","data":{"amount":5}}"#,
+    "\n",
+);
+
+fn lifecycle(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the lifecycle binary runs");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    if let Some(text) = stdin {
+        pipe.write_all(text.as_bytes()).expect("write stdin");
+    }
+    drop(pipe);
+    child.wait_with_output().expect("lifecycle exits")
+}
+
+fn lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+#[test]
+fn rejected_lines_go_to_the_rejects_file_and_the_run_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let output = dir.path().join("out.jsonl");
+    let rejects = dir.path().join("rejects.jsonl");
+    std::fs::write(&input, EVENTS).unwrap();
+    // Both files are truncated first: stale content must not survive.
+    std::fs::write(&output, "stale\n".repeat(100)).unwrap();
+    std::fs::write(&rejects, "stale\n".repeat(100)).unwrap();
+    let out = lifecycle(
+        &[
+            "replay",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--rejects",
+            rejects.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let records = lines(&std::fs::read_to_string(&output).unwrap());
+    let transitions: Vec<_> = records
+        .iter()
+        .filter(|r| r["type"] == "transition")
+        .map(|r| r["to"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(transitions, ["prospect", "new"]);
+    let rejected = lines(&std::fs::read_to_string(&rejects).unwrap());
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["line"], 2);
+    assert_eq!(rejected[0]["reason"], "invalid_json");
+    assert_eq!(rejected[0]["text"], "not json");
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("invalid_json 1"), "{summary}");
+}
+
+#[test]
+fn dash_reads_stdin_and_writes_stdout() {
+    let out = lifecycle(&["replay", "--input", "-", "--output", "-"], Some(EVENTS));
+    assert!(out.status.success(), "{out:?}");
+    let records = lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(records.len(), 4, "{records:?}"); // 2 transitions, 2 actions
+}
+
+#[test]
+fn a_far_future_as_of_is_taken_as_given() {
+    let out = lifecycle(
+        &["replay", "--input", "-", "--as-of", "9999-12-31T23:59:59Z"],
+        Some(EVENTS),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let records = lines(&String::from_utf8_lossy(&out.stdout));
+    let last = records.iter().rfind(|r| r["type"] == "transition").unwrap();
+    // new -> churning (inactivity) -> churned (no_reactivation): every timer fired.
+    assert_eq!(last["to"], "churned", "{records:?}");
+}
+
+#[test]
+fn the_run_fails_when_it_cannot_proceed() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.jsonl");
+    let bad_config = dir.path().join("bad.toml");
+    std::fs::write(&bad_config, "[rules]\ninactivity_days = -3\n").unwrap();
+    for (what, args) in [
+        (
+            "unreadable input",
+            vec!["replay", "--input", missing.to_str().unwrap()],
+        ),
+        (
+            "bad config",
+            vec![
+                "replay",
+                "--input",
+                "-",
+                "--config",
+                bad_config.to_str().unwrap(),
+            ],
+        ),
+        (
+            "bad --as-of",
+            vec!["replay", "--input", "-", "--as-of", "yesterday"],
+        ),
+    ] {
+        let out = lifecycle(&args, Some(EVENTS));
+        assert!(!out.status.success(), "{what}: {out:?}");
+        assert!(!out.stderr.is_empty(), "{what}: says why");
+    }
+}
