@@ -144,16 +144,33 @@ const ACTION_NAMESPACE: Uuid = Uuid::from_u128(0x6c1f_8e2a_43b5_4d0e_9a61_5f27_c
 /// U+001F (which a customer id cannot contain). The cause is `event:<event_id>` or
 /// `timer:<timer kind>:<stamp, RFC 3339>`.
 pub fn action_id(customer_id: &str, kind: ActionKind, cause: &Cause) -> Uuid {
-    let name = match cause {
-        Cause::Event(id) => format!("{customer_id}\u{1f}{kind}\u{1f}event:{id}"),
-        Cause::Timer { kind: t, stamp } => {
-            format!(
-                "{customer_id}\u{1f}{kind}\u{1f}timer:{}:{stamp}",
-                t.as_str()
-            )
-        }
+    use std::io::Write;
+    // The name is built on the stack: ids are at most 128 bytes each, so it fits in 320.
+    let mut buf = [0u8; 320];
+    let mut name = std::io::Cursor::new(&mut buf[..]);
+    let written = match cause {
+        Cause::Event(id) => write!(name, "{customer_id}\u{1f}{kind}\u{1f}event:{id}"),
+        Cause::Timer { kind: t, stamp } => write!(
+            name,
+            "{customer_id}\u{1f}{kind}\u{1f}timer:{}:{stamp}",
+            t.as_str()
+        ),
     };
-    Uuid::new_v5(&ACTION_NAMESPACE, name.as_bytes())
+    if written.is_err() {
+        // Longer ids than the contract allows (never from decoded input): build it on the heap.
+        let name = match cause {
+            Cause::Event(id) => format!("{customer_id}\u{1f}{kind}\u{1f}event:{id}"),
+            Cause::Timer { kind: t, stamp } => {
+                format!(
+                    "{customer_id}\u{1f}{kind}\u{1f}timer:{}:{stamp}",
+                    t.as_str()
+                )
+            }
+        };
+        return Uuid::new_v5(&ACTION_NAMESPACE, name.as_bytes());
+    }
+    let len = name.position() as usize;
+    Uuid::new_v5(&ACTION_NAMESPACE, &buf[..len])
 }
 
 /// Why a transition happened (the `reason` field of a transition record).
@@ -214,6 +231,17 @@ impl fmt::Display for ActionReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn action_ids_of_long_ids_are_the_uuid_v5_of_the_whole_name() {
+        let customer = "c".repeat(300);
+        let id = action_id(&customer, ActionKind::NurtureLead, &Cause::Event("e-1"));
+        let name = format!("{customer}\u{1f}nurture_lead\u{1f}event:e-1");
+        assert_eq!(id, Uuid::new_v5(&ACTION_NAMESPACE, name.as_bytes()));
+        let short = action_id("c-1", ActionKind::NurtureLead, &Cause::Event("e-1"));
+        let name = "c-1\u{1f}nurture_lead\u{1f}event:e-1";
+        assert_eq!(short, Uuid::new_v5(&ACTION_NAMESPACE, name.as_bytes()));
+    }
 
     #[test]
     fn action_ids_are_deterministic_and_distinct_per_cause() {

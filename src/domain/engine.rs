@@ -417,7 +417,7 @@ impl Engine {
         };
         let at = timer.stamp;
         set_stage(customer, to, at);
-        let planned = vec![entry_planned(Some(from), to, reason, &explain, &facts)];
+        let planned = [entry_planned(Some(from), to, reason, &explain, &facts)];
         out.push(transition_record(
             customer,
             Some(from),

@@ -152,7 +152,7 @@ pub fn suppression(
 /// Suppresses or sends each planned action in order, recording sent ones for cooldowns.
 pub fn emit(
     customer: &mut Customer,
-    planned: Vec<Planned>,
+    planned: impl IntoIterator<Item = Planned>,
     at: Timestamp,
     cause: &Cause,
     rules: &Rules,
