@@ -390,6 +390,11 @@ fn a_field_of_the_wrong_json_type_is_wrong_type() {
             &["wrong_type"],
         ),
         (
+            "nps -0.0 is not an integer",
+            with_type("feedback", r#"{"nps":-0.0}"#),
+            &["wrong_type"],
+        ),
+        (
             "nps a string",
             with_type("feedback", r#"{"nps":"5"}"#),
             &["wrong_type"],
@@ -598,6 +603,11 @@ fn a_value_out_of_range_is_invalid_value() {
         ),
         ("nps 11", nps("11"), &["invalid_value"]),
         ("nps -1", nps("-1"), &["invalid_value"]),
+        (
+            "nps beyond 64 bits",
+            nps("100000000000000000000"),
+            &["invalid_value"],
+        ),
         ("satisfaction 0", sat("0"), &["invalid_value"]),
         ("satisfaction 6", sat("6"), &["invalid_value"]),
         ("kano functional 0", kano("0", "5"), &["invalid_value"]),
@@ -676,6 +686,10 @@ fn values_at_the_limits_are_accepted() {
         ),
         ("refund amount 0", with_type("refund", r#"{"amount":0}"#)),
         ("nps 0", with_type("feedback", r#"{"nps":0}"#)),
+        (
+            "nps -0 (an integer)",
+            with_type("feedback", r#"{"nps":-0}"#),
+        ),
         ("nps 10", with_type("feedback", r#"{"nps":10}"#)),
         (
             "satisfaction 1",

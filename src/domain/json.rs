@@ -1,20 +1,29 @@
 //! A JSON value that borrows its strings and refuses objects with a duplicate key at any
 //! depth (serde_json's own `Value` keeps the last duplicate silently).
+//!
+//! The parser is written by hand for the one job it has: an event line is parsed once, into
+//! this small tree, and then validated field by field. It follows RFC 8259 strictly (what
+//! serde_json accepts, it accepts; a unit test compares the two on generated input) and
+//! keeps the number's form, so `-0.0` and `5.0` are not integers while `-0` is.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// The message prefix of the error raised for a duplicate key, so the decoder can classify it.
 pub const DUPLICATE_KEY: &str = "duplicate key";
+
+/// Nesting deeper than this is refused (serde_json's recursion limit: 127 levels pass), so a
+/// hostile line cannot exhaust the stack.
+const MAX_DEPTH: usize = 127;
+
+/// Above this many keys an object's duplicate check switches from a scan to a hash set.
+const SCAN_LIMIT: usize = 16;
 
 #[derive(Debug, PartialEq)]
 pub enum Json<'a> {
     Null,
     Bool(bool),
-    /// A number written without fraction or exponent that fits 64 bits.
+    /// A number written without fraction or exponent that fits 128 bits.
     Int(i128),
     /// Any other (finite) number.
     Float(f64),
@@ -23,9 +32,32 @@ pub enum Json<'a> {
     Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
+/// Why a text is not (acceptable) JSON: a message with the byte column where it was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError(String);
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
 impl<'a> Json<'a> {
-    pub fn parse(text: &'a str) -> Result<Json<'a>, serde_json::Error> {
-        serde_json::from_str(text)
+    pub fn parse(text: &'a str) -> Result<Json<'a>, JsonError> {
+        let mut p = Parser {
+            text,
+            b: text.as_bytes(),
+            at: 0,
+            depth: 0,
+        };
+        let value = p.value()?;
+        p.skip_ws();
+        if p.at != p.b.len() {
+            return Err(p.error("trailing characters"));
+        }
+        Ok(value)
     }
 
     /// The value of `key` in an object, treating `null` as absent.
@@ -52,111 +84,403 @@ impl<'a> Json<'a> {
     }
 }
 
-/// An object key, borrowed when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string key")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
+struct Parser<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    at: usize,
+    depth: usize,
 }
 
-impl<'de> Deserialize<'de> for Json<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JsonVisitor)
+impl<'a> Parser<'a> {
+    fn error(&self, what: &str) -> JsonError {
+        JsonError(format!("{what} at column {}", self.at + 1))
     }
-}
 
-struct JsonVisitor;
-
-/// Above this many keys an object's duplicate check switches from a scan to a hash set.
-const SCAN_LIMIT: usize = 16;
-
-impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Json::Null)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Json::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Json::Int(i128::from(v)))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Json::Int(i128::from(v)))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        // The parser reports `-0` as a float; it has no fraction or exponent, so it is the
-        // integer 0. (`-0.0` arrives the same way and is accepted as 0 too.)
-        if v == 0.0 && v.is_sign_negative() {
-            return Ok(Json::Int(0));
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.at) {
+            self.at += 1;
         }
-        if v.is_finite() {
-            Ok(Json::Float(v))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.at).copied()
+    }
+
+    fn value(&mut self) -> Result<Json<'a>, JsonError> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b'{') => self.nested(Self::object),
+            Some(b'[') => self.nested(Self::array),
+            Some(b'"') => Ok(Json::Str(self.string()?)),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("expected value")),
+            None => Err(self.error("EOF while parsing a value")),
+        }
+    }
+
+    fn nested(
+        &mut self,
+        parse: fn(&mut Self) -> Result<Json<'a>, JsonError>,
+    ) -> Result<Json<'a>, JsonError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error("recursion limit exceeded"));
+        }
+        let value = parse(self);
+        self.depth -= 1;
+        value
+    }
+
+    fn literal(&mut self, word: &str, value: Json<'a>) -> Result<Json<'a>, JsonError> {
+        if self.b[self.at..].starts_with(word.as_bytes()) {
+            self.at += word.len();
+            Ok(value)
         } else {
-            Err(E::custom("number is not finite"))
+            Err(self.error("expected value"))
         }
     }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Json::Str(Cow::Borrowed(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Json::Str(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Json::Str(Cow::Owned(v)))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        // Elements are checked (duplicate keys inside them too) but not kept: no field of
-        // the contract is an array.
-        while seq.next_element::<Json>()?.is_some() {}
-        Ok(Json::Array)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields: Vec<(Cow<'de, str>, Json<'de>)> = Vec::new();
-        let mut seen: Option<HashSet<Cow<'de, str>>> = None;
-        while let Some(Key(key)) = map.next_key::<Key>()? {
+
+    fn object(&mut self) -> Result<Json<'a>, JsonError> {
+        self.at += 1; // '{'
+        let mut fields: Vec<(Cow<'a, str>, Json<'a>)> = Vec::new();
+        let mut seen: Option<std::collections::HashSet<Cow<'a, str>>> = None;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(Json::Object(fields));
+        }
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                Some(b'"') => {}
+                Some(_) => return Err(self.error("key must be a string")),
+                None => return Err(self.error("EOF while parsing an object")),
+            }
+            let key = self.string()?;
             let duplicate = match &mut seen {
                 Some(set) => !set.insert(key.clone()),
                 None => fields.iter().any(|(k, _)| *k == key),
             };
             if duplicate {
-                return Err(de::Error::custom(format_args!("{DUPLICATE_KEY} `{key}`")));
+                return Err(JsonError(format!("{DUPLICATE_KEY} `{key}`")));
             }
-            let value = map.next_value::<Json>()?;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(self.error("expected `:`"));
+            }
+            self.at += 1;
+            let value = self.value()?;
             fields.push((key, value));
             if seen.is_none() && fields.len() > SCAN_LIMIT {
                 seen = Some(fields.iter().map(|(k, _)| k.clone()).collect());
             }
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(Json::Object(fields));
+                }
+                Some(_) => return Err(self.error("expected `,` or `}`")),
+                None => return Err(self.error("EOF while parsing an object")),
+            }
         }
-        Ok(Json::Object(fields))
+    }
+
+    /// Elements are checked (duplicate keys inside them too) but not kept: no field of the
+    /// contract is an array.
+    fn array(&mut self) -> Result<Json<'a>, JsonError> {
+        self.at += 1; // '['
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(Json::Array);
+        }
+        loop {
+            self.value()?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(Json::Array);
+                }
+                Some(_) => return Err(self.error("expected `,` or `]`")),
+                None => return Err(self.error("EOF while parsing an array")),
+            }
+        }
+    }
+
+    /// A string at `"`: borrowed from the text when it has no escape.
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+        self.at += 1; // '"'
+        let start = self.at;
+        loop {
+            match self.b.get(self.at) {
+                Some(b'"') => {
+                    let s = &self.text[start..self.at];
+                    self.at += 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => break,
+                Some(0..0x20) => return Err(self.error("control character in a string")),
+                Some(_) => self.at += 1,
+                None => return Err(self.error("EOF while parsing a string")),
+            }
+        }
+        let mut owned = String::with_capacity(self.at - start + 16);
+        owned.push_str(&self.text[start..self.at]);
+        loop {
+            let run = self.at;
+            loop {
+                match self.b.get(self.at) {
+                    Some(b'"' | b'\\') => break,
+                    Some(0..0x20) => return Err(self.error("control character in a string")),
+                    Some(_) => self.at += 1,
+                    None => return Err(self.error("EOF while parsing a string")),
+                }
+            }
+            // Both ends are ASCII, so the run is whole UTF-8 characters.
+            owned.push_str(&self.text[run..self.at]);
+            if self.b[self.at] == b'"' {
+                self.at += 1;
+                return Ok(Cow::Owned(owned));
+            }
+            self.at += 1; // '\\'
+            let escaped = match self.peek() {
+                Some(b'"') => '"',
+                Some(b'\\') => '\\',
+                Some(b'/') => '/',
+                Some(b'b') => '\u{8}',
+                Some(b'f') => '\u{c}',
+                Some(b'n') => '\n',
+                Some(b'r') => '\r',
+                Some(b't') => '\t',
+                Some(b'u') => {
+                    self.at += 1;
+                    owned.push(self.unicode_escape()?);
+                    continue;
+                }
+                _ => return Err(self.error("invalid escape")),
+            };
+            self.at += 1;
+            owned.push(escaped);
+        }
+    }
+
+    /// The character of `XXXX` (after `\\u`), joining a surrogate pair; a lone surrogate is
+    /// refused, as serde_json refuses it.
+    fn unicode_escape(&mut self) -> Result<char, JsonError> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                if !self.b[self.at..].starts_with(b"\\u") {
+                    return Err(self.error("lone leading surrogate in hex escape"));
+                }
+                self.at += 2;
+                let second = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&second) {
+                    return Err(self.error("lone leading surrogate in hex escape"));
+                }
+                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return Err(self.error("lone trailing surrogate in hex escape")),
+            c => c,
+        };
+        char::from_u32(code).ok_or_else(|| self.error("invalid unicode code point"))
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let mut v = 0;
+        for _ in 0..4 {
+            let digit = match self.peek() {
+                Some(c @ b'0'..=b'9') => c - b'0',
+                Some(c @ b'a'..=b'f') => c - b'a' + 10,
+                Some(c @ b'A'..=b'F') => c - b'A' + 10,
+                _ => return Err(self.error("invalid hex escape")),
+            };
+            v = v * 16 + u32::from(digit);
+            self.at += 1;
+        }
+        Ok(v)
+    }
+
+    /// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`: an integer when it has neither
+    /// fraction nor exponent and fits 128 bits, else a finite double.
+    fn number(&mut self) -> Result<Json<'a>, JsonError> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.error("invalid number")),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number"));
+            }
+            self.digits();
+            integer = false;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number"));
+            }
+            self.digits();
+            integer = false;
+        }
+        let text = &self.text[start..self.at];
+        if integer && let Ok(i) = text.parse::<i128>() {
+            return Ok(Json::Int(i));
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Json::Float(f)),
+            _ => Err(self.error("number out of range")),
+        }
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The former serde_json-based parser, kept as the reference the hand-written one is
+    /// compared with: same verdicts (accepted, duplicate key, invalid) on every input.
+    mod reference {
+        use std::borrow::Cow;
+        use std::collections::HashSet;
+        use std::fmt;
+
+        use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+        use super::super::{DUPLICATE_KEY, Json};
+
+        pub fn parse(text: &str) -> Result<Json<'_>, serde_json::Error> {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let v = de.deserialize_any(JsonVisitor)?;
+            de.end()?;
+            Ok(v)
+        }
+
+        /// An object key, borrowed when it has no escapes.
+        struct Key<'a>(Cow<'a, str>);
+
+        impl<'de> Deserialize<'de> for Key<'de> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Key<'de>;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("a string key")
+                    }
+                    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                        Ok(Key(Cow::Borrowed(v)))
+                    }
+                    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                        Ok(Key(Cow::Owned(v.to_owned())))
+                    }
+                    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                        Ok(Key(Cow::Owned(v)))
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for Json<'de> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_any(JsonVisitor)
+            }
+        }
+
+        struct JsonVisitor;
+
+        /// Above this many keys an object's duplicate check switches from a scan to a hash set.
+        const SCAN_LIMIT: usize = 16;
+
+        impl<'de> Visitor<'de> for JsonVisitor {
+            type Value = Json<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Json::Null)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Json::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Json::Int(i128::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Json::Int(i128::from(v)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                // The parser reports `-0` as a float; it has no fraction or exponent, so it is the
+                // integer 0. (`-0.0` arrives the same way and is accepted as 0 too.)
+                if v == 0.0 && v.is_sign_negative() {
+                    return Ok(Json::Int(0));
+                }
+                if v.is_finite() {
+                    Ok(Json::Float(v))
+                } else {
+                    Err(E::custom("number is not finite"))
+                }
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Json::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Json::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Json::Str(Cow::Owned(v)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                // Elements are checked (duplicate keys inside them too) but not kept: no field of
+                // the contract is an array.
+                while seq.next_element::<Json>()?.is_some() {}
+                Ok(Json::Array)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields: Vec<(Cow<'de, str>, Json<'de>)> = Vec::new();
+                let mut seen: Option<HashSet<Cow<'de, str>>> = None;
+                while let Some(Key(key)) = map.next_key::<Key>()? {
+                    let duplicate = match &mut seen {
+                        Some(set) => !set.insert(key.clone()),
+                        None => fields.iter().any(|(k, _)| *k == key),
+                    };
+                    if duplicate {
+                        return Err(de::Error::custom(format_args!("{DUPLICATE_KEY} `{key}`")));
+                    }
+                    let value = map.next_value::<Json>()?;
+                    fields.push((key, value));
+                    if seen.is_none() && fields.len() > SCAN_LIMIT {
+                        seen = Some(fields.iter().map(|(k, _)| k.clone()).collect());
+                    }
+                }
+                Ok(Json::Object(fields))
+            }
+        }
+    }
 
     #[test]
     fn refuses_duplicate_keys_at_any_depth() {
@@ -186,6 +510,11 @@ mod tests {
         assert_eq!(Json::parse("5.0").unwrap(), Json::Float(5.0));
         assert_eq!(Json::parse("5e0").unwrap(), Json::Float(5.0));
         assert_eq!(Json::parse("-0").unwrap(), Json::Int(0));
+        assert_eq!(Json::parse("-0.0").unwrap(), Json::Float(-0.0));
+        assert_eq!(
+            Json::parse("18446744073709551616").unwrap(),
+            Json::Int(18446744073709551616)
+        );
         assert!(Json::parse("1e400").is_err());
     }
 
@@ -198,5 +527,104 @@ mod tests {
             Some(Json::Str(Cow::Borrowed("plain")))
         ));
         assert!(matches!(v.get("b"), Some(Json::Str(Cow::Owned(s))) if s == "esc\"aped"));
+    }
+
+    /// Verdict classes: accepted, duplicate key, or invalid.
+    fn verdict<E: ToString>(r: &Result<Json, E>) -> &'static str {
+        match r {
+            Ok(_) => "ok",
+            Err(e) if e.to_string().starts_with(DUPLICATE_KEY) => "duplicate",
+            Err(_) => "invalid",
+        }
+    }
+
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        " ",
+        "\n",
+        "\"a\"",
+        "\"b\"",
+        "\"\\u0061\"",
+        "\"\\\"\"",
+        "\"\\ud83d\\ude00\"",
+        "\"\\ud800\"",
+        "\"\\udc00x\"",
+        "\"\\x\"",
+        "\"\u{1}\"",
+        "\"\u{7f}é\"",
+        "\"",
+        "\\",
+        "0",
+        "-0",
+        "1",
+        "-12",
+        "0.5",
+        "1e5",
+        "1E-2",
+        "01",
+        "-",
+        "1.",
+        ".5",
+        "1e",
+        "1e400",
+        "18446744073709551616",
+        "true",
+        "false",
+        "null",
+        "nul",
+        "tru",
+        "x",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4000, ..Default::default() })]
+
+        #[test]
+        fn agrees_with_serde_json_on_what_is_json(picks in proptest::collection::vec(0..PIECES.len(), 0..14)) {
+            let text: String = picks.iter().map(|&i| PIECES[i]).collect();
+            let ours = Json::parse(&text);
+            let theirs = reference::parse(&text);
+            proptest::prop_assert_eq!(verdict(&ours), verdict(&theirs), "{:?}: {:?} vs {:?}", text, ours, theirs);
+            // Where the number forms differ on purpose (-0.0, integers beyond 64 bits), only
+            // the verdicts are compared.
+            if !text.contains("-0")
+                && !text.contains("18446744073709551616")
+                && let (Ok(a), Ok(b)) = (&ours, &theirs)
+            {
+                proptest::prop_assert_eq!(a, b, "{:?}", text);
+            }
+        }
+
+        #[test]
+        fn agrees_with_serde_json_on_well_formed_objects(
+            keys in proptest::collection::vec("[a-c\\\\\"é]{0,3}", 0..20),
+            nums in proptest::collection::vec(proptest::num::f64::ANY, 0..20),
+        ) {
+            let fields: Vec<String> = keys
+                .iter()
+                .zip(nums.iter().chain(std::iter::repeat(&1.0)))
+                .map(|(k, n)| format!("{}:{}", serde_json::to_string(k).unwrap(),
+                    if n.is_finite() { n.to_string() } else { "null".into() }))
+                .collect();
+            let text = format!("{{{}}}", fields.join(","));
+            let ours = Json::parse(&text);
+            let theirs = reference::parse(&text);
+            proptest::prop_assert_eq!(verdict(&ours), verdict(&theirs), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn refuses_nesting_past_127_levels() {
+        let ok = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        let deep = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert!(Json::parse(&ok).is_ok());
+        assert!(reference::parse(&ok).is_ok());
+        assert!(Json::parse(&deep).is_err());
+        assert!(reference::parse(&deep).is_err());
     }
 }
