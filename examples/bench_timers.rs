@@ -10,6 +10,10 @@ use lifecycle::domain::{
     Customer, Engine, Record, RecordSink, Rules, Snapshot, Span, Stage, Timestamp,
 };
 
+/// The allocator of the `lifecycle` binary, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)

@@ -1,16 +1,19 @@
 //! `lifecycle replay`: the engine over a JSONL stream, no broker. Streams line by line, so
 //! memory grows with the number of customers, not with the length of the input.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, BufRead, Write};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 use crate::domain::{
-    ActionKind, Category, Engine, Outcome, Record, RecordSink, RejectReason, Rules, Stage,
-    Suppression, Timestamp, decode,
+    ActionKind, Category, Engine, Event, Outcome, Payload, Record, RecordSink, RejectReason,
+    Rejection, Rules, Stage, Suppression, Timestamp, decode,
 };
 
 /// Where rejected lines go, if anywhere.
@@ -141,112 +144,247 @@ struct RejectLine<'a> {
     text: &'a str,
 }
 
-/// Encodes records as JSON lines the moment the engine emits them, writing in 64 KiB
-/// chunks, and counts them.
-struct LineWriter<'a> {
-    out: &'a mut dyn Write,
-    buf: Vec<u8>,
-    error: Option<io::Error>,
+/// How many lines (or records) travel between the stages at once, and how many such
+/// batches may wait in each channel: bounded, so memory does not grow with the input.
+const BATCH: usize = 1024;
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// A decoded event that owns its ids inline (ids up to 24 bytes need no allocation, so
+/// nothing is freed on a thread other than the one that allocated it).
+struct OwnedEvent {
+    event_id: CompactString,
+    customer_id: CompactString,
+    occurred_at: Timestamp,
+    payload: Option<Payload>,
+}
+
+impl OwnedEvent {
+    fn new(e: &Event) -> OwnedEvent {
+        OwnedEvent {
+            event_id: CompactString::from(&*e.event_id),
+            customer_id: CompactString::from(&*e.customer_id),
+            occurred_at: e.occurred_at,
+            payload: e.payload,
+        }
+    }
+
+    fn event(&self) -> Event<'_> {
+        Event {
+            event_id: Cow::Borrowed(&self.event_id),
+            customer_id: Cow::Borrowed(&self.customer_id),
+            occurred_at: self.occurred_at,
+            payload: self.payload,
+        }
+    }
+}
+
+/// One input line after decoding.
+enum Line {
+    Blank,
+    Event(OwnedEvent),
+    Rejected {
+        rejection: Rejection,
+        /// The original line, kept only when there is a rejects file to write it to.
+        text: Option<String>,
+    },
+}
+
+/// Collects the engine's records in batches for the encoding thread, and counts them.
+struct RecordBatches {
+    batch: Vec<Record>,
+    to_encoder: SyncSender<Vec<Record>>,
+    /// The encoder has stopped (a write failed): further records are dropped, and the run
+    /// ends with the encoder's error.
+    closed: bool,
     summary: Summary,
 }
 
-impl RecordSink for LineWriter<'_> {
+impl RecordSink for RecordBatches {
     fn push(&mut self, record: Record) {
         self.summary.count(&record);
-        record.write_json_line(&mut self.buf);
-        if self.buf.len() >= 64 * 1024 {
-            self.write_out();
+        if matches!(record, Record::Suppressed { .. }) {
+            return;
+        }
+        self.batch.push(record);
+        if self.batch.len() >= BATCH {
+            self.send();
         }
     }
 }
 
-impl LineWriter<'_> {
-    fn write_out(&mut self) {
-        if self.error.is_none()
-            && let Err(e) = self.out.write_all(&self.buf)
-        {
-            self.error = Some(e);
+impl RecordBatches {
+    fn send(&mut self) {
+        if self.batch.is_empty() || self.closed {
+            self.batch.clear();
+            return;
         }
-        self.buf.clear();
-    }
-
-    /// The first write error, if any happened.
-    fn check(&mut self) -> io::Result<()> {
-        self.error.take().map_or(Ok(()), Err)
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.closed = self.to_encoder.send(batch).is_err();
     }
 }
 
 /// Replays `input` into `output` (JSON lines in processing order) and `rejects`.
+///
+/// Three stages run at once, joined by bounded channels that keep the order: a thread reads
+/// and decodes lines, this thread drives the engine (the only stage with state), and a
+/// thread encodes the records and writes them. The output is byte-identical to doing the
+/// three one after the other.
 pub fn replay(
-    input: &mut dyn BufRead,
-    output: &mut dyn Write,
+    input: &mut (dyn BufRead + Send),
+    output: &mut (dyn Write + Send),
     mut rejects: RejectSink,
     options: &ReplayOptions,
 ) -> io::Result<Summary> {
     let mut engine = Engine::new(options.rules.clone());
-    let mut line = Vec::with_capacity(1024);
-    let mut writer = LineWriter {
-        out: output,
-        buf: Vec::with_capacity(80 * 1024),
-        error: None,
-        summary: Summary::default(),
-    };
     let mut progress = Progress::new(options.progress);
-    loop {
-        line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            break;
-        }
-        let summary = &mut writer.summary;
-        summary.lines += 1;
-        let mut bytes = line.strip_suffix(b"\n").unwrap_or(&line);
-        if summary.lines == 1 {
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        }
-        if is_blank(bytes) {
-            summary.blank_lines += 1;
-            continue;
-        }
-        match decode(bytes, options.now) {
-            Ok(event) => {
-                let outcome = engine.apply(&event, &mut writer);
-                *writer.summary.outcomes.entry(outcome).or_default() += 1;
-            }
-            Err(rejection) => {
-                *summary.rejected.entry(rejection.reason).or_default() += 1;
-                if let Some(sink) = rejects.as_deref_mut() {
-                    let text = String::from_utf8_lossy(bytes);
-                    let reject = RejectLine {
-                        line: summary.lines,
-                        reason: rejection.reason.as_str(),
-                        detail: &rejection.detail,
-                        text: &text,
-                    };
-                    serde_json::to_writer(&mut *sink, &reject)?;
-                    sink.write_all(b"\n")?;
+    let keep_text = rejects.is_some();
+    let (lines_tx, lines_rx) = sync_channel::<io::Result<Vec<Line>>>(BATCHES_IN_FLIGHT);
+    let (records_tx, records_rx) = sync_channel::<Vec<Record>>(BATCHES_IN_FLIGHT);
+    let now = options.now;
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_and_decode(input, now, keep_text, &lines_tx));
+        let encoder = scope.spawn(move || encode_and_write(output, &records_rx));
+        let mut sink = RecordBatches {
+            batch: Vec::with_capacity(BATCH),
+            to_encoder: records_tx,
+            closed: false,
+            summary: Summary::default(),
+        };
+        let processed = (|| -> io::Result<()> {
+            for batch in lines_rx.iter() {
+                for line in batch? {
+                    let summary = &mut sink.summary;
+                    summary.lines += 1;
+                    match line {
+                        Line::Blank => summary.blank_lines += 1,
+                        Line::Event(event) => {
+                            let outcome = engine.apply(&event.event(), &mut sink);
+                            *sink.summary.outcomes.entry(outcome).or_default() += 1;
+                        }
+                        Line::Rejected { rejection, text } => {
+                            *summary.rejected.entry(rejection.reason).or_default() += 1;
+                            if let (Some(out), Some(text)) = (rejects.as_deref_mut(), text) {
+                                write_reject(out, summary.lines, &rejection, &text)?;
+                            }
+                        }
+                    }
+                    progress.tick(sink.summary.lines);
+                }
+                if sink.closed {
+                    break;
                 }
             }
+            // The end: the clock advances to --as-of when given (never back), and every
+            // timer due by then fires, including timers a late last event armed in the past.
+            if let Some(end) = engine.clock().max(options.as_of) {
+                engine.advance_clock(end, &mut sink);
+            }
+            sink.send();
+            Ok(())
+        })();
+        // Dropping the receiver stops the reader if processing stopped early; dropping the
+        // sender ends the encoder's input. The encoder's result comes first, since a failed
+        // write is why processing stopped early.
+        drop(lines_rx);
+        let mut summary = std::mem::take(&mut sink.summary);
+        drop(sink);
+        let written = encoder
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the encoding thread panicked")));
+        written?;
+        processed?;
+        if let Some(out) = rejects {
+            out.flush()?;
         }
-        writer.check()?;
-        progress.tick(writer.summary.lines);
+        progress.done(summary.lines);
+        for customer in engine.customers() {
+            *summary.stages.entry(customer.stage).or_default() += 1;
+        }
+        Ok(summary)
+    })
+}
+
+/// The reading stage: lines in, decoded in batches. Stops at the end of the input, at a
+/// read error (sent on), or when the engine stage has stopped listening.
+fn read_and_decode(
+    input: &mut (dyn BufRead + Send),
+    now: Timestamp,
+    keep_text: bool,
+    out: &SyncSender<io::Result<Vec<Line>>>,
+) {
+    let mut line = Vec::with_capacity(1024);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut first = true;
+    loop {
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = out.send(Err(e));
+                return;
+            }
+        }
+        let mut bytes = line.strip_suffix(b"\n").unwrap_or(&line);
+        if first {
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            first = false;
+        }
+        batch.push(if is_blank(bytes) {
+            Line::Blank
+        } else {
+            match decode(bytes, now) {
+                Ok(event) => Line::Event(OwnedEvent::new(&event)),
+                Err(rejection) => Line::Rejected {
+                    rejection,
+                    text: keep_text.then(|| String::from_utf8_lossy(bytes).into_owned()),
+                },
+            }
+        });
+        if batch.len() >= BATCH
+            && out
+                .send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
+                .is_err()
+        {
+            return;
+        }
     }
-    // The end: the clock advances to --as-of when given (never back), and every timer due by
-    // then fires, including timers a late last event armed in the past.
-    if let Some(end) = engine.clock().max(options.as_of) {
-        engine.advance_clock(end, &mut writer);
+    let _ = out.send(Ok(batch));
+}
+
+/// The writing stage: records in, JSON lines out in 64 KiB chunks.
+fn encode_and_write(
+    output: &mut (dyn Write + Send),
+    records: &Receiver<Vec<Record>>,
+) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(80 * 1024);
+    for batch in records.iter() {
+        for record in &batch {
+            record.write_json_line(&mut buf);
+            if buf.len() >= 64 * 1024 {
+                output.write_all(&buf)?;
+                buf.clear();
+            }
+        }
     }
-    writer.write_out();
-    writer.check()?;
-    writer.out.flush()?;
-    if let Some(sink) = rejects {
-        sink.flush()?;
-    }
-    progress.done(writer.summary.lines);
-    let mut summary = writer.summary;
-    for customer in engine.customers() {
-        *summary.stages.entry(customer.stage).or_default() += 1;
-    }
-    Ok(summary)
+    output.write_all(&buf)?;
+    output.flush()
+}
+
+fn write_reject(
+    out: &mut dyn Write,
+    line: u64,
+    rejection: &Rejection,
+    text: &str,
+) -> io::Result<()> {
+    let reject = RejectLine {
+        line,
+        reason: rejection.reason.as_str(),
+        detail: &rejection.detail,
+        text,
+    };
+    serde_json::to_writer(&mut *out, &reject)?;
+    out.write_all(b"\n")
 }
 
 /// A line of only whitespace (or nothing) is skipped, not rejected.
@@ -290,6 +428,104 @@ impl Progress {
         if self.enabled && self.last != self.started {
             let secs = self.started.elapsed().as_secs_f64();
             eprintln!("\r{lines} lines in {secs:.1} s            ");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> ReplayOptions {
+        ReplayOptions {
+            rules: Rules::default(),
+            as_of: None,
+            now: Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").unwrap(),
+            progress: false,
+        }
+    }
+
+    /// Many more lines than the channels hold, each making records.
+    fn input(customers: usize) -> String {
+        (0..customers)
+            .map(|i| {
+                format!(
+                    r#"{{"event_id":"e{i}","customer_id":"c{i}","type":"purchase","occurred_at":"2025-01-01T00:00:00Z","data":{{"amount":1}}}}"#
+                ) + "\n"
+            })
+            .collect()
+    }
+
+    /// Accepts `left` bytes, then fails.
+    struct FailingWriter {
+        left: usize,
+    }
+
+    impl Write for FailingWriter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.left < buf.len() {
+                return Err(io::Error::other("disk full"));
+            }
+            self.left -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_ends_the_run_with_that_error() {
+        let text = input(50_000);
+        let mut out = FailingWriter { left: 200_000 };
+        let err = replay(&mut text.as_bytes(), &mut out, None, &options()).unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+    }
+
+    /// Yields its text, then fails instead of ending.
+    struct FailingReader<'a> {
+        text: &'a [u8],
+    }
+
+    impl io::Read for FailingReader<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.text.is_empty() {
+                return Err(io::Error::other("connection reset"));
+            }
+            self.text.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_failed_read_ends_the_run_with_that_error() {
+        let text = input(20_000);
+        let mut reader = io::BufReader::new(FailingReader {
+            text: text.as_bytes(),
+        });
+        let mut out = Vec::new();
+        let err = replay(&mut reader, &mut out, None, &options()).unwrap_err();
+        assert_eq!(err.to_string(), "connection reset");
+    }
+
+    #[test]
+    fn the_pipelined_run_writes_every_record_in_order() {
+        let text = input(20_000);
+        let mut out = Vec::new();
+        let summary = replay(&mut text.as_bytes(), &mut out, None, &options()).unwrap();
+        let lines: Vec<&[u8]> = out
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        // Per customer: first_seen, first_conversion, welcome_onboarding.
+        assert_eq!(lines.len(), 60_000);
+        assert_eq!(summary.transitions, 40_000);
+        for (i, chunk) in lines.chunks(3).enumerate() {
+            let id = format!(r#""customer_id":"c{i}""#);
+            assert!(
+                chunk
+                    .iter()
+                    .all(|l| String::from_utf8_lossy(l).contains(&id))
+            );
         }
     }
 }

@@ -145,7 +145,8 @@ impl<'a> Parser<'a> {
 
     fn object(&mut self) -> Result<Json<'a>, JsonError> {
         self.at += 1; // '{'
-        let mut fields: Vec<(Cow<'a, str>, Json<'a>)> = Vec::new();
+        // An event has five fields at the top and a few in `data`: room for both at once.
+        let mut fields: Vec<(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(8);
         let mut seen: Option<std::collections::HashSet<Cow<'a, str>>> = None;
         self.skip_ws();
         if self.peek() == Some(b'}') {
