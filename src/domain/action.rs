@@ -144,33 +144,52 @@ const ACTION_NAMESPACE: Uuid = Uuid::from_u128(0x6c1f_8e2a_43b5_4d0e_9a61_5f27_c
 /// U+001F (which a customer id cannot contain). The cause is `event:<event_id>` or
 /// `timer:<timer kind>:<stamp, RFC 3339>`.
 pub fn action_id(customer_id: &str, kind: ActionKind, cause: &Cause) -> Uuid {
-    use std::io::Write;
-    // The name is built on the stack: ids are at most 128 bytes each, so it fits in 320.
-    let mut buf = [0u8; 320];
-    let mut name = std::io::Cursor::new(&mut buf[..]);
-    let written = match cause {
-        Cause::Event(id) => write!(name, "{customer_id}\u{1f}{kind}\u{1f}event:{id}"),
-        Cause::Timer { kind: t, stamp } => write!(
-            name,
-            "{customer_id}\u{1f}{kind}\u{1f}timer:{}:{stamp}",
-            t.as_str()
-        ),
+    let mut stamp = [0u8; 32];
+    let head = [
+        customer_id.as_bytes(),
+        b"\x1f",
+        kind.as_str().as_bytes(),
+        b"\x1f",
+    ];
+    let name_parts: &[&[u8]] = &match cause {
+        Cause::Event(id) => [
+            head[0],
+            head[1],
+            head[2],
+            head[3],
+            b"event:",
+            id.as_bytes(),
+            b"",
+            b"",
+        ],
+        Cause::Timer { kind: t, stamp: at } => {
+            let len = at.write_rfc3339(&mut stamp);
+            let t = t.as_str().as_bytes();
+            [
+                head[0],
+                head[1],
+                head[2],
+                head[3],
+                b"timer:",
+                t,
+                b":",
+                &stamp[..len],
+            ]
+        }
     };
-    if written.is_err() {
-        // Longer ids than the contract allows (never from decoded input): build it on the heap.
-        let name = match cause {
-            Cause::Event(id) => format!("{customer_id}\u{1f}{kind}\u{1f}event:{id}"),
-            Cause::Timer { kind: t, stamp } => {
-                format!(
-                    "{customer_id}\u{1f}{kind}\u{1f}timer:{}:{stamp}",
-                    t.as_str()
-                )
-            }
-        };
-        return Uuid::new_v5(&ACTION_NAMESPACE, name.as_bytes());
+    // The name is built on the stack: ids are at most 128 bytes each, so it fits in 320
+    // (longer ids never come from decoded input; they go through the heap).
+    let total: usize = name_parts.iter().map(|p| p.len()).sum();
+    let mut buf = [0u8; 320];
+    if total > buf.len() {
+        return Uuid::new_v5(&ACTION_NAMESPACE, &name_parts.concat());
     }
-    let len = name.position() as usize;
-    Uuid::new_v5(&ACTION_NAMESPACE, &buf[..len])
+    let mut at = 0;
+    for part in name_parts {
+        buf[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    Uuid::new_v5(&ACTION_NAMESPACE, &buf[..at])
 }
 
 /// Why a transition happened (the `reason` field of a transition record).

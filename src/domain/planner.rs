@@ -196,7 +196,14 @@ pub fn entry_planned(
     Planned {
         kind,
         reason: ActionReason::Entered(reason),
-        explain: format!("entered {after}: {explain}"),
+        explain: {
+            let mut s = String::with_capacity(10 + explain.len());
+            s.push_str("entered ");
+            s.push_str(after.as_str());
+            s.push_str(": ");
+            s.push_str(explain);
+            s
+        },
         facts: facts.clone(),
     }
 }

@@ -158,12 +158,56 @@ impl Store {
             }
             self.timers.pop();
             // Disarming on the first pop makes any further copy of this entry stale.
-            self.armed[slot as usize] = None;
-            self.armed_count -= 1;
+            self.disarm(slot);
             due.push(slot);
             self.drop_stale();
         }
         due
+    }
+
+    /// Disarms every timer due at or before `clock` and returns them sorted by firing time
+    /// (ties in slot order). A few are popped off the heap; past [`BULK`] the whole heap is
+    /// partitioned at once (O(n), instead of a cache-missing O(log n) pop per timer).
+    pub fn take_due(&mut self, clock: Timestamp) -> Vec<(Timestamp, Slot)> {
+        /// How many due timers are popped one by one before the rest are taken in bulk.
+        const BULK: usize = 1024;
+        let mut due = Vec::new();
+        while let Some(&Reverse((t, slot))) = self.timers.peek() {
+            if t > clock {
+                return due;
+            }
+            if due.len() == BULK {
+                break;
+            }
+            self.timers.pop();
+            self.disarm(slot);
+            due.push((t, slot));
+            self.drop_stale();
+        }
+        if self.timers.is_empty() {
+            return due;
+        }
+        let entries = std::mem::take(&mut self.timers).into_vec();
+        let mut rest = Vec::with_capacity(entries.len());
+        for Reverse((t, slot)) in entries {
+            if self.armed[slot as usize] != Some(t) {
+                continue; // stale, or a copy of an entry already taken
+            }
+            if t <= clock {
+                self.disarm(slot);
+                due.push((t, slot));
+            } else {
+                rest.push(Reverse((t, slot)));
+            }
+        }
+        self.timers = BinaryHeap::from(rest);
+        due.sort_unstable();
+        due
+    }
+
+    fn disarm(&mut self, slot: Slot) {
+        self.armed[slot as usize] = None;
+        self.armed_count -= 1;
     }
 
     pub fn pending_timers(&self) -> usize {
@@ -233,6 +277,28 @@ mod tests {
         let fired = drain(&mut s);
         assert_eq!(fired.len(), 10);
         assert_eq!(fired[0], (99_990, 0));
+    }
+
+    #[test]
+    fn taking_many_due_timers_at_once_gives_them_in_time_order() {
+        let mut s = store(5000);
+        for slot in 0..5000u32 {
+            // Deadlines out of order, some moved, some equal.
+            s.set_timer(slot, Some(t(i64::from((slot * 7919) % 3000))));
+            if slot % 3 == 0 {
+                s.set_timer(slot, Some(t(i64::from(slot % 100) + 10_000)));
+            }
+        }
+        let due = s.take_due(t(9_999));
+        let expected: usize = (0..5000u32).filter(|slot| slot % 3 != 0).count();
+        assert_eq!(due.len(), expected);
+        assert!(due.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(s.pending_timers(), 5000 - expected);
+        assert_eq!(s.next_timer(), Some(t(10_000)));
+        let rest = s.take_due(t(20_000));
+        assert_eq!(rest.len(), 5000 - expected);
+        assert_eq!(s.pending_timers(), 0);
+        assert!(s.take_due(t(i64::MAX)).is_empty());
     }
 
     #[test]
