@@ -42,6 +42,10 @@ impl Drop for Broker {
     }
 }
 
+/// The allocator of the `lifecycle` binary, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn nisshi() -> String {
     std::env::var("NISSHI").unwrap_or_else(|_| {
         format!(
@@ -415,13 +419,25 @@ fn restore(b: &Broker, customers: u64) -> (f64, f64) {
     producer.flush(Duration::from_secs(120)).expect("flush");
 
     let restorer = client::restorer(&k).expect("restorer config");
+    // Two rounds, each ours then the plain consumer, best of each: the first read of a
+    // partition is not favoured or penalised against the second.
+    let (mut ours, mut plain) = (f64::MAX, f64::MAX);
+    for _ in 0..2 {
+        ours = ours.min(restore_all(&restorer, &k.topics.state, customers));
+        plain = plain.min(read_all(&restorer, &k.topics.state, customers));
+    }
+    (ours, plain)
+}
+
+/// Our restore of every partition; seconds.
+fn restore_all(restorer: &rdkafka::ClientConfig, topic: &str, customers: u64) -> f64 {
     let start = Instant::now();
     let mut restored = 0;
     for p in 0..PARTITIONS {
         let mut engine = Engine::new(Rules::default());
         changelog::restore(
-            &restorer,
-            &k.topics.state,
+            restorer,
+            topic,
             p,
             &mut engine,
             Duration::from_secs(60),
@@ -430,18 +446,21 @@ fn restore(b: &Broker, customers: u64) -> (f64, f64) {
         .expect("restore");
         restored += engine.customer_count();
     }
-    let ours = start.elapsed().as_secs_f64();
     assert_eq!(restored as u64, customers);
+    start.elapsed().as_secs_f64()
+}
 
+/// A plain consumer reading every partition to its end; seconds.
+fn read_all(restorer: &rdkafka::ClientConfig, topic: &str, customers: u64) -> f64 {
     let start = Instant::now();
     let mut read = 0u64;
     for p in 0..PARTITIONS {
         let c: BaseConsumer = restorer.create().expect("plain consumer");
         let (_, high) = c
-            .fetch_watermarks(&k.topics.state, p, Duration::from_secs(10))
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
             .expect("marks");
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&k.topics.state, p, Offset::Beginning)
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
             .expect("tpl");
         c.assign(&tpl).expect("assign");
         loop {
@@ -457,9 +476,8 @@ fn restore(b: &Broker, customers: u64) -> (f64, f64) {
             }
         }
     }
-    let plain = start.elapsed().as_secs_f64();
     assert!(read >= customers);
-    (ours, plain)
+    start.elapsed().as_secs_f64()
 }
 
 fn main() {

@@ -19,20 +19,23 @@ note() { echo "$*" | tee -a "$log"; }
 input="$work/replay-95000.jsonl"
 [ -s "$input" ] || target/release/lifecycle generate --customers 95000 --seed 1 --output "$input" 2>/dev/null
 lines=$(wc -l < "$input")
-/usr/bin/time -v target/release/lifecycle replay --input "$input" --output /dev/null \
-  --as-of 2026-01-01T00:00:00Z 2> "$work/replay-time.txt"
-replay_secs=$(python3 -c "
-import re; t=open('$work/replay-time.txt').read()
-w=re.search(r'Elapsed \(wall clock\) time.*: (\S+)', t).group(1).split(':')
-print(sum(float(x)*60**i for i,x in enumerate(reversed(w))))")
-replay_rss=$(grep 'Maximum resident set size' "$work/replay-time.txt" | awk '{print $NF}')
-base_line=$(target/release/examples/parse_baseline "$input")
-base_rate=$(echo "$base_line" | sed -E 's/.*= ([0-9]+) lines\/s/\1/')
-python3 - "$lines" "$replay_secs" "$base_rate" "$replay_rss" <<'PY' | tee -a "$log"
+# Best of 3 for each, interleaved, so a noisy neighbour on the shared host hurts both alike.
+best_replay="" ; best_base=0
+for _ in 1 2 3; do
+  /usr/bin/time -f "%e %U %S %M" -o "$work/replay-time.txt" target/release/lifecycle replay \
+    --input "$input" --output /dev/null --as-of 2026-01-01T00:00:00Z 2>/dev/null
+  read -r wall user sys rss < "$work/replay-time.txt"
+  if [ -z "$best_replay" ] || python3 -c "import sys; sys.exit(0 if $wall < ${best_replay%% *} else 1)"; then
+    best_replay="$wall $user $sys $rss"
+  fi
+  base_rate=$(target/release/examples/parse_baseline "$input" | sed -E 's/.*= ([0-9]+) lines\/s/\1/')
+  [ "$base_rate" -gt "$best_base" ] && best_base=$base_rate
+done
+python3 - "$lines" $best_replay "$best_base" <<'PY' | tee -a "$log"
 import sys
-lines, secs, base, rss = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+lines, secs, user, sys_, rss, base = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
 rate = lines / secs
-print(f"replay: {lines} events in {secs:.2f} s = {rate:,.0f} events/s, peak RSS {rss/1024:.0f} MiB; "
+print(f"replay: {lines} events in {secs:.2f} s = {rate:,.0f} events/s ({user + sys_:.2f} s CPU, peak RSS {rss/1024:.0f} MiB); "
       f"serde_json typed parse {base:,.0f} lines/s; ratio {rate/base:.2f} (target >= 0.7)")
 PY
 

@@ -9,13 +9,16 @@
 //! ## Layout
 //!
 //! - [`domain`]: the pure core, no I/O, no clock, no logging.
-//!   - [`domain::decode`]: bytes to a typed [`domain::Event`] or a [`domain::Rejection`].
+//!   - [`domain::decode`]: bytes to a typed [`domain::Event`] or a [`domain::Rejection`], over
+//!     [`domain::json`], a strict hand-written JSON parser.
 //!   - [`domain::engine`]: transitions, timers, de-duplication, erasure.
 //!   - [`domain::planner`]: actions, net change, cooldown, consent, action ids.
 //!   - [`domain::customer`], [`domain::store`]: per-customer state and its index and timers.
 //!   - [`domain::kano`]: the KANO evaluation table.
+//!   - [`domain::record`]: transition and action records; written as JSON lines by a
+//!     hand-written encoder (`record_json.rs`).
 //! - [`config`]: one serde tree; defaults only in `config/default.toml`.
-//! - [`replay`]: the engine over a JSONL file.
+//! - [`replay`]: the engine over a JSONL file, in three threads (decode | engine | encode).
 //! - [`generate`]: a deterministic synthetic CRM stream.
 //!
 //! ## Message flow

@@ -116,6 +116,11 @@ impl Engine {
         }
     }
 
+    /// Makes room for about `additional` more customers (a hint; restoring from a changelog).
+    pub fn reserve_customers(&mut self, additional: usize) {
+        self.store.reserve(additional);
+    }
+
     /// Adds or replaces one customer's state (restoring from a changelog).
     pub fn put_customer(&mut self, customer: Customer) {
         if let Some(slot) = self.store.find(&customer.id) {

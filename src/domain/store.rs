@@ -38,6 +38,19 @@ impl Store {
         self.hasher.hash_one(id)
     }
 
+    /// Makes room for `additional` more customers at once (a restore knows how many records
+    /// it will read), instead of growing the index step by step.
+    pub fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+        self.armed.reserve(additional);
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.index.reserve(additional, |&s| {
+            use std::hash::BuildHasher;
+            hasher.hash_one(slots[s as usize].as_ref().map_or("", |c| &*c.id))
+        });
+    }
+
     pub fn len(&self) -> usize {
         self.index.len()
     }

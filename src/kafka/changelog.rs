@@ -74,6 +74,9 @@ pub fn restore(
     let mut stats = RestoreStats::default();
     let mut unconfirmed: Vec<ChangelogEntry> = Vec::new();
     if high > low {
+        // An upper bound of the customers to come (a compacted log holds few stale records),
+        // capped so that a huge uncompacted log does not reserve memory it will not need.
+        engine.reserve_customers(usize::try_from(high - low).unwrap_or(0).min(4 << 20));
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, partition, Offset::Beginning)
             .map_err(kafka)?;
