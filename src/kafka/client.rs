@@ -46,6 +46,10 @@ fn base(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
     // A broker that holds fetches until fetch.wait.max.ms starves a stream processor at
     // librdkafka's 500 ms default; 10 ms keeps latency low at a small cost in requests.
     c.set("fetch.wait.max.ms", "10");
+    // Once a consumer's local queue passes queued.min.messages, librdkafka pauses fetching
+    // for this long (default 1 s); a consumer that then catches up sits idle for the rest of
+    // it. A restore, which decodes every record, lost most of its time that way.
+    c.set("fetch.queue.backoff.ms", "10");
     for (key, value) in &k.librdkafka {
         c.set(key, resolve(key, value)?);
     }
@@ -71,11 +75,7 @@ pub fn restorer(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        // Restoring decodes every record, so the local queue often passes its thresholds;
-        // librdkafka then pauses fetching for this long (default 1 s), and the restore sat
-        // idle for most of that pause once it had caught up.
-        .set("fetch.queue.backoff.ms", "10");
+        .set("isolation.level", "read_committed");
     Ok(c)
 }
 
