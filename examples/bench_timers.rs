@@ -72,19 +72,30 @@ fn main() {
     );
 
     // Firing: the engine's work (each firing builds its transition and action records, which
-    // the sink drops). Then the same again with the records encoded as replay writes them.
+    // the sink drops), best of 3 runs on copies of the same state (the host is shared). Then
+    // once more with the records encoded as replay writes them.
     let end = base.plus(Span::from_days(62));
-    let mut dropped = Encoded::default();
-    let mut again = Engine::restore(Rules::default(), engine.snapshot());
-    let started = Instant::now();
-    engine.advance_clock(end, &mut dropped);
-    let secs = started.elapsed().as_secs_f64();
+    let snapshot = engine.snapshot();
+    drop(engine);
+    let mut best: Option<(f64, Encoded)> = None;
+    for _ in 0..3 {
+        let mut copy = Engine::restore(Rules::default(), snapshot.clone());
+        let mut dropped = Encoded::default();
+        let started = Instant::now();
+        copy.advance_clock(end, &mut dropped);
+        let secs = started.elapsed().as_secs_f64();
+        if best.as_ref().is_none_or(|(b, _)| secs < *b) {
+            best = Some((secs, dropped));
+        }
+    }
+    let (secs, dropped) = best.expect("three runs");
     println!(
-        "figure: fired {} timers in {secs:.2} s ({:.0} timers/s), {} records",
+        "figure: fired {} timers in {secs:.2} s ({:.0} timers/s), {} records (best of 3)",
         dropped.transitions,
         dropped.transitions as f64 / secs,
         dropped.records
     );
+    let mut again = Engine::restore(Rules::default(), snapshot);
     let mut encoded = Encoded {
         encode: true,
         ..Encoded::default()
