@@ -823,3 +823,41 @@ fn a_timer_a_late_event_armed_in_the_past_fires_at_the_end_of_the_replay() {
     );
     check.finish();
 }
+
+/// More timers due in one advance than are popped one by one (so they are taken in bulk),
+/// with many ties and with firings that arm timers due within the same advance: they
+/// fire in order of firing time, then customer id, each customer's chain in its order.
+#[test]
+fn a_bulk_of_due_timers_fires_in_time_then_id_order() {
+    use lifecycle::domain::{Engine, Record, Rules, Stage, Timestamp, decode};
+    let now = Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").unwrap();
+    let mut engine = Engine::new(Rules::default());
+    let mut records = Vec::new();
+    for i in 0..3000u32 {
+        // 20 distinct days, ids inserted in an order unrelated to id order.
+        let c = (i * 7919) % 3000;
+        let line = format!(
+            r#"{{"event_id":"e{c}","customer_id":"c{c:05}","type":"purchase","occurred_at":"2025-01-{:02}T00:00:00Z","data":{{"amount":1}}}}"#,
+            1 + c % 20
+        );
+        engine.apply(&decode(line.as_bytes(), now).unwrap(), &mut records);
+    }
+    records.clear();
+    engine.advance_clock(now, &mut records);
+    let fired: Vec<(Timestamp, String, Option<Stage>)> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Transition(t) => Some((t.at.0, t.customer_id.to_string(), t.to)),
+            _ => None,
+        })
+        .collect();
+    // Each customer goes new -> churning -> churned: 6000 firings.
+    assert_eq!(fired.len(), 6000);
+    // Both kinds of timer fire their stamp plus the same lateness: stamp order is firing
+    // order.
+    let keys: Vec<(Timestamp, &str)> = fired.iter().map(|f| (f.0, f.1.as_str())).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert_eq!(engine.pending_timers(), 0);
+}
