@@ -16,7 +16,8 @@
 //!   - [`domain::customer`], [`domain::store`]: per-customer state and its index and timers.
 //!   - [`domain::kano`]: the KANO evaluation table.
 //!   - [`domain::record`]: transition and action records; written as JSON lines by a
-//!     hand-written encoder (`record_json.rs`).
+//!     hand-written encoder (`record_json.rs`). [`domain::explain`] holds why each
+//!     happened as its parts, put into words only when a record is encoded.
 //! - [`config`]: one serde tree; defaults only in `config/default.toml`.
 //! - [`replay`]: the engine over a JSONL file, in three threads (decode | engine | encode).
 //! - [`generate`]: a deterministic synthetic CRM stream.

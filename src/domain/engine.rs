@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::action::{Cause, Reason};
 use super::customer::{Customer, Stage, TimerKind, event_id_hash};
 use super::event::{Event, EventType, Payload};
+use super::explain::Why;
 use super::planner::{emit, entry_planned, event_actions};
 use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
 use super::rules::Rules;
@@ -78,7 +79,7 @@ pub struct Engine {
 /// The transitions of one input so far, for the net-change rule.
 struct NetChange {
     before: Option<Stage>,
-    last: Option<(Stage, Reason, String, Facts)>,
+    last: Option<(Stage, Reason, Why, Facts)>,
 }
 
 impl Engine {
@@ -253,7 +254,7 @@ impl Engine {
             }
             None => {
                 let slot = self.store.insert(Customer::new(&event.customer_id, at));
-                let explain = format!("first event seen for this customer ({event_type})");
+                let explain = Why::FirstSeen(event_type);
                 let facts = Facts {
                     event_type: Some(event_type.as_str()),
                     ..Facts::default()
@@ -264,7 +265,7 @@ impl Engine {
                     Reason::FirstSeen,
                     at,
                     Some(&event.event_id),
-                    explain.clone(),
+                    explain,
                     facts.clone(),
                 ));
                 let net = NetChange {
@@ -283,7 +284,7 @@ impl Engine {
         // Rules 3-6, in order, each on the stage the previous one left.
         if converts && customer.stage == Stage::Prospect {
             let facts = conversion_facts(customer, event_type);
-            let explain = format!("first conversion ({event_type})");
+            let explain = Why::FirstConversion(event_type);
             step(
                 customer,
                 Stage::New,
@@ -301,10 +302,11 @@ impl Engine {
             let mature = customer.meets_mature_rule(at, rules);
             let to = if mature { Stage::Mature } else { Stage::New };
             let facts = mature_facts(customer, at, rules, Some(event_type));
-            let explain = format!(
-                "a conversion ({event_type}) while {from}; the mature rule {}",
-                if mature { "holds" } else { "does not hold" }
-            );
+            let explain = Why::Reactivated {
+                event_type,
+                from,
+                mature,
+            };
             step(
                 customer,
                 to,
@@ -319,13 +321,12 @@ impl Engine {
         }
         if customer.stage == Stage::New && customer.meets_mature_rule(at, rules) {
             let facts = mature_facts(customer, at, rules, None);
-            let explain = format!(
-                "{} purchases >= {} and {} days since the first conversion >= {}",
-                customer.purchase_count,
-                rules.mature_min_purchases,
-                facts.days_since_first_conversion.unwrap_or_default(),
-                rules.mature_min_tenure_days
-            );
+            let explain = Why::MatureCriteria {
+                purchases: customer.purchase_count,
+                min_purchases: rules.mature_min_purchases,
+                days: facts.days_since_first_conversion.unwrap_or_default(),
+                min_days: rules.mature_min_tenure_days,
+            };
             step(
                 customer,
                 Stage::Mature,
@@ -345,7 +346,7 @@ impl Engine {
                 event_type: Some(event_type.as_str()),
                 ..Facts::default()
             };
-            let explain = format!("a churn signal ({event_type})");
+            let explain = Why::ChurnSignal(event_type);
             step(
                 customer,
                 Stage::Churning,
@@ -365,7 +366,7 @@ impl Engine {
 
         let mut planned = Vec::new();
         if let Some((after, reason, explain, facts)) = &net.last {
-            planned.push(entry_planned(net.before, *after, *reason, explain, facts));
+            planned.push(entry_planned(net.before, *after, *reason, *explain, facts));
         }
         planned.extend(event_actions(customer, &payload, milestone));
         emit(
@@ -391,7 +392,7 @@ impl Engine {
             at: Rfc3339(event.occurred_at),
             event_id: Some(event.event_id.as_ref().into()),
             seq: customer.seq + 1,
-            explain: "customer_erased: every fact about this customer was deleted".into(),
+            explain: Why::Erased,
             facts: Facts::default(),
         }));
     }
@@ -411,15 +412,9 @@ impl Engine {
                 (
                     Stage::Churning,
                     Reason::Inactivity,
-                    {
-                        // Built by hand: a million timers can fire in one clock advance.
-                        let mut s = String::with_capacity(64);
-                        s.push_str("no activity since ");
-                        last.push_rfc3339(&mut s);
-                        s.push_str(": ");
-                        s.push_str(itoa::Buffer::new().format(rules.inactivity_days));
-                        s.push_str(" days of inactivity");
-                        s
+                    Why::Inactivity {
+                        last,
+                        days: rules.inactivity_days,
                     },
                     Facts {
                         last_activity_at: Some(Rfc3339(last)),
@@ -434,14 +429,9 @@ impl Engine {
             TimerKind::NoReactivation => (
                 Stage::Churned,
                 Reason::NoReactivation,
-                {
-                    let mut s = String::with_capacity(72);
-                    s.push_str("churning since ");
-                    customer.stage_entered_at.push_rfc3339(&mut s);
-                    s.push_str(" with no reactivation for ");
-                    s.push_str(itoa::Buffer::new().format(rules.churned_after_days));
-                    s.push_str(" days");
-                    s
+                Why::NoReactivation {
+                    since: customer.stage_entered_at,
+                    days: rules.churned_after_days,
                 },
                 Facts {
                     churning_since: Some(Rfc3339(customer.stage_entered_at)),
@@ -453,7 +443,7 @@ impl Engine {
         };
         let at = timer.stamp;
         set_stage(customer, to, at);
-        let planned = [entry_planned(Some(from), to, reason, &explain, &facts)];
+        let planned = [entry_planned(Some(from), to, reason, explain, &facts)];
         out.push(transition_record(
             customer,
             Some(from),
@@ -545,7 +535,7 @@ fn step(
     reason: Reason,
     at: Timestamp,
     event: &Event,
-    explain: String,
+    explain: Why,
     facts: Facts,
     net: &mut NetChange,
     out: &mut dyn RecordSink,
@@ -558,7 +548,7 @@ fn step(
         reason,
         at,
         Some(&event.event_id),
-        explain.clone(),
+        explain,
         facts.clone(),
     ));
     net.last = Some((to, reason, explain, facts));
@@ -570,7 +560,7 @@ fn transition_record(
     reason: Reason,
     at: Timestamp,
     event_id: Option<&str>,
-    explain: String,
+    explain: Why,
     facts: Facts,
 ) -> Record {
     Record::Transition(Transition {

@@ -7,6 +7,7 @@ pub mod customer;
 pub mod decode;
 pub mod engine;
 pub mod event;
+pub mod explain;
 pub mod json;
 pub mod kano;
 pub mod planner;

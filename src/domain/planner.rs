@@ -4,6 +4,7 @@
 use super::action::{ActionKind, ActionReason, Cause, Reason, Suppression, action_id};
 use super::customer::{Customer, Stage};
 use super::event::{Payload, Severity};
+use super::explain::{Explain, Why};
 use super::kano::{KanoClass, classify};
 use super::record::{Action, Facts, Record, RecordSink, RecordType, Rfc3339};
 use super::rules::Rules;
@@ -14,7 +15,7 @@ use super::time::Timestamp;
 pub struct Planned {
     pub kind: ActionKind,
     pub reason: ActionReason,
-    pub explain: String,
+    pub explain: Explain,
     pub facts: Facts,
 }
 
@@ -45,7 +46,7 @@ pub fn event_actions(
         Payload::Complaint => planned.push(Planned {
             kind: ActionKind::ServiceRecovery,
             reason: ActionReason::Complaint,
-            explain: "the customer complained".into(),
+            explain: Explain::Complaint,
             facts: Facts {
                 event_type: Some("complaint"),
                 ..Facts::default()
@@ -56,7 +57,7 @@ pub fn event_actions(
         } => planned.push(Planned {
             kind: ActionKind::ServiceRecovery,
             reason: ActionReason::HighSeverityTicket,
-            explain: "a support ticket of severity high".into(),
+            explain: Explain::HighSeverityTicket,
             facts: Facts {
                 event_type: Some("support_ticket"),
                 severity: Some("high"),
@@ -72,7 +73,7 @@ pub fn event_actions(
                 planned.push(Planned {
                     kind: ActionKind::DetractorFollowUp,
                     reason: ActionReason::Detractor,
-                    explain: format!("NPS {score} <= 6: a detractor"),
+                    explain: Explain::Detractor(score),
                     facts: Facts {
                         nps: Some(score),
                         ..Facts::default()
@@ -83,7 +84,7 @@ pub fn event_actions(
                 planned.push(Planned {
                     kind: ActionKind::AdvocacyInvite,
                     reason: ActionReason::Promoter,
-                    explain: format!("NPS {score} >= 9 from a mature customer: a promoter"),
+                    explain: Explain::Promoter(score),
                     facts: Facts {
                         nps: Some(score),
                         ..Facts::default()
@@ -95,9 +96,7 @@ pub fn event_actions(
                 planned.push(Planned {
                     kind: ActionKind::ServiceRecovery,
                     reason: ActionReason::MustBeUnsatisfied,
-                    explain: format!(
-                        "a must-be feature (KANO) with satisfaction {sat} <= 2: a basic need unmet"
-                    ),
+                    explain: Explain::MustBeUnsatisfied(sat),
                     facts: Facts {
                         kano_class: Some(KanoClass::MustBe.as_str()),
                         satisfaction: Some(sat),
@@ -111,7 +110,7 @@ pub fn event_actions(
                 planned.push(Planned {
                     kind: ActionKind::SurpriseDelight,
                     reason: ActionReason::Milestone,
-                    explain: format!("purchase number {m} is a delight milestone"),
+                    explain: Explain::Milestone(m),
                     facts: Facts {
                         purchase_count: Some(customer.purchase_count),
                         milestone: Some(m),
@@ -189,21 +188,14 @@ pub fn entry_planned(
     before: Option<Stage>,
     after: Stage,
     reason: Reason,
-    explain: &str,
+    why: Why,
     facts: &Facts,
 ) -> Planned {
     let kind = entry_action(before, after);
     Planned {
         kind,
         reason: ActionReason::Entered(reason),
-        explain: {
-            let mut s = String::with_capacity(10 + explain.len());
-            s.push_str("entered ");
-            s.push_str(after.as_str());
-            s.push_str(": ");
-            s.push_str(explain);
-            s
-        },
+        explain: Explain::Entered(after, why),
         facts: facts.clone(),
     }
 }

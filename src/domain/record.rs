@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::action::{ActionKind, ActionReason, Reason, Suppression};
 use super::customer::Stage;
+use super::explain::{Explain, Why};
 use super::record_json;
 use super::time::Timestamp;
 
@@ -76,7 +77,7 @@ pub struct Transition {
     pub event_id: Option<CompactString>,
     pub seq: u32,
     /// One sentence on why, for people.
-    pub explain: String,
+    pub explain: Why,
     pub facts: Facts,
 }
 
@@ -96,7 +97,7 @@ pub struct Action {
     /// The highest need level served so far, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub need_level: Option<&'static str>,
-    pub explain: String,
+    pub explain: Explain,
     pub facts: Facts,
 }
 

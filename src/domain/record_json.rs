@@ -22,8 +22,9 @@ pub fn write_transition(t: &Transition, out: &mut Vec<u8>) {
     opt_str(t.event_id.as_deref(), out);
     out.extend_from_slice(br#","seq":"#);
     integer(i64::from(t.seq), out);
-    out.extend_from_slice(br#","explain":"#);
-    string(&t.explain, out);
+    out.extend_from_slice(br#","explain":""#);
+    display(&t.explain, out);
+    out.push(b'"');
     out.extend_from_slice(br#","facts":"#);
     facts(&t.facts, out);
     out.push(b'}');
@@ -52,8 +53,9 @@ pub fn write_action(a: &Action, out: &mut Vec<u8>) {
         out.extend_from_slice(br#","need_level":"#);
         string(level, out);
     }
-    out.extend_from_slice(br#","explain":"#);
-    string(&a.explain, out);
+    out.extend_from_slice(br#","explain":""#);
+    display(&a.explain, out);
+    out.push(b'"');
     out.extend_from_slice(br#","facts":"#);
     facts(&a.facts, out);
     out.push(b'}');
@@ -178,7 +180,8 @@ fn opt_str(s: Option<&str>, out: &mut Vec<u8>) {
     }
 }
 
-/// Reasons are ASCII identifiers (`churn_signal:<type>` included): no escaping needed.
+/// Reasons and explanations are built from identifiers, numbers and timestamps: no
+/// character in them needs escaping.
 fn display(v: &dyn std::fmt::Display, out: &mut Vec<u8>) {
     use std::io::Write;
     // Writing into a Vec cannot fail.

@@ -218,14 +218,6 @@ impl fmt::Display for Timestamp {
 }
 
 impl Timestamp {
-    /// Appends the RFC 3339 UTC form to `s` (what `Display` writes, without `fmt`).
-    pub fn push_rfc3339(&self, s: &mut String) {
-        let mut buf = [0u8; 32];
-        let len = self.write_rfc3339(&mut buf);
-        // Only ASCII digits and separators were written.
-        s.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
-    }
-
     /// Writes the RFC 3339 UTC form into `buf`; returns its length.
     pub(crate) fn write_rfc3339(&self, buf: &mut [u8; 32]) -> usize {
         fn put(buf: &mut [u8], at: usize, value: i64, width: usize) {
