@@ -148,12 +148,16 @@ impl Store {
         }
     }
 
-    /// Rebuilds the heap from `armed`, without stale entries (O(n)).
+    /// Rebuilds the heap from `armed`, without stale entries (O(n)), in the heap's own
+    /// memory: a fresh vector each time made the allocator map and zero new pages.
     fn rebuild_timers(&mut self) {
-        let live: Vec<_> = (0..)
-            .zip(&self.armed)
-            .filter_map(|(slot, t)| t.map(|t| Reverse((t, slot))))
-            .collect();
+        let mut live = std::mem::take(&mut self.timers).into_vec();
+        live.clear();
+        live.extend(
+            (0..)
+                .zip(&self.armed)
+                .filter_map(|(slot, t)| t.map(|t| Reverse((t, slot)))),
+        );
         self.timers = BinaryHeap::from(live);
     }
 
@@ -200,19 +204,20 @@ impl Store {
         if self.timers.is_empty() {
             return due;
         }
-        let entries = std::mem::take(&mut self.timers).into_vec();
-        let mut rest = Vec::with_capacity(entries.len());
-        for Reverse((t, slot)) in entries {
-            if self.armed[slot as usize] != Some(t) {
-                continue; // stale, or a copy of an entry already taken
+        let mut rest = std::mem::take(&mut self.timers).into_vec();
+        let (armed, armed_count) = (&mut self.armed, &mut self.armed_count);
+        rest.retain(|&Reverse((t, slot))| {
+            if armed[slot as usize] != Some(t) {
+                return false; // stale, or a copy of an entry already taken
             }
             if t <= clock {
-                self.disarm(slot);
+                armed[slot as usize] = None;
+                *armed_count -= 1;
                 due.push((t, slot));
-            } else {
-                rest.push(Reverse((t, slot)));
+                return false;
             }
-        }
+            true
+        });
         self.timers = BinaryHeap::from(rest);
         due.sort_unstable();
         due
