@@ -195,7 +195,8 @@ impl Engine {
                     next += 1;
                 }
                 if self.store.next_timer() == Some(at) {
-                    group.extend(self.store.take_timers_at(at));
+                    // `at` is the earliest armed time: these are exactly the timers due at it.
+                    group.extend(self.store.take_due(at).into_iter().map(|(_, slot)| slot));
                 }
                 group.sort_by(|&a, &b| self.store.get(a).id.cmp(&self.store.get(b).id));
                 for slot in group {

@@ -166,22 +166,6 @@ impl Store {
         self.timers.peek().map(|&Reverse((t, _))| t)
     }
 
-    /// Disarms and returns every slot whose timer fires exactly at `at`.
-    pub fn take_timers_at(&mut self, at: Timestamp) -> Vec<Slot> {
-        let mut due = Vec::new();
-        while let Some(&Reverse((t, slot))) = self.timers.peek() {
-            if t != at {
-                break;
-            }
-            self.timers.pop();
-            // Disarming on the first pop makes any further copy of this entry stale.
-            self.disarm(slot);
-            due.push(slot);
-            self.drop_stale();
-        }
-        due
-    }
-
     /// Disarms every timer due at or before `clock` and returns them sorted by firing time
     /// (ties in slot order). A few are popped off the heap; past [`BULK`] the whole heap is
     /// partitioned at once (O(n), instead of a cache-missing O(log n) pop per timer).
@@ -254,12 +238,12 @@ mod tests {
         s
     }
 
-    /// Takes every due timer in order, as the engine does.
+    /// Takes every due timer in order, one firing time at a time.
     fn drain(s: &mut Store) -> Vec<(i64, Slot)> {
         let mut fired = Vec::new();
         while let Some(at) = s.next_timer() {
-            for slot in s.take_timers_at(at) {
-                fired.push((at.as_nanos(), slot));
+            for (t, slot) in s.take_due(at) {
+                fired.push((t.as_nanos(), slot));
             }
         }
         fired
