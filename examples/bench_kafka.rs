@@ -423,16 +423,47 @@ fn restore(b: &Broker, customers: u64) -> (f64, f64) {
     // partition is not favoured or penalised against the second.
     let (mut ours, mut plain) = (f64::MAX, f64::MAX);
     for _ in 0..2 {
+        let cpu = || (cpu_seconds(std::process::id()), cpu_seconds(b.child.id()));
+        let (ours0, broker0) = cpu();
         ours = ours.min(restore_all(&restorer, &k.topics.state, customers));
+        let (ours1, broker1) = cpu();
         plain = plain.min(read_all(&restorer, &k.topics.state, customers));
+        let (ours2, broker2) = cpu();
+        println!(
+            "restore round: CPU s (this process, broker): ours {:.2}, {:.2}; plain {:.2}, {:.2}; wall so far ours {ours:.2} plain {plain:.2}",
+            ours1 - ours0,
+            broker1 - broker0,
+            ours2 - ours1,
+            broker2 - broker1
+        );
     }
     (ours, plain)
 }
 
-/// Our restore of every partition; seconds.
+/// CPU seconds (user + system) a process has used so far, from /proc (Linux).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Our restore of every partition; seconds. The engines are kept until the end, as the
+/// service keeps them: each partition's state takes fresh memory, none reuses another's.
 fn restore_all(restorer: &rdkafka::ClientConfig, topic: &str, customers: u64) -> f64 {
     let start = Instant::now();
-    let mut restored = 0;
+    let mut engines = Vec::new();
     for p in 0..PARTITIONS {
         let mut engine = Engine::new(Rules::default());
         changelog::restore(
@@ -444,16 +475,20 @@ fn restore_all(restorer: &rdkafka::ClientConfig, topic: &str, customers: u64) ->
             &mut || {},
         )
         .expect("restore");
-        restored += engine.customer_count();
+        engines.push(engine);
     }
+    let elapsed = start.elapsed().as_secs_f64();
+    let restored: usize = engines.iter().map(Engine::customer_count).sum();
     assert_eq!(restored as u64, customers);
-    start.elapsed().as_secs_f64()
+    elapsed
 }
 
-/// A plain consumer reading every partition to its end; seconds.
+/// A plain consumer reading every partition to its end; seconds. As with our restore, the
+/// consumers are closed after the clock stops (our restore closes its own in the background).
 fn read_all(restorer: &rdkafka::ClientConfig, topic: &str, customers: u64) -> f64 {
     let start = Instant::now();
     let mut read = 0u64;
+    let mut consumers = Vec::new();
     for p in 0..PARTITIONS {
         let c: BaseConsumer = restorer.create().expect("plain consumer");
         let (_, high) = c
@@ -475,12 +510,17 @@ fn read_all(restorer: &rdkafka::ClientConfig, topic: &str, customers: u64) -> f6
                 _ => {}
             }
         }
+        consumers.push(c);
     }
+    let elapsed = start.elapsed().as_secs_f64();
     assert!(read >= customers);
-    start.elapsed().as_secs_f64()
+    drop(consumers);
+    elapsed
 }
 
 fn main() {
+    // As the binary does: its allocator settings are part of what is measured.
+    lifecycle::memory::no_transparent_huge_pages();
     let args: Vec<u64> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

@@ -15,6 +15,8 @@ use lifecycle::domain::{
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // As the binary does: its allocator settings are part of what is measured.
+    lifecycle::memory::no_transparent_huge_pages();
     let n: u64 = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

@@ -21,6 +21,7 @@
 //! - [`config`]: one serde tree; defaults only in `config/default.toml`.
 //! - [`replay`]: the engine over a JSONL file, in three threads (decode | engine | encode).
 //! - [`generate`]: a deterministic synthetic CRM stream.
+//! - [`memory`]: process-wide memory settings (transparent huge pages off).
 //!
 //! ## Message flow
 //!
@@ -37,6 +38,7 @@ pub mod generate;
 pub mod health;
 pub mod http;
 pub mod kafka;
+pub mod memory;
 pub mod metrics;
 pub mod replay;
 pub mod shutdown;

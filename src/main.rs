@@ -90,6 +90,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    lifecycle::memory::no_transparent_huge_pages();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {

@@ -122,14 +122,17 @@ impl Engine {
         self.store.reserve(additional);
     }
 
-    /// Adds or replaces one customer's state (restoring from a changelog).
-    pub fn put_customer(&mut self, customer: Customer) {
-        if let Some(slot) = self.store.find(&customer.id) {
-            self.store.remove(slot);
-        }
+    /// Adds or replaces one customer's state (restoring from a changelog); returns the state
+    /// it replaced.
+    pub fn put_customer(&mut self, customer: Customer) -> Option<Customer> {
+        let replaced = self
+            .store
+            .find(&customer.id)
+            .map(|slot| self.store.remove(slot));
         let timer = customer.timer(&self.rules).map(|t| t.fires_at);
         let slot = self.store.insert(customer);
         self.store.set_timer(slot, timer);
+        replaced
     }
 
     /// Sets the clock as it was recorded, without firing anything (restoring from a changelog).

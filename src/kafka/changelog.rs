@@ -6,13 +6,15 @@
 //! crash are discarded, and that batch's events, which are after the recorded applied
 //! offset, are processed again from the state before it, giving the same records.
 
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use super::codec::{ChangelogEntry, ChangelogError, PartitionMeta, decode_changelog};
+use super::changelog_apply::{RawBatch, apply_batches};
+use super::codec::{ChangelogError, PartitionMeta};
 use crate::domain::Engine;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,8 @@ pub enum RestoreError {
         #[source]
         source: ChangelogError,
     },
+    #[error("starting the changelog applier thread: {0}")]
+    Spawn(#[source] std::io::Error),
     #[error("changelog {topic}[{partition}] did not reach offset {high} within {timeout:?}")]
     Timeout {
         topic: String,
@@ -50,8 +54,15 @@ pub struct RestoreStats {
     pub elapsed: Duration,
 }
 
+/// How many records the polling thread hands to the applying thread at once.
+const BATCH: usize = 1024;
+
 /// Fills `engine` from changelog partition `partition` of `topic`; returns the partition's
 /// recorded progress.
+///
+/// Two threads: this one polls the consumer and copies each record's bytes into a batch; a
+/// scoped thread decodes the batches and applies them to `engine`. Polling is librdkafka's
+/// per-record work and applying is ours, so they run side by side instead of in turn.
 pub fn restore(
     config: &ClientConfig,
     topic: &str,
@@ -61,80 +72,129 @@ pub fn restore(
     progress: &mut dyn FnMut(),
 ) -> Result<(PartitionMeta, RestoreStats), RestoreError> {
     let started = Instant::now();
-    let kafka = |source| RestoreError::Kafka {
-        topic: topic.to_owned(),
+    let source = Source {
+        topic,
         partition,
-        source,
+        timeout,
     };
-    let consumer: BaseConsumer = config.create().map_err(kafka)?;
+    let consumer: BaseConsumer = config.create().map_err(|e| source.kafka(e))?;
     let (low, high) = consumer
         .fetch_watermarks(topic, partition, timeout)
-        .map_err(kafka)?;
-    let mut meta = PartitionMeta::default();
+        .map_err(|e| source.kafka(e))?;
     let mut stats = RestoreStats::default();
-    let mut unconfirmed: Vec<ChangelogEntry> = Vec::new();
+    let mut meta = PartitionMeta::default();
     if high > low {
         // An upper bound of the customers to come (a compacted log holds few stale records),
         // capped so that a huge uncompacted log does not reserve memory it will not need.
         engine.reserve_customers(usize::try_from(high - low).unwrap_or(0).min(4 << 20));
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, partition, Offset::Beginning)
-            .map_err(kafka)?;
-        consumer.assign(&tpl).map_err(kafka)?;
-        let mut last_progress = Instant::now();
-        loop {
-            match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(msg)) => {
-                    stats.records += 1;
-                    if stats.records % 10_000 == 0 {
-                        last_progress = Instant::now();
-                        progress();
-                    }
-                    let entry = decode_changelog(msg.key(), msg.payload(), msg.offset()).map_err(
-                        |source| RestoreError::Record {
-                            topic: topic.to_owned(),
-                            partition,
-                            source,
-                        },
-                    )?;
-                    match entry {
-                        ChangelogEntry::Meta(m) => {
-                            meta = m;
-                            for confirmed in unconfirmed.drain(..) {
-                                match confirmed {
-                                    ChangelogEntry::Customer(c) => engine.put_customer(*c),
-                                    ChangelogEntry::Tombstone(id) => {
-                                        engine.remove_customer(&id);
-                                    }
-                                    ChangelogEntry::Meta(_) => {}
-                                }
-                            }
-                        }
-                        other => unconfirmed.push(other),
-                    }
-                    if msg.offset() >= high - 1 {
-                        break;
-                    }
-                }
-                Some(Err(KafkaError::PartitionEOF(_))) => break,
-                Some(Err(e)) => return Err(kafka(e)),
-                None if last_progress.elapsed() > timeout => {
-                    // Silent for a whole timeout (progress is noted every 10,000 records).
-                    return Err(RestoreError::Timeout {
-                        topic: topic.to_owned(),
-                        partition,
-                        high,
-                        timeout,
-                    });
-                }
-                None => {}
-            }
-        }
+            .map_err(|e| source.kafka(e))?;
+        consumer.assign(&tpl).map_err(|e| source.kafka(e))?;
+        let applying = &mut *engine;
+        let (confirmed, discarded) = std::thread::scope(|scope| {
+            // Fetches arrive in bursts: up to 32 batches (~3 MiB) wait, so neither side stalls.
+            let (to_apply, batches) = mpsc::sync_channel::<RawBatch>(32);
+            let (recycle, emptied) = mpsc::channel::<RawBatch>();
+            let applier = std::thread::Builder::new()
+                .name("restore-apply".into())
+                .spawn_scoped(scope, move || apply_batches(&batches, &recycle, applying))
+                .map_err(RestoreError::Spawn)?;
+            let polled = source.poll_to_end(&consumer, high, progress, &mut stats, &mut |batch| {
+                let fresh = emptied.try_recv().unwrap_or_default();
+                to_apply.send(std::mem::replace(batch, fresh)).is_ok()
+            });
+            drop(to_apply);
+            let applied = applier
+                .join()
+                .expect("the changelog applier does not panic");
+            // A bad record stops the applier first, and the polling after it: its error wins.
+            let applied = applied.map_err(|e| RestoreError::Record {
+                topic: topic.to_owned(),
+                partition,
+                source: e,
+            })?;
+            polled.map(|()| applied)
+        })?;
+        meta = confirmed;
+        stats.discarded = discarded;
     }
-    stats.discarded = unconfirmed.len();
+    // Closing a consumer waits ~100 ms for librdkafka's threads to time out; nothing here
+    // needs to wait for that.
+    let _ = std::thread::Builder::new()
+        .name("restore-close".into())
+        .spawn(move || drop(consumer));
     // Set, not advanced: timers already due stay pending exactly as they were.
     engine.restore_clock(meta.clock);
     stats.customers = engine.customer_count();
     stats.elapsed = started.elapsed();
     Ok((meta, stats))
+}
+
+/// The changelog partition being read, for polling it and naming it in errors.
+struct Source<'a> {
+    topic: &'a str,
+    partition: i32,
+    timeout: Duration,
+}
+
+impl Source<'_> {
+    fn kafka(&self, source: KafkaError) -> RestoreError {
+        RestoreError::Kafka {
+            topic: self.topic.to_owned(),
+            partition: self.partition,
+            source,
+        }
+    }
+
+    /// Polls up to offset `high - 1`, handing the records over in batches; `hand_over`
+    /// returns false when the applier has stopped (on a bad record), which ends the polling.
+    fn poll_to_end(
+        &self,
+        consumer: &BaseConsumer,
+        high: i64,
+        progress: &mut dyn FnMut(),
+        stats: &mut RestoreStats,
+        hand_over: &mut dyn FnMut(&mut RawBatch) -> bool,
+    ) -> Result<(), RestoreError> {
+        let mut batch = RawBatch::default();
+        let mut last_progress = Instant::now();
+        loop {
+            match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(msg)) => {
+                    stats.records += 1;
+                    if stats.records.is_multiple_of(10_000) {
+                        last_progress = Instant::now();
+                        progress();
+                    }
+                    batch.push(msg.key(), msg.payload(), msg.offset());
+                    let last = msg.offset() >= high - 1;
+                    if last || batch.len() >= BATCH {
+                        let applier_running = hand_over(&mut batch);
+                        if last || !applier_running {
+                            return Ok(());
+                        }
+                    }
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) => break,
+                Some(Err(e)) => return Err(self.kafka(e)),
+                None if last_progress.elapsed() > self.timeout => {
+                    // Silent for a whole timeout (progress is noted every 10,000 records).
+                    return Err(RestoreError::Timeout {
+                        topic: self.topic.to_owned(),
+                        partition: self.partition,
+                        high,
+                        timeout: self.timeout,
+                    });
+                }
+                // Nothing new for now: let the applier work on what is here.
+                None if !batch.is_empty() && !hand_over(&mut batch) => return Ok(()),
+                None => {}
+            }
+        }
+        if !batch.is_empty() {
+            hand_over(&mut batch);
+        }
+        Ok(())
+    }
 }

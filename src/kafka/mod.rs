@@ -4,11 +4,13 @@
 //! - [`service`]: the loop, startup checks, rebalance hooks, shutdown.
 //! - [`processor`]: per-partition engines, batches and the commit protocols.
 //! - [`changelog`]: restoring a partition's state before its events are processed.
+//! - [`changelog_apply`]: the restore's decoding side, and undoing an unconfirmed batch.
 //! - [`codec`]: record, dead-letter and changelog encodings.
 //! - [`sink`]: the producer and delivery tracking.
 //! - [`client`]: librdkafka settings from the configuration.
 
 pub mod changelog;
+pub mod changelog_apply;
 pub mod client;
 pub mod codec;
 pub mod processor;
