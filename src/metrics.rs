@@ -1,12 +1,14 @@
 //! Every metric, declared once on an owned registry (so each test gets a fresh one). Names
 //! follow `lifecycle_<what>_<unit>`; labels come from closed sets, never a customer id.
 
+use std::sync::OnceLock;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
 
-use crate::domain::{ActionKind, Outcome, Record, RejectReason, Stage, Suppression};
+use crate::domain::{ActionKind, EventType, Outcome, Record, RejectReason, Stage, Suppression};
 
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -26,6 +28,41 @@ pub struct Metrics {
     pub timers_pending: IntGauge,
     pub timers_fired: IntCounterVec,
     pub ready: IntGauge,
+    /// The children counted per event and per record, resolved once: `with_label_values`
+    /// hashes its labels and takes a lock on every call.
+    cached: Cached,
+}
+
+/// Label children looked up on first use and kept; indexed by the enums' positions.
+#[derive(Debug, Clone, Default)]
+struct Cached {
+    /// `[type][outcome]`, with one more type row for events of an unknown type.
+    events: Vec<OnceLock<IntCounter>>,
+    /// `[kind][outcome]`: emitted, cooldown, no_consent.
+    actions: Vec<OnceLock<IntCounter>>,
+    customers: Vec<OnceLock<IntGauge>>,
+}
+
+impl Cached {
+    fn new() -> Cached {
+        fn cells<T>(n: usize) -> Vec<OnceLock<T>> {
+            (0..n).map(|_| OnceLock::new()).collect()
+        }
+        Cached {
+            events: cells((EventType::ALL.len() + 1) * Outcome::ALL.len()),
+            actions: cells(ActionKind::ALL.len() * ACTION_OUTCOMES.len()),
+            customers: cells(Stage::ALL.len()),
+        }
+    }
+}
+
+/// The `outcome` label of `lifecycle_actions_total`: sent, or why not.
+const ACTION_OUTCOMES: [&str; 3] = ["emitted", "cooldown", "no_consent"];
+
+fn position<T: PartialEq>(all: &[T], item: &T) -> usize {
+    all.iter()
+        .position(|x| x == item)
+        .expect("every variant is in ALL")
 }
 
 fn stage_label(stage: Option<Stage>) -> &'static str {
@@ -148,6 +185,7 @@ impl Metrics {
                 "lifecycle_ready",
                 "1 when every assigned partition is restored and the producer is usable.",
             ),
+            cached: Cached::new(),
             registry,
         };
         let build = IntGaugeVec::new(
@@ -181,10 +219,22 @@ impl Metrics {
         String::from_utf8(buf).unwrap_or_default()
     }
 
-    pub fn event(&self, event_type: &str, outcome: Outcome) {
-        self.events
-            .with_label_values(&[event_type, outcome.as_str()])
+    /// Counts one input event; `None`: a type this processor does not know.
+    pub fn event(&self, event_type: Option<EventType>, outcome: Outcome) {
+        let row = event_type.map_or(EventType::ALL.len(), |t| position(&EventType::ALL, &t));
+        let cell = row * Outcome::ALL.len() + position(&Outcome::ALL, &outcome);
+        self.cached.events[cell]
+            .get_or_init(|| {
+                let label = event_type.map_or("unknown", EventType::as_str);
+                self.events.with_label_values(&[label, outcome.as_str()])
+            })
             .inc();
+    }
+
+    /// The gauge of customers in `stage`.
+    pub fn customers_in(&self, stage: Stage) -> &IntGauge {
+        self.cached.customers[position(&Stage::ALL, &stage)]
+            .get_or_init(|| self.customers.with_label_values(&[stage.as_str()]))
     }
 
     pub fn rejected(&self, reason: RejectReason) {
@@ -200,16 +250,14 @@ impl Metrics {
     pub fn record(&self, record: &Record) {
         match record {
             Record::Transition(t) => {
-                let reason = t.reason.to_string();
-                let reason = reason.split(':').next().unwrap_or_default();
                 self.transitions
-                    .with_label_values(&[stage_label(t.from), stage_label(t.to), reason])
+                    .with_label_values(&[stage_label(t.from), stage_label(t.to), t.reason.family()])
                     .inc();
                 if let Some(from) = t.from {
-                    self.customers.with_label_values(&[from.as_str()]).dec();
+                    self.customers_in(from).dec();
                 }
                 if let Some(to) = t.to {
-                    self.customers.with_label_values(&[to.as_str()]).inc();
+                    self.customers_in(to).inc();
                 }
                 if t.event_id.is_none() {
                     let kind = match t.reason {
@@ -219,20 +267,33 @@ impl Metrics {
                     self.timers_fired.with_label_values(&[kind]).inc();
                 }
             }
-            Record::Action(a) => self.action(a.kind, "emitted"),
+            Record::Action(a) => self.action(a.kind, 0),
             Record::Suppressed { kind, reason } => self.action(*kind, suppression(*reason)),
         }
     }
 
-    fn action(&self, kind: ActionKind, outcome: &str) {
-        self.actions
-            .with_label_values(&[kind.as_str(), kind.category().as_str(), outcome])
+    /// Counts one planned action; `outcome` indexes [`ACTION_OUTCOMES`].
+    fn action(&self, kind: ActionKind, outcome: usize) {
+        let cell = position(&ActionKind::ALL, &kind) * ACTION_OUTCOMES.len() + outcome;
+        self.cached.actions[cell]
+            .get_or_init(|| {
+                self.actions.with_label_values(&[
+                    kind.as_str(),
+                    kind.category().as_str(),
+                    ACTION_OUTCOMES[outcome],
+                ])
+            })
             .inc();
     }
 }
 
-fn suppression(reason: Suppression) -> &'static str {
-    reason.as_str()
+/// The index of a suppression's `outcome` label in [`ACTION_OUTCOMES`].
+fn suppression(reason: Suppression) -> usize {
+    let label = reason.as_str();
+    ACTION_OUTCOMES
+        .iter()
+        .position(|o| *o == label)
+        .expect("each suppression reason is an action outcome")
 }
 
 impl Default for Metrics {
@@ -248,7 +309,7 @@ mod tests {
     #[test]
     fn each_registry_is_fresh_and_renders_every_family() {
         let a = Metrics::new();
-        a.event("purchase", Outcome::Applied);
+        a.event(Some(EventType::Purchase), Outcome::Applied);
         let b = Metrics::new();
         assert!(
             a.render()
@@ -256,5 +317,38 @@ mod tests {
         );
         assert!(!b.render().contains("lifecycle_events_total{"));
         assert!(b.render().contains("lifecycle_build_info"));
+    }
+
+    #[test]
+    fn cached_children_count_into_the_labelled_series() {
+        let m = Metrics::new();
+        m.event(Some(EventType::Purchase), Outcome::Applied);
+        m.event(Some(EventType::Purchase), Outcome::Applied);
+        m.event(None, Outcome::Ignored);
+        m.action(ActionKind::NurtureLead, 0);
+        m.action(ActionKind::NurtureLead, suppression(Suppression::NoConsent));
+        m.action(
+            ActionKind::RetentionOffer,
+            suppression(Suppression::Cooldown),
+        );
+        m.customers_in(Stage::New).inc();
+        m.customers_in(Stage::New).inc();
+        m.customers_in(Stage::Prospect).dec();
+        let text = m.render();
+        for line in [
+            r#"lifecycle_events_total{outcome="applied",type="purchase"} 2"#,
+            r#"lifecycle_events_total{outcome="ignored",type="unknown"} 1"#,
+            r#"lifecycle_actions_total{category="marketing",kind="nurture_lead",outcome="emitted"} 1"#,
+            r#"lifecycle_actions_total{category="marketing",kind="nurture_lead",outcome="no_consent"} 1"#,
+            r#"lifecycle_actions_total{category="retention",kind="retention_offer",outcome="cooldown"} 1"#,
+            r#"lifecycle_customers{stage="new"} 2"#,
+            r#"lifecycle_customers{stage="prospect"} -1"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert_eq!(
+            m.events.with_label_values(&["purchase", "applied"]).get(),
+            2
+        );
     }
 }

@@ -205,6 +205,23 @@ pub enum Reason {
     Erased,
 }
 
+impl Reason {
+    /// The reason without its detail (`churn_signal` for `churn_signal:<type>`): a closed
+    /// set, for metric labels.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Reason::FirstSeen => "first_seen",
+            Reason::FirstConversion => "first_conversion",
+            Reason::Reactivated => "reactivated",
+            Reason::MatureCriteria => "mature_criteria",
+            Reason::ChurnSignal(_) => "churn_signal",
+            Reason::Inactivity => "inactivity",
+            Reason::NoReactivation => "no_reactivation",
+            Reason::Erased => "erased",
+        }
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

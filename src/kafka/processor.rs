@@ -232,10 +232,7 @@ impl Processor {
     fn drop_partition(&mut self, p: i32) {
         if let Some(part) = self.partitions.remove(&p) {
             for c in part.engine.customers() {
-                self.metrics
-                    .customers
-                    .with_label_values(&[c.stage.as_str()])
-                    .dec();
+                self.metrics.customers_in(c.stage).dec();
             }
         }
         self.pending.remove(&p);
@@ -302,10 +299,7 @@ impl Processor {
             self.stats.restored_customers += stats.customers as u64;
             self.metrics.restore_records.inc_by(stats.records);
             for c in engine.customers() {
-                self.metrics
-                    .customers
-                    .with_label_values(&[c.stage.as_str()])
-                    .inc();
+                self.metrics.customers_in(c.stage).inc();
             }
             self.partitions.insert(
                 p,
@@ -368,15 +362,13 @@ impl Processor {
                     .engine
                     .apply_at(&event, Some(offset), &mut self.records);
                 if outcome == Outcome::Applied {
-                    self.batch
-                        .dirty
-                        .entry(p)
-                        .or_default()
-                        .insert(event.customer_id.as_ref().into());
+                    let dirty = self.batch.dirty.entry(p).or_default();
+                    if !dirty.contains(event.customer_id.as_ref()) {
+                        dirty.insert(event.customer_id.as_ref().into());
+                    }
                 }
                 *self.stats.outcomes.entry(outcome).or_default() += 1;
-                let event_type = event.event_type().map_or("unknown", |t| t.as_str());
-                self.metrics.event(event_type, outcome);
+                self.metrics.event(event.event_type(), outcome);
                 let lag = now.as_nanos().saturating_sub(event.occurred_at.as_nanos());
                 if lag >= 0 {
                     self.metrics.event_time_lag.observe(lag as f64 / 1e9);
