@@ -43,7 +43,8 @@ PY
 scripts/measure-memory.sh | tee -a "$log"
 
 # 3-4. Kafka: service vs pipe, latency at half rate, restore vs plain consumer.
-target/release/examples/bench_kafka 19000 1000000 2>/dev/null | grep '^figure' | sed 's/^figure: /kafka: /' | tee -a "$log"
+target/release/examples/bench_kafka 19000 1000000 2>/dev/null | grep -E '^(figure|round|restore round)' \
+  | sed -e 's/^figure: /kafka: /' -e 's/^round /kafka round /' | tee -a "$log"
 
 # 5. Timers.
 target/release/examples/bench_timers 1000000 | sed 's/^figure: /timers: /' | tee -a "$log"
