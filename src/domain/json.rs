@@ -215,11 +215,35 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Skips the bytes that need no attention in a string (not `"`, `\\` or a control
+    /// character), eight at a time while eight remain.
+    fn skip_plain(&mut self) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        // A zero byte of `v` shows as a high bit of `v - ONES & !v & HIGHS` (and only the
+        // first such byte is exact, which is all that is used).
+        let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+        while let Some(chunk) = self.b.get(self.at..self.at + 8) {
+            let v = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            // Bytes below 0x20: those whose top three bits are all zero.
+            let control = has_zero(v & (0xE0 * ONES));
+            let special = has_zero(v ^ (u64::from(b'"') * ONES))
+                | has_zero(v ^ (u64::from(b'\\') * ONES))
+                | control;
+            if special != 0 {
+                self.at += (special.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.at += 8;
+        }
+    }
+
     /// A string at `"`: borrowed from the text when it has no escape.
     fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.at += 1; // '"'
         let start = self.at;
         loop {
+            self.skip_plain();
             match self.b.get(self.at) {
                 Some(b'"') => {
                     let s = &self.text[start..self.at];
@@ -237,6 +261,7 @@ impl<'a> Parser<'a> {
         loop {
             let run = self.at;
             loop {
+                self.skip_plain();
                 match self.b.get(self.at) {
                     Some(b'"' | b'\\') => break,
                     Some(0..0x20) => return Err(self.error("control character in a string")),
@@ -342,6 +367,21 @@ impl<'a> Parser<'a> {
             integer = false;
         }
         let text = &self.text[start..self.at];
+        // Up to 18 digits fit an i64 without overflow checks: the common case, done by hand.
+        if integer && text.len() <= 18 {
+            let (negative, digits) = match text.strip_prefix('-') {
+                Some(d) => (true, d),
+                None => (false, text),
+            };
+            let magnitude = digits
+                .bytes()
+                .fold(0i64, |v, d| v * 10 + i64::from(d - b'0'));
+            return Ok(Json::Int(i128::from(if negative {
+                -magnitude
+            } else {
+                magnitude
+            })));
+        }
         if integer && let Ok(i) = text.parse::<i128>() {
             return Ok(Json::Int(i));
         }

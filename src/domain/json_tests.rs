@@ -242,6 +242,39 @@ proptest::proptest! {
         }
     }
 
+    /// Long string bodies: control and multi-byte characters at every position of the
+    /// eight-byte scan, in a closed string; then quotes and backslashes raw (mostly not
+    /// JSON); then the same characters escaped by serde_json.
+    #[test]
+    fn agrees_with_serde_json_on_long_strings(
+        body in "[a-z0-9é€\u{0}-\u{1f}\u{7f}]{0,40}",
+        raw in "[a-z\"\\\\ ]{0,12}",
+    ) {
+        let closed = format!("{{\"k\":\"{body}\"}}");
+        let mixed = format!("{{\"k\":\"{body}{raw}\"}}");
+        let escaped = format!("{{\"k\":{}}}", serde_json::to_string(&format!("{body}{raw}")).unwrap());
+        for text in [closed, mixed, escaped] {
+            let ours = Json::parse(&text);
+            let theirs = reference::parse(&text);
+            proptest::prop_assert_eq!(verdict(&ours), verdict(&theirs), "{:?}: {:?} vs {:?}", text, ours, theirs);
+            if let (Ok(a), Ok(b)) = (&ours, &theirs) {
+                proptest::prop_assert_eq!(a, b, "{:?}", text);
+            }
+        }
+    }
+
+    /// Integers of every length, across the 64-bit fast path's edge; serde_json's reference
+    /// reads up to 64 bits, so longer ones are compared with i128's own parse.
+    #[test]
+    fn reads_integers_of_every_length(digits in "-?[1-9][0-9]{0,40}") {
+        let text = format!("{{\"n\":{digits}}}");
+        let ours = Json::parse(&text).expect("a well-formed object");
+        match digits.parse::<i128>() {
+            Ok(n) => proptest::prop_assert_eq!(ours.get("n"), Some(&Json::Int(n))),
+            Err(_) => proptest::prop_assert!(matches!(ours.get("n"), Some(Json::Float(_)))),
+        }
+    }
+
     #[test]
     fn agrees_with_serde_json_on_well_formed_objects(
         keys in proptest::collection::vec("[a-c\\\\\"é]{0,3}", 0..20),
