@@ -153,12 +153,22 @@ fn open_input(path: &str) -> Result<Box<dyn io::BufRead + Send>> {
     })
 }
 
+/// The output file (truncated) or stdout, buffered.
 fn open_output(path: &str) -> Result<Box<dyn Write + Send>> {
+    Ok(Box::new(BufWriter::with_capacity(
+        256 * 1024,
+        open_raw_output(path)?,
+    )))
+}
+
+/// The output file (truncated) or stdout, unbuffered: for a writer that already writes in
+/// large chunks (replay's encoder writes 64 KiB of whole lines at a time), where a buffer
+/// would only copy every byte once more.
+fn open_raw_output(path: &str) -> Result<Box<dyn Write + Send>> {
     Ok(if path == "-" {
-        Box::new(BufWriter::with_capacity(256 * 1024, io::stdout()))
+        Box::new(io::stdout())
     } else {
-        let file = File::create(path).with_context(|| format!("cannot create {path}"))?;
-        Box::new(BufWriter::with_capacity(256 * 1024, file))
+        Box::new(File::create(path).with_context(|| format!("cannot create {path}"))?)
     })
 }
 
@@ -185,7 +195,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 })
                 .transpose()?;
             let mut reader = open_input(&input)?;
-            let mut writer = open_output(&output)?;
+            let mut writer = open_raw_output(&output)?;
             let mut rejects_file = rejects
                 .map(|p| {
                     File::create(&p)

@@ -36,41 +36,89 @@ pub enum Why {
     Erased,
 }
 
-impl fmt::Display for Why {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Why {
+    /// The sentence, appended to `out` (the encoder's path: no formatting machinery).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let mut w = Text(out);
         match *self {
-            Why::FirstSeen(t) => write!(f, "first event seen for this customer ({t})"),
-            Why::FirstConversion(t) => write!(f, "first conversion ({t})"),
+            Why::FirstSeen(t) => w
+                .s("first event seen for this customer (")
+                .s(t.as_str())
+                .s(")"),
+            Why::FirstConversion(t) => w.s("first conversion (").s(t.as_str()).s(")"),
             Why::Reactivated {
                 event_type,
                 from,
                 mature,
-            } => write!(
-                f,
-                "a conversion ({event_type}) while {from}; the mature rule {}",
-                if mature { "holds" } else { "does not hold" }
-            ),
+            } => w
+                .s("a conversion (")
+                .s(event_type.as_str())
+                .s(") while ")
+                .s(from.as_str())
+                .s("; the mature rule ")
+                .s(if mature { "holds" } else { "does not hold" }),
             Why::MatureCriteria {
                 purchases,
                 min_purchases,
                 days,
                 min_days,
-            } => write!(
-                f,
-                "{purchases} purchases >= {min_purchases} and {days} days since the first conversion >= {min_days}"
-            ),
-            Why::ChurnSignal(t) => write!(f, "a churn signal ({t})"),
-            Why::Inactivity { last, days } => {
-                write!(f, "no activity since {last}: {days} days of inactivity")
-            }
-            Why::NoReactivation { since, days } => write!(
-                f,
-                "churning since {since} with no reactivation for {days} days"
-            ),
-            Why::Erased => {
-                f.write_str("customer_erased: every fact about this customer was deleted")
-            }
-        }
+            } => w
+                .n(purchases)
+                .s(" purchases >= ")
+                .n(min_purchases)
+                .s(" and ")
+                .n(days)
+                .s(" days since the first conversion >= ")
+                .n(min_days),
+            Why::ChurnSignal(t) => w.s("a churn signal (").s(t.as_str()).s(")"),
+            Why::Inactivity { last, days } => w
+                .s("no activity since ")
+                .t(last)
+                .s(": ")
+                .n(days)
+                .s(" days of inactivity"),
+            Why::NoReactivation { since, days } => w
+                .s("churning since ")
+                .t(since)
+                .s(" with no reactivation for ")
+                .n(days)
+                .s(" days"),
+            Why::Erased => w.s("customer_erased: every fact about this customer was deleted"),
+        };
+    }
+}
+
+/// Appends text to a byte buffer, piece by piece.
+struct Text<'a>(&'a mut Vec<u8>);
+
+impl Text<'_> {
+    fn s(&mut self, s: &str) -> &mut Self {
+        self.0.extend_from_slice(s.as_bytes());
+        self
+    }
+    fn n(&mut self, n: impl itoa::Integer) -> &mut Self {
+        self.0
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self
+    }
+    fn t(&mut self, t: Timestamp) -> &mut Self {
+        let mut buf = [0u8; 32];
+        let len = t.write_rfc3339(&mut buf);
+        self.0.extend_from_slice(&buf[..len]);
+        self
+    }
+}
+
+/// Text for `Display`, from the byte writer (which writes only valid UTF-8).
+fn display(f: &mut fmt::Formatter<'_>, write: impl FnOnce(&mut Vec<u8>)) -> fmt::Result {
+    let mut buf = Vec::with_capacity(128);
+    write(&mut buf);
+    f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        display(f, |buf| self.write_to(buf))
     }
 }
 
@@ -87,22 +135,44 @@ pub enum Explain {
     Milestone(u32),
 }
 
+impl Explain {
+    /// The sentence, appended to `out` (the encoder's path: no formatting machinery).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let mut w = Text(out);
+        match *self {
+            Explain::Entered(stage, why) => {
+                w.s("entered ").s(stage.as_str()).s(": ");
+                why.write_to(out);
+            }
+            Explain::Complaint => {
+                w.s("the customer complained");
+            }
+            Explain::HighSeverityTicket => {
+                w.s("a support ticket of severity high");
+            }
+            Explain::Detractor(score) => {
+                w.s("NPS ").n(score).s(" <= 6: a detractor");
+            }
+            Explain::Promoter(score) => {
+                w.s("NPS ")
+                    .n(score)
+                    .s(" >= 9 from a mature customer: a promoter");
+            }
+            Explain::MustBeUnsatisfied(sat) => {
+                w.s("a must-be feature (KANO) with satisfaction ")
+                    .n(sat)
+                    .s(" <= 2: a basic need unmet");
+            }
+            Explain::Milestone(m) => {
+                w.s("purchase number ").n(m).s(" is a delight milestone");
+            }
+        }
+    }
+}
+
 impl fmt::Display for Explain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Explain::Entered(stage, why) => write!(f, "entered {stage}: {why}"),
-            Explain::Complaint => f.write_str("the customer complained"),
-            Explain::HighSeverityTicket => f.write_str("a support ticket of severity high"),
-            Explain::Detractor(score) => write!(f, "NPS {score} <= 6: a detractor"),
-            Explain::Promoter(score) => {
-                write!(f, "NPS {score} >= 9 from a mature customer: a promoter")
-            }
-            Explain::MustBeUnsatisfied(sat) => write!(
-                f,
-                "a must-be feature (KANO) with satisfaction {sat} <= 2: a basic need unmet"
-            ),
-            Explain::Milestone(m) => write!(f, "purchase number {m} is a delight milestone"),
-        }
+        display(f, |buf| self.write_to(buf))
     }
 }
 

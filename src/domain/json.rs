@@ -215,27 +215,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Skips the bytes that need no attention in a string (not `"`, `\\` or a control
-    /// character), eight at a time while eight remain.
+    /// Skips the bytes that need no attention in a string.
     fn skip_plain(&mut self) {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGHS: u64 = 0x8080_8080_8080_8080;
-        // A zero byte of `v` shows as a high bit of `v - ONES & !v & HIGHS` (and only the
-        // first such byte is exact, which is all that is used).
-        let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-        while let Some(chunk) = self.b.get(self.at..self.at + 8) {
-            let v = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-            // Bytes below 0x20: those whose top three bits are all zero.
-            let control = has_zero(v & (0xE0 * ONES));
-            let special = has_zero(v ^ (u64::from(b'"') * ONES))
-                | has_zero(v ^ (u64::from(b'\\') * ONES))
-                | control;
-            if special != 0 {
-                self.at += (special.trailing_zeros() / 8) as usize;
-                return;
-            }
-            self.at += 8;
-        }
+        self.at += plain_len(&self.b[self.at..]);
     }
 
     /// A string at `"`: borrowed from the text when it has no escape.
@@ -396,6 +378,32 @@ impl<'a> Parser<'a> {
             self.at += 1;
         }
     }
+}
+
+/// How many bytes at the start of `b` need no attention inside a JSON string: neither `"`
+/// nor `\\` nor a control character (below U+0020). Eight bytes at a time while eight remain.
+pub(crate) fn plain_len(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A zero byte of `v` shows as a high bit of `v - ONES & !v & HIGHS` (only the first such
+    // byte is exact, which is all that is used).
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let mut at = 0;
+    while let Some(chunk) = b.get(at..at + 8) {
+        let v = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        // Bytes below 0x20: those whose top three bits are all zero.
+        let special = has_zero(v & (0xE0 * ONES))
+            | has_zero(v ^ (u64::from(b'"') * ONES))
+            | has_zero(v ^ (u64::from(b'\\') * ONES));
+        if special != 0 {
+            return at + (special.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + b[at..]
+        .iter()
+        .position(|&c| c < 0x20 || c == b'"' || c == b'\\')
+        .unwrap_or(b.len() - at)
 }
 
 #[cfg(test)]

@@ -263,6 +263,17 @@ proptest::proptest! {
         }
     }
 
+    #[test]
+    fn plain_len_stops_where_a_byte_needs_attention(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+    ) {
+        let naive = bytes
+            .iter()
+            .position(|&c| c < 0x20 || c == b'"' || c == b'\\')
+            .unwrap_or(bytes.len());
+        proptest::prop_assert_eq!(super::plain_len(&bytes), naive);
+    }
+
     /// Integers of every length, across the 64-bit fast path's edge; serde_json's reference
     /// reads up to 64 bits, so longer ones are compared with i128's own parse.
     #[test]

@@ -3,6 +3,7 @@
 //! of that time in `fmt` machinery. The bytes equal `serde_json`'s for the same record (a
 //! test checks it), so the derived `Serialize` stays the reference.
 
+use super::action::{ActionReason, Reason};
 use super::record::{Action, Facts, Rfc3339, Transition};
 use super::time::Timestamp;
 
@@ -15,7 +16,7 @@ pub fn write_transition(t: &Transition, out: &mut Vec<u8>) {
     out.extend_from_slice(br#","to":"#);
     opt_str(t.to.map(|s| s.as_str()), out);
     out.extend_from_slice(br#","reason":""#);
-    display(&t.reason, out);
+    reason(&t.reason, out);
     out.extend_from_slice(br#"","at":"#);
     timestamp(t.at.0, out);
     out.extend_from_slice(br#","event_id":"#);
@@ -23,7 +24,7 @@ pub fn write_transition(t: &Transition, out: &mut Vec<u8>) {
     out.extend_from_slice(br#","seq":"#);
     integer(i64::from(t.seq), out);
     out.extend_from_slice(br#","explain":""#);
-    display(&t.explain, out);
+    t.explain.write_to(out);
     out.push(b'"');
     out.extend_from_slice(br#","facts":"#);
     facts(&t.facts, out);
@@ -44,7 +45,10 @@ pub fn write_action(a: &Action, out: &mut Vec<u8>) {
     out.extend_from_slice(br#","stage":""#);
     out.extend_from_slice(a.stage.as_str().as_bytes());
     out.extend_from_slice(br#"","reason":""#);
-    display(&a.reason, out);
+    match &a.reason {
+        ActionReason::Entered(r) => reason(r, out),
+        other => display(other, out),
+    }
     out.extend_from_slice(br#"","at":"#);
     timestamp(a.at.0, out);
     out.extend_from_slice(br#","cause_event_id":"#);
@@ -54,7 +58,7 @@ pub fn write_action(a: &Action, out: &mut Vec<u8>) {
         string(level, out);
     }
     out.extend_from_slice(br#","explain":""#);
-    display(&a.explain, out);
+    a.explain.write_to(out);
     out.push(b'"');
     out.extend_from_slice(br#","facts":"#);
     facts(&a.facts, out);
@@ -163,7 +167,7 @@ impl Object<'_> {
 /// A JSON string: copied as it is unless it holds a character JSON must escape, in which
 /// case serde_json escapes it (so escapes match the reference byte for byte).
 fn string(s: &str, out: &mut Vec<u8>) {
-    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if super::json::plain_len(s.as_bytes()) < s.len() {
         // Writing a string into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
         return;
@@ -182,6 +186,15 @@ fn opt_str(s: Option<&str>, out: &mut Vec<u8>) {
 
 /// Reasons and explanations are built from identifiers, numbers and timestamps: no
 /// character in them needs escaping.
+/// A transition reason as its Display writes it, without the formatting machinery.
+fn reason(r: &Reason, out: &mut Vec<u8>) {
+    out.extend_from_slice(r.family().as_bytes());
+    if let Reason::ChurnSignal(t) = r {
+        out.push(b':');
+        out.extend_from_slice(t.as_str().as_bytes());
+    }
+}
+
 fn display(v: &dyn std::fmt::Display, out: &mut Vec<u8>) {
     use std::io::Write;
     // Writing into a Vec cannot fail.

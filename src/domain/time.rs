@@ -227,21 +227,39 @@ impl Timestamp {
                 v /= 10;
             }
         }
+        /// `00` to `99`, two bytes each: one lookup per pair of digits.
+        const PAIRS: [u8; 200] = {
+            let mut pairs = [0u8; 200];
+            let mut i = 0;
+            while i < 100 {
+                pairs[2 * i] = b'0' + (i / 10) as u8;
+                pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+                i += 1;
+            }
+            pairs
+        };
+        /// Two digits of `value` (0..=99) at `at`.
+        fn pair(buf: &mut [u8], at: usize, value: i64) {
+            let i = value as usize * 2;
+            buf[at..at + 2].copy_from_slice(&PAIRS[i..i + 2]);
+        }
         let secs = self.0.div_euclid(NANOS_PER_SEC);
         let nanos = self.0.rem_euclid(NANOS_PER_SEC);
         let (y, m, d) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
         let sod = secs.rem_euclid(SECS_PER_DAY);
-        put(buf, 0, y, 4);
+        // Years of the nanosecond range (1677..=2262) have four digits.
+        pair(buf, 0, y / 100);
+        pair(buf, 2, y % 100);
         buf[4] = b'-';
-        put(buf, 5, m, 2);
+        pair(buf, 5, m);
         buf[7] = b'-';
-        put(buf, 8, d, 2);
+        pair(buf, 8, d);
         buf[10] = b'T';
-        put(buf, 11, sod / 3600, 2);
+        pair(buf, 11, sod / 3600);
         buf[13] = b':';
-        put(buf, 14, sod / 60 % 60, 2);
+        pair(buf, 14, sod / 60 % 60);
         buf[16] = b':';
-        put(buf, 17, sod % 60, 2);
+        pair(buf, 17, sod % 60);
         let mut len = 19;
         if nanos != 0 {
             buf[19] = b'.';
@@ -330,6 +348,40 @@ mod tests {
             "2262-04-11T00:00:00Z",
         ] {
             assert_eq!(p(s).unwrap().to_string(), s);
+        }
+    }
+
+    /// The text of a timestamp, written the slow and obvious way.
+    fn reference_text(t: Timestamp) -> String {
+        let secs = t.0.div_euclid(NANOS_PER_SEC);
+        let nanos = t.0.rem_euclid(NANOS_PER_SEC);
+        let (y, m, d) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
+        let sod = secs.rem_euclid(SECS_PER_DAY);
+        let fraction = if nanos == 0 {
+            String::new()
+        } else {
+            format!(".{nanos:09}").trim_end_matches('0').to_string()
+        };
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{fraction}Z",
+            sod / 3600,
+            sod / 60 % 60,
+            sod % 60
+        )
+    }
+
+    #[test]
+    fn writes_the_ends_of_the_range() {
+        assert_eq!(Timestamp::MIN.to_string(), "1677-09-21T00:12:43.145224192Z");
+        assert_eq!(Timestamp::MAX.to_string(), "2262-04-11T23:47:16.854775807Z");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn writes_every_instant_as_the_reference_does(ns in proptest::num::i64::ANY) {
+            let t = Timestamp(ns);
+            proptest::prop_assert_eq!(t.to_string(), reference_text(t));
+            proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&t.to_string()), Ok(t));
         }
     }
 
