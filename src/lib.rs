@@ -13,7 +13,8 @@
 //!     [`domain::json`], a strict hand-written JSON parser.
 //!   - [`domain::engine`]: transitions, timers, de-duplication, erasure.
 //!   - [`domain::planner`]: actions, net change, cooldown, consent, action ids.
-//!   - [`domain::customer`], [`domain::store`]: per-customer state and its index and timers.
+//!   - [`domain::customer`], [`domain::store`]: per-customer state and its index;
+//!     [`domain::timers`]: one timer per customer, by day buckets and a small heap.
 //!   - [`domain::kano`]: the KANO evaluation table.
 //!   - [`domain::record`]: transition and action records; written as JSON lines by a
 //!     hand-written encoder (`record_json.rs`). [`domain::explain`] holds why each

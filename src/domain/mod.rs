@@ -16,6 +16,7 @@ mod record_json;
 pub mod rules;
 pub mod store;
 pub mod time;
+pub mod timers;
 
 pub use action::{ActionKind, Category, Reason, Suppression};
 pub use customer::{Customer, Stage};
