@@ -180,27 +180,47 @@ fn produce_input(k: &KafkaConfig, data: &[u8]) -> u64 {
 }
 
 /// The sum of committed offsets of `group` on `topic` reached `total`.
-fn committed_total(bootstrap: &str, group: &str, topic: &str) -> i64 {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .expect("offset reader");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        tpl.add_partition(topic, p);
+/// Reads a group's committed input offsets. One client, made before the clock starts and
+/// reused: making a client per check (every 20 ms) cost the service's run CPU and time that
+/// the pipe, which knows its own progress, does not pay.
+struct CommitWatch {
+    consumer: BaseConsumer,
+    topic: String,
+}
+
+impl CommitWatch {
+    fn new(bootstrap: &str, group: &str, topic: &str) -> CommitWatch {
+        let consumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", group)
+            .create()
+            .expect("offset reader");
+        CommitWatch {
+            consumer,
+            topic: topic.to_owned(),
+        }
     }
-    let Ok(committed) = c.committed_offsets(tpl, Duration::from_secs(10)) else {
-        return 0;
-    };
-    committed
-        .elements()
-        .iter()
-        .map(|e| match e.offset() {
-            Offset::Offset(o) => o,
-            _ => 0,
-        })
-        .sum()
+
+    fn total(&self) -> i64 {
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..PARTITIONS {
+            tpl.add_partition(&self.topic, p);
+        }
+        let Ok(committed) = self
+            .consumer
+            .committed_offsets(tpl, Duration::from_secs(10))
+        else {
+            return 0;
+        };
+        committed
+            .elements()
+            .iter()
+            .map(|e| match e.offset() {
+                Offset::Offset(o) => o,
+                _ => 0,
+            })
+            .sum()
+    }
 }
 
 /// Consume the input, produce the same bytes to one output topic, commit like the service.
@@ -254,6 +274,9 @@ fn pipe(k: &KafkaConfig, total: u64) -> f64 {
 /// Runs the service until it has committed `total` input offsets; returns seconds from its
 /// start (joining the group included, as for the pipe) to done.
 fn service(config: &Config, total: u64) -> f64 {
+    let k = &config.kafka;
+    let watch = CommitWatch::new(&k.brokers, &k.group_id, &k.topics.input);
+    watch.total(); // connected before the clock starts
     let started = Instant::now();
     let shutdown = Arc::new(AtomicBool::new(false));
     let flag = shutdown.clone();
@@ -261,8 +284,7 @@ fn service(config: &Config, total: u64) -> f64 {
     let handle = std::thread::spawn(move || {
         run(&cfg, &flag, &Telemetry::new(Duration::from_secs(600))).expect("service run")
     });
-    let k = &config.kafka;
-    while (committed_total(&k.brokers, &k.group_id, &k.topics.input) as u64) < total {
+    while (watch.total() as u64) < total {
         std::thread::sleep(Duration::from_millis(20));
     }
     let secs = started.elapsed().as_secs_f64();
@@ -317,7 +339,8 @@ fn latency(b: &Broker, data: &[u8], rate: f64) -> (f64, f64, usize) {
         }
     }
     producer.flush(Duration::from_secs(30)).expect("flush");
-    while (committed_total(&k.brokers, &k.group_id, &k.topics.input) as usize) < lines.len() {
+    let watch = CommitWatch::new(&k.brokers, &k.group_id, &k.topics.input);
+    while (watch.total() as usize) < lines.len() {
         std::thread::sleep(Duration::from_millis(20));
     }
     shutdown.store(true, Ordering::Relaxed);
