@@ -39,7 +39,11 @@ fn killing_the_service_repeatedly_loses_no_action_and_duplicates_only_identical_
         "the stream has {} events",
         lines.len()
     );
-    produce_lines(&broker, &topics.input, PARTITIONS, &lines);
+    // The stream goes in in parts, one more while each incarnation runs, so it cannot be
+    // done before the planned kills (a fast build got through all of it after two or three).
+    let parts: Vec<&[String]> = lines.chunks(lines.len().div_ceil(KILLS + 1)).collect();
+    produce_lines(&broker, &topics.input, PARTITIONS, parts[0]);
+    let mut produced = 1;
 
     let config = service_config(&broker, &topics, "crash-group", "max_batch_events = 2000");
     let mut moments = Moments(0x5eed);
@@ -61,13 +65,22 @@ fn killing_the_service_repeatedly_loses_no_action_and_duplicates_only_identical_
                 service.log_text().matches("partition restored").count() > restored_before
             },
         );
-        if group_caught_up(&broker, "crash-group", &topics.input, PARTITIONS) {
+        if let Some(part) = parts.get(produced) {
+            produce_lines(&broker, &topics.input, PARTITIONS, part);
+            produced += 1;
+        }
+        if produced == parts.len()
+            && group_caught_up(&broker, "crash-group", &topics.input, PARTITIONS)
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(moments.next_ms(50, 1500)));
         service.kill9();
         kills += 1;
         eprintln!("round {round}: killed");
+    }
+    for part in &parts[produced..] {
+        produce_lines(&broker, &topics.input, PARTITIONS, part);
     }
     let mut service = Service::start(broker.dir.path(), "crash", &config);
     wait_processed(&broker, &mut service, "crash-group", &topics, PARTITIONS);

@@ -11,6 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use compact_str::CompactString;
+
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
@@ -104,7 +106,20 @@ struct Batch {
     started: Option<Instant>,
     events: usize,
     next_offsets: BTreeMap<i32, i64>,
-    dirty: BTreeMap<i32, BTreeSet<Box<str>>>,
+    /// The customers each partition's batch changed (their changelog records are written at
+    /// the batch's end). A hash set: marking is done for every event and record.
+    dirty: BTreeMap<i32, DirtySet>,
+}
+
+type DirtySet = hashbrown::HashSet<CompactString, foldhash::fast::FixedState>;
+
+impl Batch {
+    fn mark_dirty(&mut self, p: i32, customer: &str) {
+        let set = self.dirty.entry(p).or_default();
+        if !set.contains(customer) {
+            set.insert(customer.into());
+        }
+    }
 }
 
 /// A changelog record serialized at the end of its batch.
@@ -362,10 +377,7 @@ impl Processor {
                     .engine
                     .apply_at(&event, Some(offset), &mut self.records);
                 if outcome == Outcome::Applied {
-                    let dirty = self.batch.dirty.entry(p).or_default();
-                    if !dirty.contains(event.customer_id.as_ref()) {
-                        dirty.insert(event.customer_id.as_ref().into());
-                    }
+                    self.batch.mark_dirty(p, &event.customer_id);
                 }
                 *self.stats.outcomes.entry(outcome).or_default() += 1;
                 self.metrics.event(event.event_type(), outcome);
@@ -422,10 +434,7 @@ impl Processor {
                 continue;
             };
             let customer = record.customer_id().unwrap_or_default();
-            let dirty = self.batch.dirty.entry(p).or_default();
-            if !dirty.contains(customer) {
-                dirty.insert(customer.into());
-            }
+            self.batch.mark_dirty(p, customer);
             encode_record(&record, &mut self.buf);
             self.sink.send(Outgoing {
                 topic,
