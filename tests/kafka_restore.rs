@@ -27,13 +27,21 @@ fn meta(offset: i64) -> Vec<u8> {
     })
 }
 
+/// A broker with a one-partition compacted state topic, and a configuration for it (the
+/// broker stops when the first value is dropped).
+fn one_state_partition(prefix: &str) -> (Broker, TestTopics, Config) {
+    let broker = Broker::start();
+    let topics = TestTopics::new(prefix);
+    broker.create_topic(&topics.state, 1, true);
+    let group = format!("{prefix}-group");
+    let text = service_config(&broker, &topics, &group, "").replace("HTTP_PORT", "0");
+    let config = Config::from_toml_str(&text, "test").expect("config");
+    (broker, topics, config)
+}
+
 #[test]
 fn an_unconfirmed_batch_is_undone_and_the_confirmed_state_restored() {
-    let broker = Broker::start();
-    let topics = TestTopics::new("restore");
-    broker.create_topic(&topics.state, 1, true);
-    let text = service_config(&broker, &topics, "restore-group", "").replace("HTTP_PORT", "0");
-    let config = Config::from_toml_str(&text, "test").expect("config");
+    let (_broker, topics, config) = one_state_partition("restore");
 
     // Batch 1 (confirmed): a with 1 purchase, b, c. Batch 2 (confirmed): a with 2.
     // Batch 3 (cut short): a with 3, b erased, d new, a with 4 again.
@@ -90,11 +98,7 @@ fn an_unconfirmed_batch_is_undone_and_the_confirmed_state_restored() {
 
 #[test]
 fn a_record_that_is_not_state_fails_the_restore_naming_its_offset() {
-    let broker = Broker::start();
-    let topics = TestTopics::new("badstate");
-    broker.create_topic(&topics.state, 1, true);
-    let text = service_config(&broker, &topics, "badstate-group", "").replace("HTTP_PORT", "0");
-    let config = Config::from_toml_str(&text, "test").expect("config");
+    let (_broker, topics, config) = one_state_partition("badstate");
     let producer: BaseProducer = client::producer(&config.kafka)
         .expect("producer config")
         .create()
