@@ -90,6 +90,13 @@ impl RecentIds {
     pub fn contains(&self, hash: u64) -> bool {
         self.ids.contains(&hash)
     }
+    /// The hashes and the ring position, for [`Customer::write_bytes`].
+    pub(super) fn parts(&self) -> (&[u64], u8) {
+        (&self.ids, self.next)
+    }
+    pub(super) fn from_parts(ids: Vec<u64>, next: u8) -> RecentIds {
+        RecentIds { ids, next }
+    }
     pub fn push(&mut self, hash: u64) {
         if self.ids.len() < RECENT_IDS {
             self.ids.push(hash);
@@ -112,6 +119,13 @@ pub struct LastSent(Vec<(ActionKind, Timestamp)>);
 impl LastSent {
     pub fn get(&self, kind: ActionKind) -> Option<Timestamp> {
         self.0.iter().find(|(k, _)| *k == kind).map(|(_, t)| *t)
+    }
+    /// Entries of distinct kinds, for [`Customer::read_bytes`].
+    pub(super) fn from_entries(entries: Vec<(ActionKind, Timestamp)>) -> LastSent {
+        LastSent(entries)
+    }
+    pub fn entries(&self) -> &[(ActionKind, Timestamp)] {
+        &self.0
     }
     pub fn set(&mut self, kind: ActionKind, at: Timestamp) {
         match self.0.iter_mut().find(|(k, _)| *k == kind) {

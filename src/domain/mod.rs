@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod customer;
+pub mod customer_bytes;
 pub mod decode;
 pub mod engine;
 pub mod event;

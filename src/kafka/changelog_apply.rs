@@ -78,7 +78,7 @@ pub fn apply_batches(
                     meta = m;
                     unconfirmed.confirm();
                 }
-                ChangelogEntry::Customer(c) => unconfirmed.put(engine, *c),
+                ChangelogEntry::Customer(c) => unconfirmed.put(engine, c),
                 ChangelogEntry::Tombstone(id) => unconfirmed.remove(engine, &id),
             }
         }

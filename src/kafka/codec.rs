@@ -73,20 +73,25 @@ pub fn dead_letter_headers(
         })
 }
 
-/// The first byte of a customer state record: its encoding (postcard, a compact binary serde
-/// format: restoring is bound by the broker, not by decoding).
+/// The first byte of a customer state record: its encoding. Format 1 (postcard, a compact
+/// serde format) is what versions before format 2 wrote; it is still read, so a changelog
+/// written by an older version restores.
 pub const STATE_FORMAT_POSTCARD: u8 = 1;
+/// Format 2: fixed-width fields ([`Customer::write_bytes`]), about ten times cheaper to read.
+pub const STATE_FORMAT_FIXED: u8 = 2;
 
 pub fn encode_customer(customer: &Customer) -> Vec<u8> {
-    let mut out = vec![STATE_FORMAT_POSTCARD];
-    // Serializing plain data into a Vec cannot fail.
-    postcard::to_io(customer, &mut out).expect("customer state serializes");
+    let mut out = Vec::with_capacity(256);
+    out.push(STATE_FORMAT_FIXED);
+    customer.write_bytes(&mut out);
     out
 }
 
-/// Decodes a customer state record written by [`encode_customer`].
+/// Decodes a customer state record written by [`encode_customer`], now or by an older
+/// version.
 pub fn decode_customer(bytes: &[u8]) -> Result<Customer, String> {
     match bytes.split_first() {
+        Some((&STATE_FORMAT_FIXED, rest)) => Customer::read_bytes(rest).map_err(|e| e.to_string()),
         Some((&STATE_FORMAT_POSTCARD, rest)) => {
             postcard::from_bytes(rest).map_err(|e| e.to_string())
         }
@@ -101,8 +106,11 @@ pub fn encode_meta(meta: &PartitionMeta) -> Vec<u8> {
 
 /// A changelog record, decoded.
 #[derive(Debug)]
+// Not boxed: a restore decodes a million of these one at a time and moves each straight into
+// the engine, and the box cost an allocation and a copy per customer.
+#[allow(clippy::large_enum_variant)]
 pub enum ChangelogEntry {
-    Customer(Box<Customer>),
+    Customer(Customer),
     Tombstone(String),
     Meta(PartitionMeta),
 }
@@ -134,9 +142,9 @@ pub fn decode_changelog(
         None => Ok(ChangelogEntry::Tombstone(
             String::from_utf8_lossy(key).into_owned(),
         )),
-        Some(p) => Ok(ChangelogEntry::Customer(Box::new(
+        Some(p) => Ok(ChangelogEntry::Customer(
             decode_customer(p).map_err(invalid)?,
-        ))),
+        )),
     }
 }
 
@@ -155,7 +163,12 @@ mod tests {
         c.recent.push(7);
         c.last_sent.set(crate::domain::ActionKind::NurtureLead, at);
         let bytes = encode_customer(&c);
+        assert_eq!(bytes[0], STATE_FORMAT_FIXED);
         assert_eq!(decode_customer(&bytes).unwrap(), c);
+        // A record an older version wrote (format 1) still restores.
+        let mut old = vec![STATE_FORMAT_POSTCARD];
+        old.extend(postcard::to_stdvec(&c).unwrap());
+        assert_eq!(decode_customer(&old).unwrap(), c);
         assert!(decode_customer(&[9, 1, 2]).is_err());
         assert!(decode_customer(&[]).is_err());
     }
