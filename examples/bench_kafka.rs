@@ -128,12 +128,15 @@ fn create_topic(b: &Broker, name: &str, compact: bool) {
     assert!(ok.success(), "create {name}");
 }
 
+/// The default configuration on the bench's broker and topics. `BENCH_KAFKA_EXTRA` adds keys
+/// to its `[kafka]` table, to compare settings (e.g. `commit_interval_ms = 100`).
 fn config(b: &Broker, prefix: &str) -> Config {
     let text = format!(
         r#"[kafka]
 brokers = "127.0.0.1:{}"
 group_id = "{prefix}-group"
 clock = "event"
+{}
 [kafka.topics]
 input = "{prefix}.in"
 transitions = "{prefix}.transitions"
@@ -143,7 +146,8 @@ marketing = "{prefix}.marketing"
 state = "{prefix}.state"
 dead_letters = "{prefix}.dlq"
 "#,
-        b.port
+        b.port,
+        std::env::var("BENCH_KAFKA_EXTRA").unwrap_or_default()
     );
     Config::from_toml_str(&text, "bench").expect("bench config")
 }
@@ -223,7 +227,8 @@ impl CommitWatch {
     }
 }
 
-/// Consume the input, produce the same bytes to one output topic, commit like the service.
+/// Consume the input, produce the same bytes to one output topic, commit like the service
+/// (flush, then commit the offsets, every `commit_interval_ms`).
 fn pipe(k: &KafkaConfig, total: u64) -> f64 {
     let consumer: BaseConsumer = client::consumer(k)
         .expect("consumer config")
@@ -255,7 +260,7 @@ fn pipe(k: &KafkaConfig, total: u64) -> f64 {
         }
         offsets.insert(m.partition(), m.offset() + 1);
         done += 1;
-        if last_commit.elapsed() >= Duration::from_millis(100) || done == total {
+        if last_commit.elapsed() >= Duration::from_millis(k.commit_interval_ms) || done == total {
             producer.flush(Duration::from_secs(30)).expect("flush");
             let mut tpl = TopicPartitionList::new();
             for (p, o) in &offsets {
@@ -290,7 +295,16 @@ fn service(config: &Config, total: u64) -> f64 {
     let secs = started.elapsed().as_secs_f64();
     shutdown.store(true, Ordering::Relaxed);
     let report = handle.join().expect("service thread");
-    println!("service report: {report:?}");
+    let changelog: i64 = (0..PARTITIONS)
+        .filter_map(|p| {
+            let marks =
+                watch
+                    .consumer
+                    .fetch_watermarks(&k.topics.state, p, Duration::from_secs(10));
+            marks.ok().map(|(low, high)| high - low)
+        })
+        .sum();
+    println!("service report: {report:?}, changelog records {changelog}");
     secs
 }
 
@@ -584,18 +598,33 @@ fn main() {
         let svc = config(&broker, &format!("svc{round}"));
         create_topics(&broker, &svc.kafka);
         total = produce_input(&svc.kafka, &data);
+        let pipe_cfg = config(&broker, &format!("pipe{round}"));
+        if !only_service {
+            create_topics(&broker, &pipe_cfg.kafka);
+            produce_input(&pipe_cfg.kafka, &data);
+        }
+        let cpu = || {
+            (
+                cpu_seconds(std::process::id()),
+                cpu_seconds(broker.child.id()),
+            )
+        };
+        let (ours0, broker0) = cpu();
         let pipe_secs = if only_service {
             1.0
         } else {
-            let pipe_cfg = config(&broker, &format!("pipe{round}"));
-            create_topics(&broker, &pipe_cfg.kafka);
-            produce_input(&pipe_cfg.kafka, &data);
             pipe(&pipe_cfg.kafka, total)
         };
+        let (ours1, broker1) = cpu();
         let svc_secs = service(&svc, total);
+        let (ours2, broker2) = cpu();
         println!(
-            "round {round}: pipe {pipe_secs:.2} s, service {svc_secs:.2} s, ratio {:.2}",
-            pipe_secs / svc_secs
+            "round {round}: pipe {pipe_secs:.2} s, service {svc_secs:.2} s, ratio {:.2}; CPU s (this process, broker): pipe {:.2}, {:.2}; service {:.2}, {:.2}",
+            pipe_secs / svc_secs,
+            ours1 - ours0,
+            broker1 - broker0,
+            ours2 - ours1,
+            broker2 - broker1,
         );
         timed.push((svc_secs, pipe_secs));
     }

@@ -50,7 +50,7 @@ scripts/measure-memory.sh | tee -a "$log"
 # 3-4. Kafka: service vs pipe, latency at half rate, restore vs plain consumer.
 # ~600k events: at ~200k the fixed start (joining the group, ~0.1-0.8 s) was a third of
 # each run and hid most of the difference in throughput.
-target/release/examples/bench_kafka 57000 1000000 2>/dev/null | grep -E '^(figure|round|restore round)' \
+target/release/examples/bench_kafka 57000 1000000 2>/dev/null | grep -E '^(figure|round|restore round|service report)' \
   | sed -e 's/^figure: /kafka: /' -e 's/^round /kafka round /' | tee -a "$log"
 
 # 5. Timers.
