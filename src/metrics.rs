@@ -8,7 +8,9 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use crate::domain::{ActionKind, EventType, Outcome, Record, RejectReason, Stage, Suppression};
+use crate::domain::{
+    ActionKind, EventType, Outcome, Reason, Record, RejectReason, Stage, Suppression,
+};
 
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -41,6 +43,8 @@ struct Cached {
     /// `[kind][outcome]`: emitted, cooldown, no_consent.
     actions: Vec<OnceLock<IntCounter>>,
     customers: Vec<OnceLock<IntGauge>>,
+    /// `[from][to][reason family]`, `from` and `to` with one more row for none.
+    transitions: Vec<OnceLock<IntCounter>>,
 }
 
 impl Cached {
@@ -52,6 +56,7 @@ impl Cached {
             events: cells((EventType::ALL.len() + 1) * Outcome::ALL.len()),
             actions: cells(ActionKind::ALL.len() * ACTION_OUTCOMES.len()),
             customers: cells(Stage::ALL.len()),
+            transitions: cells((Stage::ALL.len() + 1).pow(2) * Reason::FAMILIES.len()),
         }
     }
 }
@@ -250,8 +255,19 @@ impl Metrics {
     pub fn record(&self, record: &Record) {
         match record {
             Record::Transition(t) => {
-                self.transitions
-                    .with_label_values(&[stage_label(t.from), stage_label(t.to), t.reason.family()])
+                let stage =
+                    |s: Option<Stage>| s.map_or(Stage::ALL.len(), |s| position(&Stage::ALL, &s));
+                let stages = Stage::ALL.len() + 1;
+                let cell = (stage(t.from) * stages + stage(t.to)) * Reason::FAMILIES.len()
+                    + t.reason.family_index();
+                self.cached.transitions[cell]
+                    .get_or_init(|| {
+                        self.transitions.with_label_values(&[
+                            stage_label(t.from),
+                            stage_label(t.to),
+                            t.reason.family(),
+                        ])
+                    })
                     .inc();
                 if let Some(from) = t.from {
                     self.customers_in(from).dec();
@@ -350,5 +366,31 @@ mod tests {
             m.events.with_label_values(&["purchase", "applied"]).get(),
             2
         );
+    }
+
+    #[test]
+    fn transitions_count_by_stages_and_reason_family() {
+        use crate::domain::{Engine, Rules, Timestamp, decode};
+        let m = Metrics::new();
+        let now = Timestamp::parse_rfc3339("2026-01-02T00:00:00Z").expect("valid");
+        let mut engine = Engine::new(Rules::default());
+        let mut records = Vec::new();
+        for (id, customer) in [("e1", "c1"), ("e2", "c2")] {
+            let line = format!(
+                r#"{{"event_id":"{id}","customer_id":"{customer}","type":"purchase","occurred_at":"2026-01-01T00:00:00Z","data":{{"amount":5}}}}"#
+            );
+            let event = decode(line.as_bytes(), now).expect("valid event");
+            engine.apply(&event, &mut records);
+        }
+        for r in &records {
+            m.record(r);
+        }
+        let text = m.render();
+        for line in [
+            r#"lifecycle_transitions_total{from="none",reason="first_seen",to="prospect"} 2"#,
+            r#"lifecycle_transitions_total{from="prospect",reason="first_conversion",to="new"} 2"#,
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
     }
 }

@@ -206,18 +206,35 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every value of [`Reason::family`], in the order of [`Reason::family_index`].
+    pub const FAMILIES: [&'static str; 8] = [
+        "first_seen",
+        "first_conversion",
+        "reactivated",
+        "mature_criteria",
+        "churn_signal",
+        "inactivity",
+        "no_reactivation",
+        "erased",
+    ];
+
     /// The reason without its detail (`churn_signal` for `churn_signal:<type>`): a closed
     /// set, for metric labels.
     pub fn family(&self) -> &'static str {
+        Self::FAMILIES[self.family_index()]
+    }
+
+    /// The position of [`Reason::family`] in [`Reason::FAMILIES`].
+    pub fn family_index(&self) -> usize {
         match self {
-            Reason::FirstSeen => "first_seen",
-            Reason::FirstConversion => "first_conversion",
-            Reason::Reactivated => "reactivated",
-            Reason::MatureCriteria => "mature_criteria",
-            Reason::ChurnSignal(_) => "churn_signal",
-            Reason::Inactivity => "inactivity",
-            Reason::NoReactivation => "no_reactivation",
-            Reason::Erased => "erased",
+            Reason::FirstSeen => 0,
+            Reason::FirstConversion => 1,
+            Reason::Reactivated => 2,
+            Reason::MatureCriteria => 3,
+            Reason::ChurnSignal(_) => 4,
+            Reason::Inactivity => 5,
+            Reason::NoReactivation => 6,
+            Reason::Erased => 7,
         }
     }
 }

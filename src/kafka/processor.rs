@@ -109,16 +109,29 @@ struct Batch {
     /// The customers each partition's batch changed (their changelog records are written at
     /// the batch's end). A hash set: marking is done for every event and record.
     dirty: BTreeMap<i32, DirtySet>,
+    /// The customer marked last: an event's records are mostly its own customer's, marked
+    /// with the event, so they skip the set.
+    last_marked: Option<(i32, String)>,
 }
 
 type DirtySet = hashbrown::HashSet<CompactString, foldhash::fast::FixedState>;
 
 impl Batch {
     fn mark_dirty(&mut self, p: i32, customer: &str) {
+        if let Some((last_p, last)) = &self.last_marked
+            && *last_p == p
+            && last == customer
+        {
+            return;
+        }
         let set = self.dirty.entry(p).or_default();
         if !set.contains(customer) {
             set.insert(customer.into());
         }
+        let (last_p, last) = self.last_marked.get_or_insert_with(Default::default);
+        *last_p = p;
+        last.clear();
+        last.push_str(customer);
     }
 }
 
@@ -701,5 +714,37 @@ impl Processor {
         self.publish_partitions();
         tracing::warn!(partitions = ?self.pending, "transaction aborted; input rewound to the last commit");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn marked(batch: &Batch, p: i32) -> Vec<&str> {
+        let mut ids: Vec<&str> = batch
+            .dirty
+            .get(&p)
+            .into_iter()
+            .flatten()
+            .map(|c| c.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn marking_again_the_customer_marked_last_changes_nothing() {
+        let mut batch = Batch::default();
+        for (p, id) in [(0, "a"), (0, "a"), (1, "a"), (0, "b"), (0, "a"), (1, "a")] {
+            batch.mark_dirty(p, id);
+        }
+        assert_eq!(marked(&batch, 0), ["a", "b"]);
+        assert_eq!(marked(&batch, 1), ["a"]);
+        // A new batch starts with nothing marked, the last customer included.
+        batch = Batch::default();
+        batch.mark_dirty(1, "a");
+        assert_eq!(marked(&batch, 0), Vec::<&str>::new());
+        assert_eq!(marked(&batch, 1), ["a"]);
     }
 }
