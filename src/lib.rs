@@ -14,6 +14,7 @@
 //!   - [`domain::engine`]: transitions, timers, de-duplication, erasure.
 //!   - [`domain::planner`]: actions, net change, cooldown, consent, action ids.
 //!   - [`domain::customer`], [`domain::store`]: per-customer state and its index;
+//!     [`domain::customer_bytes`]: that state as the changelog's fixed-width bytes;
 //!     [`domain::timers`]: one timer per customer, by day buckets and a small heap.
 //!   - [`domain::kano`]: the KANO evaluation table.
 //!   - [`domain::record`]: transition and action records; written as JSON lines by a
