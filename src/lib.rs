@@ -9,7 +9,7 @@
 //! ## Layout
 //!
 //! - [`domain`]: the pure core, no I/O, no clock, no logging.
-//!   - [`domain::decode`]: bytes to a typed [`domain::Event`] or a [`domain::Rejection`], over
+//!   - [`domain::decode`](mod@domain::decode): bytes to a typed [`domain::Event`] or a [`domain::Rejection`], over
 //!     [`domain::json`], a strict hand-written JSON parser.
 //!   - [`domain::engine`]: transitions, timers, de-duplication, erasure.
 //!   - [`domain::planner`]: actions, net change, cooldown, consent, action ids.

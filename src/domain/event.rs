@@ -1,5 +1,5 @@
 //! The typed, validated input event: what the engine sees once bytes have passed
-//! [`decode`](super::decode). Nothing past this point handles raw JSON.
+//! [`decode`](fn@super::decode). Nothing past this point handles raw JSON.
 
 use std::borrow::Cow;
 use std::fmt;

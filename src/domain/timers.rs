@@ -150,7 +150,7 @@ impl Timers {
     }
 
     /// Disarms every timer due at or before `clock` and returns them sorted by firing time
-    /// (ties in slot order). A few are popped off the heap; past [`BULK`] every bucket up to
+    /// (ties in slot order). A few are popped off the heap; past `BULK` (1,024) every bucket up to
     /// the clock's is taken at once and partitioned (O(n), instead of a pop per timer).
     pub fn take_due(&mut self, clock: Timestamp) -> Vec<(Timestamp, Slot)> {
         /// How many due timers are popped one by one before the rest are taken in bulk.
