@@ -13,7 +13,8 @@
 //!     [`domain::json`], a strict hand-written JSON parser.
 //!   - [`domain::engine`]: transitions, timers, de-duplication, erasure.
 //!   - [`domain::planner`]: actions, net change, cooldown, consent, action ids.
-//!   - [`domain::customer`], [`domain::store`]: per-customer state and its index;
+//!   - [`domain::customer`], [`domain::store`]: per-customer state and its index (a
+//!     linear-probing table, `id_index.rs`, whose entries can be prefetched: `prefetch.rs`);
 //!     [`domain::customer_bytes`]: that state as the changelog's fixed-width bytes;
 //!     [`domain::timers`]: one timer per customer, by day buckets and a small heap.
 //!   - [`domain::kano`]: the KANO evaluation table.

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::domain::{
     ActionKind, Category, Engine, Event, Outcome, Payload, Record, RecordSink, RejectReason,
-    Rejection, Rules, Stage, Suppression, Timestamp, decode,
+    Rejection, Rules, Stage, Suppression, Timestamp, customer_hash, decode,
 };
 
 /// Where rejected lines go, if anywhere.
@@ -154,6 +154,8 @@ const BATCHES_IN_FLIGHT: usize = 4;
 struct OwnedEvent {
     event_id: CompactString,
     customer_id: CompactString,
+    /// [`customer_hash`] of the id, taken on the decoding thread, for the engine's prefetch.
+    customer_hash: u64,
     occurred_at: Timestamp,
     payload: Option<Payload>,
 }
@@ -163,6 +165,7 @@ impl OwnedEvent {
         OwnedEvent {
             event_id: CompactString::from(&*e.event_id),
             customer_id: CompactString::from(&*e.customer_id),
+            customer_hash: customer_hash(&e.customer_id),
             occurred_at: e.occurred_at,
             payload: e.payload,
         }
@@ -265,7 +268,12 @@ pub fn replay(
         let processed = (|| -> io::Result<()> {
             for batch in lines_rx.iter() {
                 let mut batch = batch?;
-                for line in batch.drain(..) {
+                let hash_at = |j: usize| match batch.get(j) {
+                    Some(Line::Event(e)) => Some(e.customer_hash),
+                    _ => None,
+                };
+                for (i, line) in batch.iter().enumerate() {
+                    engine.warm_ahead(i, hash_at);
                     let summary = &mut sink.summary;
                     summary.lines += 1;
                     match line {
@@ -277,12 +285,13 @@ pub fn replay(
                         Line::Rejected { rejection, text } => {
                             *summary.rejected.entry(rejection.reason).or_default() += 1;
                             if let (Some(out), Some(text)) = (rejects.as_deref_mut(), text) {
-                                write_reject(out, summary.lines, &rejection, &text)?;
+                                write_reject(out, summary.lines, rejection, text)?;
                             }
                         }
                     }
                     progress.tick(sink.summary.lines);
                 }
+                batch.clear();
                 let _ = spare_lines_tx.try_send(batch);
                 if sink.closed {
                     break;

@@ -90,6 +90,9 @@ impl RecentIds {
     pub fn contains(&self, hash: u64) -> bool {
         self.ids.contains(&hash)
     }
+    pub(super) fn as_slice(&self) -> &[u64] {
+        &self.ids
+    }
     /// The hashes and the ring position, for [`Customer::write_bytes`].
     pub(super) fn parts(&self) -> (&[u64], u8) {
         (&self.ids, self.next)

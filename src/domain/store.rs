@@ -1,12 +1,12 @@
 //! The customers of one engine and their armed timers.
 //!
-//! Customers live in a slab (`Vec`) found through a hash table of slab indices, so each id is
-//! stored once. Timers are kept by slot in [`Timers`] (see there); the due timers come out in
+//! Customers live in a slab (`Vec`) found through an [`IdIndex`] of slab indices, so each id
+//! is stored once. Timers are kept by slot in [`Timers`] (see there); the due timers come out in
 //! firing-time order (ties are broken by customer id by the engine).
 
-use hashbrown::HashTable;
-
 use super::customer::Customer;
+use super::id_index::IdIndex;
+use super::prefetch::{prefetch, prefetch_slice};
 use super::time::Timestamp;
 use super::timers::Timers;
 
@@ -16,15 +16,49 @@ pub use super::timers::Slot;
 pub struct Store {
     slots: Vec<Option<Customer>>,
     free: Vec<Slot>,
-    index: HashTable<Slot>,
-    hasher: foldhash::fast::FixedState,
+    index: IdIndex,
     timers: Timers,
+}
+
+/// The hash the index files a customer id under ([`Store::warm_index`] and the others take it).
+pub fn customer_hash(id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(id)
 }
 
 impl Store {
     fn hash(&self, id: &str) -> u64 {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one(id)
+        customer_hash(id)
+    }
+
+    /// Prefetch hint, first of three: the index entries a lookup of `hash` reads.
+    pub fn warm_index(&self, hash: u64) {
+        prefetch(self.index.home(hash));
+    }
+
+    /// Prefetch hint, second: the customer the lookup will most likely find, and its timer.
+    /// Reads the index (warmed by [`warm_index`](Self::warm_index) a while before).
+    pub fn warm_customer(&self, hash: u64) {
+        if let Some(slot) = self.index.candidate(hash) {
+            if let Some(customer) = self.slots.get(slot as usize) {
+                prefetch(customer);
+            }
+            if let Some(armed) = self.timers.armed_entry(slot) {
+                prefetch(armed);
+            }
+        }
+    }
+
+    /// Prefetch hint, third: the customer's recent event ids and last-sent times, which live
+    /// in allocations of their own. Reads the customer (warmed by
+    /// [`warm_customer`](Self::warm_customer)).
+    pub fn warm_heap(&self, hash: u64) {
+        if let Some(slot) = self.index.candidate(hash)
+            && let Some(Some(customer)) = self.slots.get(slot as usize)
+        {
+            prefetch_slice(customer.recent.as_slice());
+            prefetch_slice(customer.last_sent.entries());
+        }
     }
 
     /// Makes room for `additional` more customers at once (a restore knows how many records
@@ -32,12 +66,7 @@ impl Store {
     pub fn reserve(&mut self, additional: usize) {
         self.slots.reserve(additional);
         self.timers.reserve(additional);
-        let slots = &self.slots;
-        let hasher = &self.hasher;
-        self.index.reserve(additional, |&s| {
-            use std::hash::BuildHasher;
-            hasher.hash_one(slots[s as usize].as_ref().map_or("", |c| &*c.id))
-        });
+        self.index.reserve(additional);
     }
 
     pub fn len(&self) -> usize {
@@ -45,16 +74,14 @@ impl Store {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.index.len() == 0
     }
 
     pub fn find(&self, id: &str) -> Option<Slot> {
         let slots = &self.slots;
-        self.index
-            .find(self.hash(id), |&s| {
-                slots[s as usize].as_ref().is_some_and(|c| &*c.id == id)
-            })
-            .copied()
+        self.index.find(self.hash(id), |s| {
+            slots[s as usize].as_ref().is_some_and(|c| &*c.id == id)
+        })
     }
 
     pub fn get(&self, slot: Slot) -> &Customer {
@@ -83,12 +110,7 @@ impl Store {
                 (self.slots.len() - 1) as Slot
             }
         };
-        let slots = &self.slots;
-        let hasher = &self.hasher;
-        self.index.insert_unique(hash, slot, |&s| {
-            use std::hash::BuildHasher;
-            hasher.hash_one(slots[s as usize].as_ref().map_or("", |c| &*c.id))
-        });
+        self.index.insert(hash, slot);
         slot
     }
 
@@ -99,9 +121,7 @@ impl Store {
             .take()
             .expect("a slot from find() is occupied");
         let hash = self.hash(&customer.id);
-        if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
-            entry.remove();
-        }
+        self.index.remove(hash, slot);
         self.free.push(slot);
         customer
     }

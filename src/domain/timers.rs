@@ -64,6 +64,11 @@ impl Timers {
         self.armed.push(None);
     }
 
+    /// The slot's entry in `armed`, which [`set`](Self::set) reads: for a prefetch.
+    pub fn armed_entry(&self, slot: Slot) -> Option<&Option<Timestamp>> {
+        self.armed.get(slot as usize)
+    }
+
     /// How many slots have a timer armed.
     pub fn pending(&self) -> usize {
         self.armed_count
