@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::event::{Event, EventType, KanoAnswer, NeedLevel, Payload, Severity};
-use super::json::{DUPLICATE_KEY, Json};
+use super::json::{DUPLICATE_KEY, EventFields, Json, Members};
 use super::time::{Span, TimeError, Timestamp};
 
 /// An event larger than this (in bytes, without its line feed) is rejected.
@@ -109,7 +109,34 @@ pub fn decode(bytes: &[u8], now: Timestamp) -> Result<Event<'_>> {
 }
 
 /// Decodes one event from text already known to be UTF-8 and within the size limit.
+///
+/// Two paths, one result: an event of the usual shape (only the contract's top-level keys,
+/// `data` an object of a few members) is read member by member ([`EventFields`]), without
+/// building a tree; anything else, and anything that fails a check on the fast path, is
+/// parsed into a [`Json`] tree and decoded again from it, so every rejection and its detail
+/// come from one place. Both end in [`decode_fields`].
 pub fn decode_str(text: &str, now: Timestamp) -> Result<Event<'_>> {
+    if let Some(fields) = EventFields::parse(text) {
+        let data = match &fields.data {
+            Some(members) => DataValue::Object(members.as_slice()),
+            None => DataValue::Absent,
+        };
+        if let Ok(event) = decode_fields(
+            fields.event_id,
+            fields.customer_id,
+            fields.type_name,
+            fields.occurred_at.as_ref(),
+            data,
+            now,
+        ) {
+            return Ok(event);
+        }
+    }
+    decode_tree(text, now)
+}
+
+/// The tree path of [`decode_str`].
+fn decode_tree(text: &str, now: Timestamp) -> Result<Event<'_>> {
     let json = Json::parse(text).map_err(|e| {
         let msg = e.to_string();
         let reason = if msg.starts_with(DUPLICATE_KEY) {
@@ -119,15 +146,61 @@ pub fn decode_str(text: &str, now: Timestamp) -> Result<Event<'_>> {
         };
         Rejection::new(reason, msg)
     })?;
-    if !matches!(json, Json::Object(_)) {
+    let Json::Object(members) = json else {
         return Err(Rejection::new(
             RejectReason::NotAnObject,
             format!("an event is a JSON object, not {}", json.type_name()),
         ));
+    };
+    // Keys are distinct (the parser refuses duplicates); a null counts as absent.
+    let (mut event_id, mut customer_id, mut type_name) = (None, None, None);
+    let (mut occurred_at, mut data) = (None, None);
+    for (key, value) in members {
+        if matches!(value, Json::Null) {
+            continue;
+        }
+        match &*key {
+            "event_id" => event_id = Some(value),
+            "customer_id" => customer_id = Some(value),
+            "type" => type_name = Some(value),
+            "occurred_at" => occurred_at = Some(value),
+            "data" => data = Some(value),
+            _ => {}
+        }
     }
-    let mut json = json;
-    let event_id = take_id(&mut json, "event_id")?;
-    let customer_id = take_id(&mut json, "customer_id")?;
+    let data = match &data {
+        None => DataValue::Absent,
+        Some(Json::Object(members)) => DataValue::Object(members),
+        Some(other) => DataValue::Other(other),
+    };
+    decode_fields(
+        event_id,
+        customer_id,
+        type_name,
+        occurred_at.as_ref(),
+        data,
+        now,
+    )
+}
+
+/// The `data` member of an event.
+enum DataValue<'j, 'a> {
+    Absent,
+    Object(&'j Members<'a>),
+    Other(&'j Json<'a>),
+}
+
+/// Checks the members the contract defines, in the order their rejections are reported.
+fn decode_fields<'a>(
+    event_id: Option<Json<'a>>,
+    customer_id: Option<Json<'a>>,
+    type_name: Option<Json<'a>>,
+    occurred_at: Option<&Json<'a>>,
+    data: DataValue<'_, 'a>,
+    now: Timestamp,
+) -> Result<Event<'a>> {
+    let event_id = id(event_id, "event_id")?;
+    let customer_id = id(customer_id, "customer_id")?;
     if let Some(c) = customer_id.chars().find(|c| c.is_control()) {
         return Err(Rejection::new(
             RejectReason::InvalidValue,
@@ -137,9 +210,9 @@ pub fn decode_str(text: &str, now: Timestamp) -> Result<Event<'_>> {
             ),
         ));
     }
-    let type_name = take_id(&mut json, "type")?;
-    let occurred_at = match json.get("occurred_at") {
-        None => return Err(missing("occurred_at")),
+    let type_name = id(type_name, "type")?;
+    let occurred_at = match occurred_at {
+        None | Some(Json::Null) => return Err(missing("occurred_at")),
         Some(Json::Str(s)) => Timestamp::parse_rfc3339(s).map_err(|e| match e {
             TimeError::Malformed => Rejection::new(
                 RejectReason::InvalidTimestamp,
@@ -156,10 +229,10 @@ pub fn decode_str(text: &str, now: Timestamp) -> Result<Event<'_>> {
         })?,
         Some(other) => return Err(wrong_type("occurred_at", "string", other)),
     };
-    let data = match json.get("data") {
-        None => None,
-        Some(d @ Json::Object(_)) => Some(d),
-        Some(other) => return Err(wrong_type("data", "object", other)),
+    let data = match data {
+        DataValue::Absent => None,
+        DataValue::Object(members) => Some(members),
+        DataValue::Other(other) => return Err(wrong_type("data", "object", other)),
     };
     let payload = match EventType::parse(&type_name) {
         Some(t) => Some(payload(t, data)?),
@@ -179,23 +252,16 @@ pub fn decode_str(text: &str, now: Timestamp) -> Result<Event<'_>> {
     })
 }
 
-/// Moves a required 1..=128-byte string field out of the object.
-fn take_id<'a>(json: &mut Json<'a>, key: &str) -> Result<Cow<'a, str>> {
-    let Json::Object(fields) = json else {
-        unreachable!("checked to be an object")
-    };
-    let slot = fields
-        .iter_mut()
-        .find(|(k, v)| k == key && !matches!(v, Json::Null))
-        .map(|(_, v)| v)
-        .ok_or_else(|| missing(key))?;
-    match std::mem::replace(slot, Json::Null) {
-        Json::Str(s) if s.is_empty() || s.len() > MAX_ID_BYTES => Err(Rejection::new(
+/// A required 1..=128-byte string member (a null counts as missing).
+fn id<'a>(value: Option<Json<'a>>, key: &str) -> Result<Cow<'a, str>> {
+    match value {
+        None | Some(Json::Null) => Err(missing(key)),
+        Some(Json::Str(s)) if s.is_empty() || s.len() > MAX_ID_BYTES => Err(Rejection::new(
             RejectReason::InvalidValue,
             format!("{key} must be 1..={MAX_ID_BYTES} bytes, it has {}", s.len()),
         )),
-        Json::Str(s) => Ok(s),
-        other => Err(wrong_type(key, "string", &other)),
+        Some(Json::Str(s)) => Ok(s),
+        Some(other) => Err(wrong_type(key, "string", &other)),
     }
 }
 
@@ -218,11 +284,15 @@ fn invalid(key: &str, rule: &str) -> Rejection {
 }
 
 /// Typed accessors on the optional `data` object; a `null` field counts as absent.
-struct Data<'j, 'a>(Option<&'j Json<'a>>);
+struct Data<'j, 'a>(Option<&'j Members<'a>>);
 
 impl<'j, 'a> Data<'j, 'a> {
     fn field(&self, key: &str) -> Option<&'j Json<'a>> {
-        self.0.and_then(|d| d.get(key))
+        self.0?
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+            .filter(|v| !matches!(v, Json::Null))
     }
 
     fn string(&self, key: &str) -> Result<Option<&'j str>> {
@@ -288,7 +358,7 @@ fn int_in(value: Option<&Json>, path: &str, lo: u8, hi: u8) -> Result<Option<u8>
 }
 
 /// Validates the type-specific `data` fields and keeps those the engine uses.
-fn payload(t: EventType, data: Option<&Json>) -> Result<Payload> {
+fn payload(t: EventType, data: Option<&Members>) -> Result<Payload> {
     let d = Data(data);
     Ok(match t {
         EventType::LeadCreated => {
@@ -361,5 +431,83 @@ fn parse_severity(s: &str) -> Option<Severity> {
         "normal" => Some(Severity::Normal),
         "high" => Some(Severity::High),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NOW: &str = "2030-01-01T00:00:00Z";
+
+    /// Members an event line may have: the contract's, with good and bad values, nulls,
+    /// escapes, unknown keys, and `data` of every kind.
+    const MEMBERS: &[&str] = &[
+        r#""event_id":"e-1""#,
+        r#""event_id":"e-\u0031""#,
+        r#""event_id":"""#,
+        r#""event_id":null"#,
+        r#""event_id":7"#,
+        r#""customer_id":"c-1""#,
+        r#""customer_id":"c\u0007""#,
+        r#""customer_id":"\u00e9t\u00e9""#,
+        r#""customer_id":["c"]"#,
+        r#""type":"purchase""#,
+        r#""type":"feedback""#,
+        r#""type":"lead_created""#,
+        r#""type":"support_ticket""#,
+        r#""type":"mystery""#,
+        r#""occurred_at":"2025-01-01T00:00:00Z""#,
+        r#""occurred_at":"2025-01-01T00:00:00+02:00""#,
+        r#""occurred_at":"2031-01-01T00:00:00Z""#,
+        r#""occurred_at":"yesterday""#,
+        r#""occurred_at":null"#,
+        r#""data":{"amount":12.5,"currency":"EUR"}"#,
+        r#""data":{"amount":3}"#,
+        r#""data":{"amount":-1}"#,
+        r#""data":{"amount":"3"}"#,
+        r#""data":{"nps":9,"kano":{"functional":1,"dysfunctional":5}}"#,
+        r#""data":{"nps":9.0}"#,
+        r#""data":{"severity":"high","status":null}"#,
+        r#""data":{"severity":"urgent"}"#,
+        r#""data":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"amount":1}"#,
+        r#""data":{"amount":1,"amount":2}"#,
+        r#""data":{"x":{"y":1,"y":2}}"#,
+        r#""data":null"#,
+        r#""data":[]"#,
+        r#""data":"none""#,
+        r#""extra":{"anything":[1,2,{"deep":true}]}"#,
+    ];
+
+    proptest! {
+        /// Whatever the line, the fast path and the tree path decide the same: the same
+        /// event, or the same rejection with the same detail.
+        #[test]
+        fn both_paths_agree(picks in proptest::collection::vec(0..MEMBERS.len(), 0..8), spaced: bool) {
+            let sep = if spaced { " , " } else { "," };
+            let body = picks.iter().map(|&i| MEMBERS[i]).collect::<Vec<_>>().join(sep);
+            let text = if spaced { format!(" {{ {body} }} ") } else { format!("{{{body}}}") };
+            let now = Timestamp::parse_rfc3339(NOW).unwrap();
+            prop_assert_eq!(decode_str(&text, now), decode_tree(&text, now), "{}", text);
+        }
+    }
+
+    #[test]
+    fn the_usual_shape_takes_the_fast_path() {
+        let text = r#"{"event_id":"e-1","customer_id":"c-1","type":"purchase","occurred_at":"2025-01-01T00:00:00Z","data":{"amount":12.5,"currency":"EUR"}}"#;
+        let fields = EventFields::parse(text).expect("the usual shape");
+        assert_eq!(fields.data.map(|d| d.as_slice().len()), Some(2));
+        let now = Timestamp::parse_rfc3339(NOW).unwrap();
+        assert_eq!(decode_str(text, now), decode_tree(text, now));
+        // Another top-level key, a duplicate or a null `data` leave it to the tree.
+        for other in [
+            r#"{"event_id":"e","x":1}"#,
+            r#"{"type":"a","type":"b"}"#,
+            r#"{"data":null}"#,
+            r#"{"event_id":"e"} x"#,
+        ] {
+            assert!(EventFields::parse(other).is_none(), "{other}");
+        }
     }
 }

@@ -19,8 +19,9 @@ const MAX_DEPTH: usize = 127;
 /// Above this many keys an object's duplicate check switches from a scan to a hash set.
 const SCAN_LIMIT: usize = 16;
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub enum Json<'a> {
+    #[default]
     Null,
     Bool(bool),
     /// A number written without fraction or exponent that fits 128 bits.
@@ -80,6 +81,134 @@ impl<'a> Json<'a> {
             Json::Str(_) => "string",
             Json::Array => "array",
             Json::Object(_) => "object",
+        }
+    }
+}
+
+/// The members of an object, in order (what [`Json::Object`] holds).
+pub type Members<'a> = [(Cow<'a, str>, Json<'a>)];
+
+/// How many `data` members [`EventFields`] holds; an event with more takes the tree path.
+const DATA_MEMBERS: usize = 8;
+
+/// The top-level members of an event line that the decoder reads, parsed without building the
+/// tree: the fast path of decoding. Every value is parsed exactly as [`Json::parse`] parses
+/// it (same parser), so where [`EventFields::parse`] returns a value, decoding it gives the
+/// same result as decoding the tree.
+#[derive(Debug, Default)]
+pub struct EventFields<'a> {
+    pub event_id: Option<Json<'a>>,
+    pub customer_id: Option<Json<'a>>,
+    pub type_name: Option<Json<'a>>,
+    pub occurred_at: Option<Json<'a>>,
+    /// `data`, when present as an object.
+    pub data: Option<DataMembers<'a>>,
+}
+
+/// The members of an event's `data` object, held inline.
+#[derive(Debug)]
+pub struct DataMembers<'a> {
+    members: [(Cow<'a, str>, Json<'a>); DATA_MEMBERS],
+    len: usize,
+}
+
+impl<'a> DataMembers<'a> {
+    pub fn as_slice(&self) -> &Members<'a> {
+        &self.members[..self.len]
+    }
+}
+
+impl<'a> EventFields<'a> {
+    /// The members when `text` is one object whose keys are all among `event_id`,
+    /// `customer_id`, `type`, `occurred_at` and `data`, each once, whose `data` (if present
+    /// and not null) is an object of at most 8 members with distinct keys, and which is
+    /// valid JSON. `None` for anything else (an error, another key, a null or non-object
+    /// `data`...): [`Json::parse`] then decides, and explains.
+    pub fn parse(text: &'a str) -> Option<EventFields<'a>> {
+        let mut p = Parser {
+            text,
+            b: text.as_bytes(),
+            at: 0,
+            depth: 1,
+        };
+        let mut fields = EventFields::default();
+        p.skip_ws();
+        p.members(|p, key| {
+            let slot = match &*key {
+                "event_id" => &mut fields.event_id,
+                "customer_id" => &mut fields.customer_id,
+                "type" => &mut fields.type_name,
+                "occurred_at" => &mut fields.occurred_at,
+                "data" if fields.data.is_none() => {
+                    p.skip_ws();
+                    if p.peek() != Some(b'{') {
+                        return None;
+                    }
+                    p.depth += 1;
+                    let mut members: [(Cow<'a, str>, Json<'a>); DATA_MEMBERS] = Default::default();
+                    let mut len = 0;
+                    p.members(|p, key| {
+                        if len == DATA_MEMBERS || members[..len].iter().any(|(k, _)| *k == key) {
+                            return None;
+                        }
+                        members[len] = (key, p.value().ok()?);
+                        len += 1;
+                        Some(())
+                    })?;
+                    p.depth -= 1;
+                    fields.data = Some(DataMembers { members, len });
+                    return Some(());
+                }
+                _ => return None,
+            };
+            if slot.is_some() {
+                return None;
+            }
+            *slot = Some(p.value().ok()?);
+            Some(())
+        })?;
+        p.skip_ws();
+        (p.at == p.b.len()).then_some(fields)
+    }
+}
+
+impl<'a> Parser<'a> {
+    /// An object's members at `{`, each key handed to `member`, which parses the value.
+    /// `None` when the text is not such an object or `member` declines.
+    fn members(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+    ) -> Option<()> {
+        if self.peek() != Some(b'{') {
+            return None;
+        }
+        self.at += 1;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return None;
+            }
+            let key = self.string().ok()?;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return None;
+            }
+            self.at += 1;
+            member(self, key)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
         }
     }
 }
