@@ -93,70 +93,55 @@ const DATA_MEMBERS: usize = 8;
 
 /// The top-level members of an event line that the decoder reads, parsed without building the
 /// tree: the fast path of decoding. Every value is parsed exactly as [`Json::parse`] parses
-/// it (same parser), so where [`EventFields::parse`] returns a value, decoding it gives the
-/// same result as decoding the tree.
+/// it (same parser), so where [`EventFields::parse`] succeeds, decoding these members gives
+/// the same result as decoding the tree. Filled in place: it is large (the `data` members
+/// are held inline), and moving it cost more than parsing a short line.
 #[derive(Debug, Default)]
 pub struct EventFields<'a> {
     pub event_id: Option<Json<'a>>,
     pub customer_id: Option<Json<'a>>,
     pub type_name: Option<Json<'a>>,
     pub occurred_at: Option<Json<'a>>,
-    /// `data`, when present as an object.
-    pub data: Option<DataMembers<'a>>,
-}
-
-/// The members of an event's `data` object, held inline.
-#[derive(Debug)]
-pub struct DataMembers<'a> {
-    members: [(Cow<'a, str>, Json<'a>); DATA_MEMBERS],
-    len: usize,
-}
-
-impl<'a> DataMembers<'a> {
-    pub fn as_slice(&self) -> &Members<'a> {
-        &self.members[..self.len]
-    }
+    data: [(Cow<'a, str>, Json<'a>); DATA_MEMBERS],
+    /// How many of `data` are taken, when `data` is present as an object.
+    data_len: Option<usize>,
 }
 
 impl<'a> EventFields<'a> {
-    /// The members when `text` is one object whose keys are all among `event_id`,
-    /// `customer_id`, `type`, `occurred_at` and `data`, each once, whose `data` (if present
-    /// and not null) is an object of at most 8 members with distinct keys, and which is
-    /// valid JSON. `None` for anything else (an error, another key, a null or non-object
-    /// `data`...): [`Json::parse`] then decides, and explains.
-    pub fn parse(text: &'a str) -> Option<EventFields<'a>> {
+    /// Fills `self` (fresh from `default()`) and returns true when `text` is one object whose
+    /// keys are all among `event_id`, `customer_id`, `type`, `occurred_at` and `data`, each
+    /// once, whose `data` (if present) is an object of at most 8 members with distinct keys,
+    /// and which is valid JSON. False for anything else (an error, another key, a null or
+    /// non-object `data`...): [`Json::parse`] then decides, and explains.
+    pub fn parse(&mut self, text: &'a str) -> bool {
         let mut p = Parser {
             text,
             b: text.as_bytes(),
             at: 0,
             depth: 1,
         };
-        let mut fields = EventFields::default();
         p.skip_ws();
-        p.members(|p, key| {
+        let parsed = p.members(|p, key| {
             let slot = match &*key {
-                "event_id" => &mut fields.event_id,
-                "customer_id" => &mut fields.customer_id,
-                "type" => &mut fields.type_name,
-                "occurred_at" => &mut fields.occurred_at,
-                "data" if fields.data.is_none() => {
+                "event_id" => &mut self.event_id,
+                "customer_id" => &mut self.customer_id,
+                "type" => &mut self.type_name,
+                "occurred_at" => &mut self.occurred_at,
+                "data" if self.data_len.is_none() => {
                     p.skip_ws();
-                    if p.peek() != Some(b'{') {
-                        return None;
-                    }
                     p.depth += 1;
-                    let mut members: [(Cow<'a, str>, Json<'a>); DATA_MEMBERS] = Default::default();
                     let mut len = 0;
+                    let data = &mut self.data;
                     p.members(|p, key| {
-                        if len == DATA_MEMBERS || members[..len].iter().any(|(k, _)| *k == key) {
+                        if len == DATA_MEMBERS || data[..len].iter().any(|(k, _)| *k == key) {
                             return None;
                         }
-                        members[len] = (key, p.value().ok()?);
+                        data[len] = (key, p.value().ok()?);
                         len += 1;
                         Some(())
                     })?;
                     p.depth -= 1;
-                    fields.data = Some(DataMembers { members, len });
+                    self.data_len = Some(len);
                     return Some(());
                 }
                 _ => return None,
@@ -166,9 +151,14 @@ impl<'a> EventFields<'a> {
             }
             *slot = Some(p.value().ok()?);
             Some(())
-        })?;
+        });
         p.skip_ws();
-        (p.at == p.b.len()).then_some(fields)
+        parsed.is_some() && p.at == p.b.len()
+    }
+
+    /// The members of `data`, when it is an object.
+    pub fn data(&self) -> Option<&Members<'a>> {
+        self.data_len.map(|len| &self.data[..len])
     }
 }
 
