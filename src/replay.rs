@@ -329,6 +329,10 @@ pub fn replay(
 
 /// The reading stage: lines in, decoded in batches. Stops at the end of the input, at a
 /// read error (sent on), or when the engine stage has stopped listening.
+///
+/// Lines are decoded where they lie in the reader's buffer; only a line that straddles two
+/// fills of the buffer is copied (the per-line copy of `read_until` was a tenth of this
+/// thread).
 fn read_and_decode(
     input: &mut (dyn BufRead + Send),
     now: Timestamp,
@@ -336,45 +340,99 @@ fn read_and_decode(
     out: &SyncSender<io::Result<Vec<Line>>>,
     spare: &Receiver<Vec<Line>>,
 ) {
-    let mut line = Vec::with_capacity(1024);
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut first = true;
+    let mut decoder = LineDecoder {
+        now,
+        keep_text,
+        first: true,
+        batch: Vec::with_capacity(BATCH),
+        out,
+        spare,
+    };
+    // The start of a line whose end is not in the buffer yet.
+    let mut straddling: Vec<u8> = Vec::new();
     loop {
-        line.clear();
-        match input.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
+        let buf = match input.fill_buf() {
+            Ok([]) => break,
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 let _ = out.send(Err(e));
                 return;
             }
+        };
+        let mut rest = buf;
+        if !straddling.is_empty() {
+            let Some(end) = memchr::memchr(b'\n', rest) else {
+                straddling.extend_from_slice(rest);
+                let n = buf.len();
+                input.consume(n);
+                continue;
+            };
+            straddling.extend_from_slice(&rest[..end]);
+            rest = &rest[end + 1..];
+            if !decoder.line(&straddling) {
+                return;
+            }
+            straddling.clear();
         }
-        let mut bytes = line.strip_suffix(b"\n").unwrap_or(&line);
-        if first {
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            if !decoder.line(&rest[..end]) {
+                return;
+            }
+            rest = &rest[end + 1..];
+        }
+        straddling.extend_from_slice(rest);
+        let n = buf.len();
+        input.consume(n);
+    }
+    if !straddling.is_empty() && !decoder.line(&straddling) {
+        return;
+    }
+    let _ = out.send(Ok(decoder.batch));
+}
+
+/// Decodes lines into batches and sends full batches on.
+struct LineDecoder<'c> {
+    now: Timestamp,
+    keep_text: bool,
+    first: bool,
+    batch: Vec<Line>,
+    out: &'c SyncSender<io::Result<Vec<Line>>>,
+    spare: &'c Receiver<Vec<Line>>,
+}
+
+impl LineDecoder<'_> {
+    /// One line without its line feed; false when the engine stage has stopped listening.
+    fn line(&mut self, line: &[u8]) -> bool {
+        let mut bytes = line;
+        if self.first {
             bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-            first = false;
+            self.first = false;
         }
-        batch.push(if is_blank(bytes) {
+        self.batch.push(if is_blank(bytes) {
             Line::Blank
         } else {
-            match decode(bytes, now) {
+            match decode(bytes, self.now) {
                 Ok(event) => Line::Event(OwnedEvent::new(&event)),
                 Err(rejection) => Line::Rejected {
                     rejection,
-                    text: keep_text.then(|| String::from_utf8_lossy(bytes).into_owned()),
+                    text: self
+                        .keep_text
+                        .then(|| String::from_utf8_lossy(bytes).into_owned()),
                 },
             }
         });
-        if batch.len() >= BATCH {
-            let fresh = spare
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(BATCH));
-            if out.send(Ok(std::mem::replace(&mut batch, fresh))).is_err() {
-                return;
-            }
+        if self.batch.len() < BATCH {
+            return true;
         }
+        let fresh = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        self.out
+            .send(Ok(std::mem::replace(&mut self.batch, fresh)))
+            .is_ok()
     }
-    let _ = out.send(Ok(batch));
 }
 
 /// The writing stage: records in, JSON lines out in 64 KiB chunks.

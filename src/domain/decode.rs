@@ -453,6 +453,7 @@ mod tests {
         r#""event_id":"""#,
         r#""event_id":null"#,
         r#""event_id":7"#,
+        r#""ev\u0065nt_id":"e-2""#,
         r#""customer_id":"c-1""#,
         r#""customer_id":"c\u0007""#,
         r#""customer_id":"\u00e9t\u00e9""#,

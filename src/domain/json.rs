@@ -89,7 +89,7 @@ impl<'a> Json<'a> {
 pub type Members<'a> = [(Cow<'a, str>, Json<'a>)];
 
 /// How many `data` members [`EventFields`] holds; an event with more takes the tree path.
-const DATA_MEMBERS: usize = 8;
+const DATA_MEMBERS: usize = 4;
 
 /// The top-level members of an event line that the decoder reads, parsed without building the
 /// tree: the fast path of decoding. Every value is parsed exactly as [`Json::parse`] parses
@@ -110,7 +110,7 @@ pub struct EventFields<'a> {
 impl<'a> EventFields<'a> {
     /// Fills `self` (fresh from `default()`) and returns true when `text` is one object whose
     /// keys are all among `event_id`, `customer_id`, `type`, `occurred_at` and `data`, each
-    /// once, whose `data` (if present) is an object of at most 8 members with distinct keys,
+    /// once, whose `data` (if present) is an object of at most 4 members with distinct keys,
     /// and which is valid JSON. False for anything else (an error, another key, a null or
     /// non-object `data`...): [`Json::parse`] then decides, and explains.
     pub fn parse(&mut self, text: &'a str) -> bool {
@@ -122,7 +122,7 @@ impl<'a> EventFields<'a> {
         };
         p.skip_ws();
         let parsed = p.members(|p, key| {
-            let slot = match &*key {
+            let slot = match key {
                 "event_id" => &mut self.event_id,
                 "customer_id" => &mut self.customer_id,
                 "type" => &mut self.type_name,
@@ -136,7 +136,7 @@ impl<'a> EventFields<'a> {
                         if len == DATA_MEMBERS || data[..len].iter().any(|(k, _)| *k == key) {
                             return None;
                         }
-                        data[len] = (key, p.value().ok()?);
+                        data[len] = (Cow::Borrowed(key), p.value().ok()?);
                         len += 1;
                         Some(())
                     })?;
@@ -163,12 +163,23 @@ impl<'a> EventFields<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// A key at `"` with neither escape nor control character.
+    fn plain_key(&mut self) -> Option<&'a str> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        let start = self.at + 1;
+        let len = plain_len(&self.b[start..]);
+        if self.b.get(start + len) != Some(&b'"') {
+            return None;
+        }
+        self.at = start + len + 1;
+        self.text.get(start..start + len)
+    }
+
     /// An object's members at `{`, each key handed to `member`, which parses the value.
-    /// `None` when the text is not such an object or `member` declines.
-    fn members(
-        &mut self,
-        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
-    ) -> Option<()> {
+    /// `None` when the text is not such an object, a key has an escape, or `member` declines.
+    fn members(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
         if self.peek() != Some(b'{') {
             return None;
         }
@@ -180,10 +191,7 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.skip_ws();
-            if self.peek() != Some(b'"') {
-                return None;
-            }
-            let key = self.string().ok()?;
+            let key = self.plain_key()?;
             self.skip_ws();
             if self.peek() != Some(b':') {
                 return None;
