@@ -99,6 +99,11 @@ pub fn decode(bytes: &[u8], now: Timestamp) -> Result<Event<'_>> {
             format!("{} bytes, the limit is {MAX_EVENT_BYTES}", bytes.len()),
         ));
     }
+    // simdutf8 checks a line several times faster than std (a tenth of decoding, before);
+    // std reports where an invalid line goes wrong.
+    if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
+        return decode_str(text, now);
+    }
     let text = std::str::from_utf8(bytes).map_err(|e| {
         Rejection::new(
             RejectReason::InvalidUtf8,
