@@ -76,18 +76,7 @@ impl IdIndex {
     /// The first slot whose tag matches `hash`: the one [`find`](Self::find) will most
     /// likely return (it also compares the ids). For a prefetch only.
     pub fn candidate(&self, hash: u64) -> Option<Slot> {
-        let tag = tag(hash);
-        let mut i = self.home_of(tag);
-        loop {
-            let e = self.entries[i];
-            if e == 0 {
-                return None;
-            }
-            if entry_tag(e) == tag {
-                return Some(entry_slot(e));
-            }
-            i = (i + 1) & self.mask();
-        }
+        self.find(hash, |_| true)
     }
 
     /// The slot whose tag matches `hash` and for which `is_it` holds.
