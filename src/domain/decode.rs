@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::event::{Event, EventType, KanoAnswer, NeedLevel, Payload, Severity};
-use super::json::{DUPLICATE_KEY, EventFields, Json, Members};
+use super::json::{DUPLICATE_KEY, EventFields, Json, Members, member};
 use super::time::{Span, TimeError, Timestamp};
 
 /// An event larger than this (in bytes, without its line feed) is rejected.
@@ -297,11 +297,7 @@ struct Data<'j, 'a>(Option<&'j Members<'a>>);
 
 impl<'j, 'a> Data<'j, 'a> {
     fn field(&self, key: &str) -> Option<&'j Json<'a>> {
-        self.0?
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
-            .filter(|v| !matches!(v, Json::Null))
+        member(self.0?, key)
     }
 
     fn string(&self, key: &str) -> Result<Option<&'j str>> {

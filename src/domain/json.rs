@@ -64,11 +64,7 @@ impl<'a> Json<'a> {
     /// The value of `key` in an object, treating `null` as absent.
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         match self {
-            Json::Object(fields) => fields
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v)
-                .filter(|v| !matches!(v, Json::Null)),
+            Json::Object(fields) => member(fields, key),
             _ => None,
         }
     }
@@ -87,6 +83,15 @@ impl<'a> Json<'a> {
 
 /// The members of an object, in order (what [`Json::Object`] holds).
 pub type Members<'a> = [(Cow<'a, str>, Json<'a>)];
+
+/// The value of `key` among `members`, treating `null` as absent.
+pub fn member<'j, 'a>(members: &'j Members<'a>, key: &str) -> Option<&'j Json<'a>> {
+    members
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .filter(|v| !matches!(v, Json::Null))
+}
 
 /// How many `data` members [`EventFields`] holds; an event with more takes the tree path.
 const DATA_MEMBERS: usize = 4;
