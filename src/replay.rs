@@ -567,24 +567,12 @@ mod tests {
 
     #[test]
     fn the_tally_indexes_by_each_enums_place_in_its_all_list() {
-        assert!(
-            Outcome::ALL
-                .iter()
-                .enumerate()
-                .all(|(i, k)| *k as usize == i)
-        );
-        assert!(
-            ActionKind::ALL
-                .iter()
-                .enumerate()
-                .all(|(i, k)| *k as usize == i)
-        );
-        assert!(
-            Suppression::ALL
-                .iter()
-                .enumerate()
-                .all(|(i, k)| *k as usize == i)
-        );
+        fn in_place<K: Copy>(all: &[K], index: fn(K) -> usize) -> bool {
+            all.iter().enumerate().all(|(i, k)| index(*k) == i)
+        }
+        assert!(in_place(&Outcome::ALL, |k| k as usize));
+        assert!(in_place(&ActionKind::ALL, |k| k as usize));
+        assert!(in_place(&Suppression::ALL, |k| k as usize));
     }
 
     fn options() -> ReplayOptions {
