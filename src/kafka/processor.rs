@@ -26,7 +26,10 @@ use super::codec::{
 };
 use super::sink::{Outgoing, Sink, SinkError};
 use crate::config::{ClockSource, Guarantee, Topics};
-use crate::domain::{ClockMode, Engine, Outcome, Record, RejectReason, Rules, Timestamp, decode};
+use crate::domain::{
+    ClockMode, Engine, Event, Outcome, Record, RejectReason, Rejection, Rules, Timestamp,
+    customer_hash, decode,
+};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use std::sync::Arc;
@@ -354,8 +357,46 @@ impl Processor {
         Ok(())
     }
 
-    /// Processes one input message of a restored partition.
-    pub fn handle(&mut self, msg: &BorrowedMessage, now: Timestamp) -> Result<(), ProcessError> {
+    /// Processes messages polled together. Decodes them all first, so the engine can
+    /// prefetch the customers of the events a few places ahead (see `Engine::warm_ahead`);
+    /// ends the batch (see [`commit`](Self::commit)) whenever it reaches `max_batch_events`.
+    pub fn handle_all<C: ConsumerContext>(
+        &mut self,
+        msgs: &[BorrowedMessage<'_>],
+        now: Timestamp,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), ProcessError> {
+        let decoded: Vec<(i32, Result<Event<'_>, Rejection>, u64)> = msgs
+            .iter()
+            .map(|m| {
+                let event = decode(m.payload().unwrap_or_default(), now);
+                let hash = event.as_ref().map_or(0, |e| customer_hash(&e.customer_id));
+                (m.partition(), event, hash)
+            })
+            .collect();
+        for (i, (msg, (p, event, _))) in msgs.iter().zip(&decoded).enumerate() {
+            if let Some(part) = self.partitions.get(p) {
+                let hash_at = |j: usize| match decoded.get(j) {
+                    Some((q, Ok(_), hash)) if q == p => Some(*hash),
+                    _ => None,
+                };
+                part.engine.warm_ahead(i, hash_at);
+            }
+            self.handle(msg, event.as_ref(), now)?;
+            if self.batch.events >= self.settings.max_batch_events {
+                self.commit(consumer)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Processes one decoded input message of a restored partition.
+    fn handle(
+        &mut self,
+        msg: &BorrowedMessage,
+        decoded: Result<&Event<'_>, &Rejection>,
+        now: Timestamp,
+    ) -> Result<(), ProcessError> {
         let p = msg.partition();
         let offset = msg.offset();
         if !self.partitions.contains_key(&p) {
@@ -380,15 +421,12 @@ impl Processor {
             return Ok(());
         }
         part.applied_offset = Some(offset);
-        let payload = msg.payload().unwrap_or_default();
-        match decode(payload, now) {
+        match decoded {
             Ok(event) => {
                 if wall {
                     part.engine.advance_clock(now, &mut self.records);
                 }
-                let outcome = part
-                    .engine
-                    .apply_at(&event, Some(offset), &mut self.records);
+                let outcome = part.engine.apply_at(event, Some(offset), &mut self.records);
                 if outcome == Outcome::Applied {
                     self.batch.mark_dirty(p, &event.customer_id);
                 }
@@ -404,12 +442,12 @@ impl Processor {
                 self.metrics.rejected(rejection.reason);
                 tracing::debug!(partition = p, offset, reason = %rejection.reason, detail = %rejection.detail, "dead-lettering an event");
                 let headers =
-                    dead_letter_headers(&rejection, &self.settings.topics.input, p, offset);
+                    dead_letter_headers(rejection, &self.settings.topics.input, p, offset);
                 self.sink.send(Outgoing {
                     topic: &self.settings.topics.dead_letters,
                     partition: None,
                     key: msg.key().unwrap_or_default(),
-                    payload: Some(payload),
+                    payload: Some(msg.payload().unwrap_or_default()),
                     headers: Some(headers),
                     batch: self.batch_seq,
                 })?;

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::Producer;
 
 use super::client;
@@ -50,6 +51,9 @@ pub struct RebalanceContext {
     processor: SharedProcessor,
     metrics: Metrics,
     input: String,
+    /// Input partitions revoked since the polling loop last looked (it drops the messages
+    /// of those partitions it holds but has not handled yet).
+    revoked: Mutex<Vec<i32>>,
 }
 
 impl ClientContext for RebalanceContext {
@@ -77,6 +81,12 @@ impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
             lock(&self.processor).on_revoke(consumer, tpl);
+            let mut revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
+            revoked.extend(
+                tpl.elements_for_topic(&self.input)
+                    .iter()
+                    .map(|e| e.partition()),
+            );
         }
     }
 
@@ -147,6 +157,39 @@ fn make_producer(config: &Config) -> Result<KafkaProducer> {
             })?;
     }
     Ok(producer)
+}
+
+/// Messages handled together, at most (see [`poll_some`]).
+const POLL_BATCH: usize = 256;
+
+/// Polls up to [`POLL_BATCH`] messages into `polled`: waits up to 20 ms for the first, then
+/// takes only what is already fetched. A rebalance on the way drops the held messages of the
+/// partitions it revoked (whoever owns them next reads them again from the committed offset).
+fn poll_some<'c>(
+    consumer: &'c BaseConsumer<RebalanceContext>,
+    polled: &mut Vec<BorrowedMessage<'c>>,
+) {
+    let mut wait = Duration::from_millis(20);
+    while polled.len() < POLL_BATCH {
+        let next = consumer.poll(wait);
+        wait = Duration::ZERO;
+        {
+            let mut revoked = consumer
+                .context()
+                .revoked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if !revoked.is_empty() {
+                polled.retain(|m| !revoked.contains(&m.partition()));
+                revoked.clear();
+            }
+        }
+        match next {
+            Some(Ok(msg)) => polled.push(msg),
+            Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+            None => return,
+        }
+    }
 }
 
 /// What a run did, for the log and for tests.
@@ -224,6 +267,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
             processor: processor.clone(),
             metrics: telemetry.metrics.clone(),
             input: k.topics.input.clone(),
+            revoked: Mutex::new(Vec::new()),
         })
         .context("cannot create the Kafka consumer")?;
     check_topics(&consumer, config)?;
@@ -232,18 +276,15 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
         .context("cannot subscribe to the input topic")?;
     tracing::info!(brokers = %k.brokers, group = %k.group_id, input = %k.topics.input, guarantee = ?k.guarantee, clock = ?k.clock, "lifecycle service started");
 
+    let mut polled = Vec::with_capacity(POLL_BATCH);
     while !shutdown.load(Ordering::Relaxed) {
         telemetry.health.beat();
-        let polled = consumer.poll(Duration::from_millis(20));
+        poll_some(&consumer, &mut polled);
         let mut p = lock(&processor);
         let step = (|| -> Result<(), ProcessError> {
             p.restore_pending()?;
             let now = Timestamp::now();
-            match &polled {
-                Some(Ok(msg)) => p.handle(msg, now)?,
-                Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
-                None => {}
-            }
+            p.handle_all(&polled, now, &consumer)?;
             p.tick(now)?;
             if p.batch_due() {
                 p.commit(&consumer)?;
@@ -252,13 +293,14 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
             }
             Ok(())
         })();
+        // Handled, or (after an error) to be read again from the committed offsets.
+        polled.clear();
         match step {
             Ok(()) => {}
             Err(e) if e.is_fatal() => {
                 let stats = p.stats.clone();
                 p.release_all();
                 drop(p);
-                drop(polled);
                 consumer.unsubscribe();
                 return Ok(Ended::Fatal(e.into(), stats));
             }
@@ -269,7 +311,6 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
                     let stats = p.stats.clone();
                     p.release_all();
                     drop(p);
-                    drop(polled);
                     consumer.unsubscribe();
                     return Ok(Ended::Fatal(abort.into(), stats));
                 }
