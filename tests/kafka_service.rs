@@ -36,6 +36,30 @@ fn the_service_writes_what_replay_computes_for_the_same_stream() {
     assert_matches_replay(&consumed, &topics, &lines, false);
 }
 
+/// With a two-minute commit interval, a drained input is still committed within a minute:
+/// the batch ends once a poll finds nothing and it is a tenth of the interval old (12 s).
+#[test]
+fn a_drained_input_is_committed_before_the_commit_interval_runs_out() {
+    let broker = Broker::start();
+    let topics = TestTopics::new("drained");
+    topics.create(&broker, PARTITIONS);
+    let lines = ordered_stream(50, 5, PARTITIONS);
+    produce_lines(&broker, &topics.input, PARTITIONS, &lines);
+    let config = service_config(&broker, &topics, "drained-group", "")
+        .replace("commit_interval_ms = 50", "commit_interval_ms = 120000");
+    assert!(config.contains("commit_interval_ms = 120000"));
+    let mut service = Service::start(broker.dir.path(), "drained", &config);
+    wait_for(
+        "the drained input to be committed",
+        Duration::from_secs(60),
+        || {
+            assert!(service.is_running(), "died:\n{}", service.log_text());
+            group_caught_up(&broker, "drained-group", &topics.input, PARTITIONS)
+        },
+    );
+    service.stop_cleanly();
+}
+
 #[test]
 fn malformed_events_go_to_the_dead_letter_topic_and_good_ones_are_processed() {
     let broker = Broker::start();

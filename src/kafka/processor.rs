@@ -500,12 +500,17 @@ impl Processor {
         Ok(())
     }
 
-    pub fn batch_due(&self) -> bool {
-        self.batch.events >= self.settings.max_batch_events
-            || self
-                .batch
+    /// The batch should end: it is full, or as old as `commit_interval`, or the input is
+    /// `idle` (the last poll found nothing to read) and the batch is a tenth of that old. Once
+    /// the input is drained, waiting longer would only delay the commit; the tenth bounds the
+    /// commits of a trickling input to ten per interval.
+    pub fn batch_due(&self, idle: bool) -> bool {
+        let age = |part: u32| {
+            self.batch
                 .started
-                .is_some_and(|s| s.elapsed() >= self.settings.commit_interval)
+                .is_some_and(|s| s.elapsed() >= self.settings.commit_interval / part)
+        };
+        self.batch.events >= self.settings.max_batch_events || age(1) || (idle && age(10))
     }
 
     /// The changelog records of the batch, serialized now (the state at the batch's end):

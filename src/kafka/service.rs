@@ -286,7 +286,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
             let now = Timestamp::now();
             p.handle_all(&polled, now, &consumer)?;
             p.tick(now)?;
-            if p.batch_due() {
+            if p.batch_due(polled.is_empty()) {
                 p.commit(&consumer)?;
             } else {
                 p.advance(&consumer, false)?;
