@@ -17,6 +17,7 @@ use std::time::Duration;
 
 /// mimalloc: the engine allocates and frees small records at a high rate, replay frees them
 /// on another thread than the one that allocated them, and glibc's malloc is slow at both.
+/// With the `override` feature it is also librdkafka's `malloc` (see docs/decisions.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
