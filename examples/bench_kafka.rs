@@ -308,6 +308,14 @@ fn service(config: &Config, total: u64) -> f64 {
     secs
 }
 
+/// The first ten seconds of input at `rate`.
+fn latency_sample(data: &[u8], rate: f64) -> Vec<u8> {
+    data.split(|c| *c == b'\n')
+        .take((rate * 10.0) as usize)
+        .flat_map(|l| l.iter().copied().chain([b'\n']))
+        .collect()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p) as usize]
 }
@@ -321,15 +329,36 @@ fn latency(b: &Broker, data: &[u8], rate: f64) -> (f64, f64, usize) {
     let shutdown = Arc::new(AtomicBool::new(false));
     let flag = shutdown.clone();
     let cfg = config.clone();
-    let handle = std::thread::spawn(move || {
-        run(&cfg, &flag, &Telemetry::new(Duration::from_secs(600))).expect("service run")
-    });
-    std::thread::sleep(Duration::from_secs(2));
+    let telemetry = Telemetry::new(Duration::from_secs(600));
+    let health = telemetry.health.clone();
+    let handle = std::thread::spawn(move || run(&cfg, &flag, &telemetry).expect("service run"));
+    // Steady state, not startup: input starts once the service has its partitions restored
+    // (as /readyz reports it).
+    let waited = Instant::now();
+    while !health.ready() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "service not ready"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let producer: ThreadedProducer<_> = client::producer(&k)
         .expect("producer config")
         .set("linger.ms", "1")
         .create_with_context(lifecycle::kafka::sink::DeliveryContext::default())
         .expect("producer");
+    // A new idempotent producer holds its first records until it has connected and has its
+    // producer id (about a second here), with their timestamps already taken: one record to
+    // a scratch topic first, so the figures measure the service, not that.
+    let warmup = format!("{}.warmup", k.topics.input);
+    create_topic(b, &warmup, false);
+    producer
+        .send(BaseRecord::<[u8], [u8], usize>::with_opaque_to(&warmup, 0).payload(&b"warm-up"[..]))
+        .map_err(|(e, _)| e)
+        .expect("warm-up record");
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("warm-up flush");
     let lines: Vec<&[u8]> = data
         .split(|c| *c == b'\n')
         .filter(|l| !l.is_empty())
@@ -587,6 +616,15 @@ fn main() {
     }
     let data = events(customers);
 
+    // BENCH_ONLY=latency measures the latency alone, at the rate given as a third argument.
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "latency") {
+        let rate = args.get(2).copied().unwrap_or(50_000) as f64;
+        let (p50, p99, n) = latency(&broker, &latency_sample(&data, rate), rate);
+        println!(
+            "figure: latency at {rate:.0} events/s over {n} records: p50 {p50:.0} ms, p99 {p99:.0} ms"
+        );
+        return;
+    }
     // BENCH_ONLY=service measures the service alone (for profiling).
     let only_service = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "service");
     // Rounds of the pipe then the service, each on its own topics and groups; the round with
@@ -640,12 +678,7 @@ fn main() {
     println!("figure: service/pipe ratio {:.2}", svc_rate / pipe_rate);
 
     let half = svc_rate / 2.0;
-    let sample: Vec<u8> = data
-        .split(|c| *c == b'\n')
-        .take((half * 10.0) as usize)
-        .flat_map(|l| l.iter().copied().chain([b'\n']))
-        .collect();
-    let (p50, p99, n) = latency(&broker, &sample, half);
+    let (p50, p99, n) = latency(&broker, &latency_sample(&data, half), half);
     println!(
         "figure: latency at {half:.0} events/s over {n} records: p50 {p50:.0} ms, p99 {p99:.0} ms"
     );
