@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use compact_str::CompactString;
 
 use super::codec::{ChangelogEntry, ChangelogError, PartitionMeta, decode_changelog};
-use crate::domain::{Customer, Engine};
+use crate::domain::{Customer, Engine, customer_hash};
 
 /// Changelog records copied out of the consumer's messages: their bytes in one buffer.
 #[derive(Debug, Default)]
@@ -70,8 +70,17 @@ pub fn apply_batches(
 ) -> Result<(PartitionMeta, usize), ChangelogError> {
     let mut meta = PartitionMeta::default();
     let mut unconfirmed = Unconfirmed::default();
+    // The id hashes of a batch's records, for the engine to prefetch a few records ahead
+    // (each lookup of a new id otherwise waits on a cache miss in the id index).
+    let mut hashes: Vec<Option<u64>> = Vec::new();
     for mut batch in batches {
-        for r in &batch.records {
+        hashes.clear();
+        hashes.extend(batch.records.iter().map(|r| {
+            let key = &batch.bytes[r.key.clone()?];
+            std::str::from_utf8(key).ok().map(customer_hash)
+        }));
+        for (i, r) in batch.records.iter().enumerate() {
+            engine.warm_ahead(i, |j| hashes.get(j).copied().flatten());
             let part = |range: &Option<Range<usize>>| range.clone().map(|r| &batch.bytes[r]);
             match decode_changelog(part(&r.key), part(&r.payload), r.offset)? {
                 ChangelogEntry::Meta(m) => {
