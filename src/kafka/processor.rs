@@ -120,6 +120,17 @@ struct Batch {
 type DirtySet = hashbrown::HashSet<CompactString, foldhash::fast::FixedState>;
 
 impl Batch {
+    /// Starts the next batch, keeping the dirty sets' memory: they grow to about the same
+    /// size every batch.
+    fn reset(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.values_mut().for_each(DirtySet::clear);
+        *self = Batch {
+            dirty,
+            ..Batch::default()
+        };
+    }
+
     fn mark_dirty(&mut self, p: i32, customer: &str) {
         if let Some((last_p, last)) = &self.last_marked
             && *last_p == p
@@ -127,10 +138,10 @@ impl Batch {
         {
             return;
         }
-        let set = self.dirty.entry(p).or_default();
-        if !set.contains(customer) {
-            set.insert(customer.into());
-        }
+        self.dirty
+            .entry(p)
+            .or_default()
+            .get_or_insert_with(customer, |c| CompactString::from(c));
         let (last_p, last) = self.last_marked.get_or_insert_with(Default::default);
         *last_p = p;
         last.clear();
@@ -290,7 +301,7 @@ impl Processor {
                 let _ = self.sink.producer.abort_transaction(self.settings.timeout);
                 self.in_transaction = false;
             }
-            self.batch = Batch::default();
+            self.batch.reset();
             self.in_flight.clear();
         }
         for e in tpl.elements_for_topic(&self.settings.topics.input) {
@@ -519,7 +530,9 @@ impl Processor {
         let touched: BTreeSet<i32> = self
             .batch
             .dirty
-            .keys()
+            .iter()
+            .filter(|(_, set)| !set.is_empty())
+            .map(|(p, _)| p)
             .chain(self.batch.next_offsets.keys())
             .copied()
             .collect();
@@ -601,7 +614,7 @@ impl Processor {
                     started: self.batch.started.unwrap_or_else(Instant::now),
                 });
                 self.batch_seq += 2;
-                self.batch = Batch::default();
+                self.batch.reset();
                 self.advance(consumer, false)?;
                 while self.in_flight.len() > MAX_IN_FLIGHT {
                     self.advance(consumer, true)?;
@@ -626,7 +639,7 @@ impl Processor {
                 self.sink.take_failures()?;
                 self.in_transaction = false;
                 self.batch_seq += 2;
-                self.batch = Batch::default();
+                self.batch.reset();
                 self.committed(events, started);
             }
         }
@@ -729,7 +742,7 @@ impl Processor {
         let _ = self.sink.take_failures();
         self.stats.aborts += 1;
         self.metrics.batches.with_label_values(&["aborted"]).inc();
-        self.batch = Batch::default();
+        self.batch.reset();
         self.records.clear();
         let committed = consumer
             .committed(self.settings.timeout)
@@ -785,7 +798,7 @@ mod tests {
         assert_eq!(marked(&batch, 0), ["a", "b"]);
         assert_eq!(marked(&batch, 1), ["a"]);
         // A new batch starts with nothing marked, the last customer included.
-        batch = Batch::default();
+        batch.reset();
         batch.mark_dirty(1, "a");
         assert_eq!(marked(&batch, 0), Vec::<&str>::new());
         assert_eq!(marked(&batch, 1), ["a"]);
