@@ -12,8 +12,8 @@ use super::explain::Why;
 use super::planner::{emit, entry_planned, event_actions};
 use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
 use super::rules::Rules;
-pub use super::store::customer_hash;
 use super::store::{Slot, Store};
+pub use super::store::{customer_hash, customer_hash_bytes};
 use super::time::Timestamp;
 
 /// How many events ahead each step of [`Engine::warm_ahead`] works: far enough that a read

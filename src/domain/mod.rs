@@ -24,7 +24,7 @@ pub mod timers;
 pub use action::{ActionKind, Category, Reason, Suppression};
 pub use customer::{Customer, Stage};
 pub use decode::{RejectReason, Rejection, decode};
-pub use engine::{ClockMode, Engine, Outcome, Snapshot, customer_hash};
+pub use engine::{ClockMode, Engine, Outcome, Snapshot, customer_hash, customer_hash_bytes};
 pub use event::{Event, EventType, Payload};
 pub use record::{Record, RecordSink};
 pub use rules::Rules;

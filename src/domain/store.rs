@@ -22,8 +22,16 @@ pub struct Store {
 
 /// The hash the index files a customer id under ([`Store::warm_index`] and the others take it).
 pub fn customer_hash(id: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::default().hash_one(id)
+    customer_hash_bytes(id.as_bytes())
+}
+
+/// [`customer_hash`] of an id still in bytes (a changelog key), without checking it is UTF-8:
+/// for a prefetch, ahead of the decoding that checks it.
+pub fn customer_hash_bytes(id: &[u8]) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = foldhash::fast::FixedState::default().build_hasher();
+    hasher.write(id);
+    hasher.finish()
 }
 
 impl Store {
@@ -155,6 +163,27 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_hashes_the_same_from_its_bytes_and_the_hashes_spread() {
+        let ids = [
+            "c-1",
+            "c-2",
+            "客户-7",
+            "",
+            "a-much-longer-customer-identifier-0001",
+        ];
+        for id in ids {
+            assert_eq!(
+                customer_hash(id),
+                customer_hash_bytes(id.as_bytes()),
+                "{id}"
+            );
+        }
+        let distinct: std::collections::HashSet<u64> =
+            ids.iter().map(|id| customer_hash(id)).collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
 
     fn t(n: i64) -> Timestamp {
         Timestamp::from_nanos(n)

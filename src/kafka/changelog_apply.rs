@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use compact_str::CompactString;
 
 use super::codec::{ChangelogEntry, ChangelogError, PartitionMeta, decode_changelog};
-use crate::domain::{Customer, Engine, customer_hash};
+use crate::domain::{Customer, Engine, customer_hash_bytes};
 
 /// Changelog records copied out of the consumer's messages: their bytes in one buffer.
 #[derive(Debug, Default)]
@@ -75,10 +75,12 @@ pub fn apply_batches(
     let mut hashes: Vec<Option<u64>> = Vec::new();
     for mut batch in batches {
         hashes.clear();
-        hashes.extend(batch.records.iter().map(|r| {
-            let key = &batch.bytes[r.key.clone()?];
-            std::str::from_utf8(key).ok().map(customer_hash)
-        }));
+        hashes.extend(
+            batch
+                .records
+                .iter()
+                .map(|r| Some(customer_hash_bytes(&batch.bytes[r.key.clone()?]))),
+        );
         for (i, r) in batch.records.iter().enumerate() {
             engine.warm_ahead(i, |j| hashes.get(j).copied().flatten());
             let part = |range: &Option<Range<usize>>| range.clone().map(|r| &batch.bytes[r]);
