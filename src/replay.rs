@@ -170,9 +170,12 @@ struct RejectLine<'a> {
 }
 
 /// How many lines (or records) travel between the stages at once, and how many such
-/// batches may wait in each channel: bounded, so memory does not grow with the input.
+/// batches may wait in each channel: bounded, so memory does not grow with the input. Three
+/// threads share 2 cores, so each stage is descheduled now and then for a few milliseconds;
+/// 64 batches (~60 ms of work) let the others run on meanwhile, where 4 made them wait
+/// (about 5 % faster over 14 interleaved pairs; peak RSS 68 to 73 MiB at 1M events).
 const BATCH: usize = 1024;
-const BATCHES_IN_FLIGHT: usize = 4;
+const BATCHES_IN_FLIGHT: usize = 64;
 
 /// A decoded event that owns its ids inline (ids up to 24 bytes need no allocation, so
 /// nothing is freed on a thread other than the one that allocated it).
