@@ -172,10 +172,13 @@ struct RejectLine<'a> {
 /// How many lines (or records) travel between the stages at once, and how many such
 /// batches may wait in each channel: bounded, so memory does not grow with the input. Three
 /// threads share 2 cores, so each stage is descheduled now and then for a few milliseconds;
-/// 64 batches (~60 ms of work) let the others run on meanwhile, where 4 made them wait
-/// (about 5 % faster over 14 interleaved pairs; peak RSS 68 to 73 MiB at 1M events).
+/// 64 batches of lines (~60 ms of decoding) let the engine run on meanwhile, where 4 made it
+/// wait (about 5 % faster over 14 interleaved pairs). Records are bigger (a few hundred
+/// bytes each) and the encoder rarely falls behind: a deeper queue there only added memory
+/// (358 against 339 bytes per customer in scripts/measure-memory.sh) and no speed.
 const BATCH: usize = 1024;
-const BATCHES_IN_FLIGHT: usize = 64;
+const LINE_BATCHES_IN_FLIGHT: usize = 64;
+const RECORD_BATCHES_IN_FLIGHT: usize = 4;
 
 /// A decoded event that owns its ids inline (ids up to 24 bytes need no allocation, so
 /// nothing is freed on a thread other than the one that allocated it).
@@ -276,13 +279,14 @@ pub fn replay(
     let mut engine = Engine::new(options.rules.clone());
     let mut progress = Progress::new(options.progress);
     let keep_text = rejects.is_some();
-    let (lines_tx, lines_rx) = sync_channel::<io::Result<Vec<Line>>>(BATCHES_IN_FLIGHT);
-    let (records_tx, records_rx) = sync_channel::<Vec<Record>>(BATCHES_IN_FLIGHT);
+    let (lines_tx, lines_rx) = sync_channel::<io::Result<Vec<Line>>>(LINE_BATCHES_IN_FLIGHT);
+    let (records_tx, records_rx) = sync_channel::<Vec<Record>>(RECORD_BATCHES_IN_FLIGHT);
     // Emptied batches travel back to be filled again: a fresh 1,024-record batch each time
     // cost more in page faults (the allocator returning and re-mapping the memory freed on
     // the other thread) than all the engine's work.
-    let (spare_lines_tx, spare_lines_rx) = sync_channel::<Vec<Line>>(BATCHES_IN_FLIGHT + 2);
-    let (spare_records_tx, spare_records_rx) = sync_channel::<Vec<Record>>(BATCHES_IN_FLIGHT + 2);
+    let (spare_lines_tx, spare_lines_rx) = sync_channel::<Vec<Line>>(LINE_BATCHES_IN_FLIGHT + 2);
+    let (spare_records_tx, spare_records_rx) =
+        sync_channel::<Vec<Record>>(RECORD_BATCHES_IN_FLIGHT + 2);
     let now = options.now;
     std::thread::scope(|scope| {
         scope.spawn(move || read_and_decode(input, now, keep_text, &lines_tx, &spare_lines_rx));
