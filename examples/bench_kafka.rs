@@ -608,6 +608,13 @@ fn read_all(restorer: &rdkafka::ClientConfig, topic: &str, customers: u64) -> f6
 fn main() {
     // As the binary does: its allocator settings are part of what is measured.
     lifecycle::memory::no_transparent_huge_pages();
+    // BENCH_LOG=<filter> shows the service's logs (e.g. "info" to time its start-up).
+    if let Ok(filter) = std::env::var("BENCH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<u64> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -682,6 +689,10 @@ fn main() {
     println!("figure: pipe {total} events in {pipe_secs:.2} s = {pipe_rate:.0} events/s");
     println!("figure: service {total} events in {svc_secs:.2} s = {svc_rate:.0} events/s");
     println!("figure: service/pipe ratio {:.2}", svc_rate / pipe_rate);
+    // BENCH_ONLY=e2e stops after the end-to-end rounds.
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "e2e") {
+        return;
+    }
 
     let half = svc_rate / 2.0;
     // On a fresh broker: the rounds above leave a few GB in the broker's memory storage,

@@ -6,6 +6,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::action::{Cause, Reason};
+use super::changes::Changes;
 use super::customer::{Customer, Stage, TimerKind, event_id_hash};
 use super::event::{Event, EventType, Payload};
 use super::explain::Why;
@@ -79,6 +80,8 @@ pub struct Engine {
     store: Store,
     clock: Option<Timestamp>,
     clock_mode: ClockMode,
+    /// The customers changed since the last `take_changes`, when tracked.
+    changes: Option<Changes>,
 }
 
 /// The transitions of one input so far, for the net-change rule.
@@ -94,6 +97,49 @@ impl Engine {
             store: Store::default(),
             clock: None,
             clock_mode: ClockMode::Event,
+            changes: None,
+        }
+    }
+
+    /// Tracks the customers that events and timers change, for
+    /// [`take_changes`](Self::take_changes). Customers put or removed directly (restoring)
+    /// are not tracked.
+    pub fn with_change_tracking(mut self) -> Engine {
+        self.changes = Some(Changes::default());
+        self
+    }
+
+    /// Hands each customer changed since the last call (or since tracking began) to `write`,
+    /// with its state, or `None` when it no longer exists (erased). Does nothing unless
+    /// [`with_change_tracking`](Self::with_change_tracking).
+    pub fn take_changes(&mut self, mut write: impl FnMut(&str, Option<&Customer>)) {
+        let Some(changes) = self.changes.as_mut() else {
+            return;
+        };
+        let (erased, slots) = changes.take();
+        for id in &erased {
+            // Erased, then seen again: its state (from its new slot) is what counts.
+            if self.store.find(id).is_none() {
+                write(id, None);
+            }
+        }
+        for &slot in &slots {
+            // A slot freed by an erasure and not reused since holds nobody.
+            if let Some(customer) = self.store.occupant(slot) {
+                write(&customer.id, Some(customer));
+            }
+        }
+        changes.recycle(slots);
+    }
+
+    /// Whether anything changed since the last [`take_changes`](Self::take_changes).
+    pub fn has_changes(&self) -> bool {
+        self.changes.as_ref().is_some_and(|c| !c.is_empty())
+    }
+
+    fn mark_changed(&mut self, slot: Slot) {
+        if let Some(changes) = &mut self.changes {
+            changes.mark(slot);
         }
     }
 
@@ -303,6 +349,7 @@ impl Engine {
                 (slot, net)
             }
         };
+        self.mark_changed(slot);
         let rules = &self.rules;
         let customer = self.store.get_mut(slot);
         let milestone = update_counters(customer, &payload, at, rules);
@@ -411,6 +458,9 @@ impl Engine {
 
     fn erase(&mut self, slot: Slot, event: &Event, out: &mut dyn RecordSink) {
         let customer = self.store.remove(slot);
+        if let Some(changes) = &mut self.changes {
+            changes.erased(customer.id.clone());
+        }
         out.push(Record::Transition(Transition {
             record_type: RecordType::Transition,
             customer_id: customer.id.clone(),
@@ -428,6 +478,9 @@ impl Engine {
     /// Fires the (already disarmed) timer of `slot`, due at `fires_at`, and any timer its
     /// transition arms for the same instant.
     fn fire(&mut self, slot: Slot, fires_at: Timestamp, out: &mut dyn RecordSink) {
+        // Marked even in the rare case below that finds no timer (the state is then written
+        // once more, unchanged).
+        self.mark_changed(slot);
         let rules = &self.rules;
         let customer = self.store.get_mut(slot);
         let Some(timer) = customer.timer(rules) else {

@@ -3,6 +3,7 @@
 //! drivers feed it events and take its records.
 
 pub mod action;
+mod changes;
 pub mod customer;
 pub mod customer_bytes;
 pub mod decode;

@@ -98,6 +98,11 @@ impl Store {
             .expect("a slot from find() or insert() is occupied")
     }
 
+    /// The customer in `slot`, if the slot is occupied (it may have been freed since).
+    pub fn occupant(&self, slot: Slot) -> Option<&Customer> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
     pub fn get_mut(&mut self, slot: Slot) -> &mut Customer {
         self.slots[slot as usize]
             .as_mut()

@@ -11,8 +11,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use compact_str::CompactString;
-
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
@@ -109,43 +107,13 @@ struct Batch {
     started: Option<Instant>,
     events: usize,
     next_offsets: BTreeMap<i32, i64>,
-    /// The customers each partition's batch changed (their changelog records are written at
-    /// the batch's end). A hash set: marking is done for every event and record.
-    dirty: BTreeMap<i32, DirtySet>,
-    /// The customer marked last: an event's records are mostly its own customer's, marked
-    /// with the event, so they skip the set.
-    last_marked: Option<(i32, String)>,
 }
 
-type DirtySet = hashbrown::HashSet<CompactString, foldhash::fast::FixedState>;
-
 impl Batch {
-    /// Starts the next batch, keeping the dirty sets' memory: they grow to about the same
-    /// size every batch.
+    /// Starts the next batch. (The customers a batch changed are tracked by each partition's
+    /// engine, which hands them over for the changelog at the batch's end.)
     fn reset(&mut self) {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.values_mut().for_each(DirtySet::clear);
-        *self = Batch {
-            dirty,
-            ..Batch::default()
-        };
-    }
-
-    fn mark_dirty(&mut self, p: i32, customer: &str) {
-        if let Some((last_p, last)) = &self.last_marked
-            && *last_p == p
-            && last == customer
-        {
-            return;
-        }
-        self.dirty
-            .entry(p)
-            .or_default()
-            .get_or_insert_with(customer, |c| CompactString::from(c));
-        let (last_p, last) = self.last_marked.get_or_insert_with(Default::default);
-        *last_p = p;
-        last.clear();
-        last.push_str(customer);
+        *self = Batch::default();
     }
 }
 
@@ -318,7 +286,10 @@ impl Processor {
                 ClockSource::Event => ClockMode::Event,
                 ClockSource::Wall => ClockMode::External,
             };
-            let mut engine = Engine::new(self.settings.rules.clone()).with_clock_mode(mode);
+            // Its changes (not the restored customers) go to the changelog at each batch's end.
+            let mut engine = Engine::new(self.settings.rules.clone())
+                .with_clock_mode(mode)
+                .with_change_tracking();
             // A long restore is progress, not a stuck loop: it keeps /healthz alive.
             let health = self.health.clone();
             let (meta, stats) = restore(
@@ -438,9 +409,6 @@ impl Processor {
                     part.engine.advance_clock(now, &mut self.records);
                 }
                 let outcome = part.engine.apply_at(event, Some(offset), &mut self.records);
-                if outcome == Outcome::Applied {
-                    self.batch.mark_dirty(p, &event.customer_id);
-                }
                 *self.stats.outcomes.entry(outcome).or_default() += 1;
                 self.metrics.event(event.event_type(), outcome);
                 let lag = now.as_nanos().saturating_sub(event.occurred_at.as_nanos());
@@ -460,11 +428,12 @@ impl Processor {
                     key: msg.key().unwrap_or_default(),
                     payload: Some(msg.payload().unwrap_or_default()),
                     headers: Some(headers),
+                    timestamp_ms: Some(now.as_nanos().div_euclid(1_000_000)),
                     batch: self.batch_seq,
                 })?;
             }
         }
-        self.emit(p)
+        self.emit(now)
     }
 
     /// Wall clock: advances every partition's clock to `now`, firing due timers.
@@ -482,13 +451,15 @@ impl Processor {
             self.begin_if_needed()?;
             let part = self.partitions.get_mut(&p).expect("listed above");
             part.engine.advance_clock(now, &mut self.records);
-            self.emit(p)?;
+            self.emit(now)?;
         }
         Ok(())
     }
 
-    /// Sends the pending records of partition `p`, marking their customers dirty.
-    fn emit(&mut self, p: i32) -> Result<(), ProcessError> {
+    /// Sends the engine's pending records; `now` (the
+    /// time read for the messages being handled) is their timestamp.
+    fn emit(&mut self, now: Timestamp) -> Result<(), ProcessError> {
+        let timestamp_ms = Some(now.as_nanos().div_euclid(1_000_000));
         for record in self.records.drain(..) {
             self.metrics.record(&record);
             let Some(topic) = output_topic(&record, &self.settings.topics) else {
@@ -496,7 +467,6 @@ impl Processor {
                 continue;
             };
             let customer = record.customer_id().unwrap_or_default();
-            self.batch.mark_dirty(p, customer);
             encode_record(&record, &mut self.buf);
             self.sink.send(Outgoing {
                 topic,
@@ -504,6 +474,7 @@ impl Processor {
                 key: customer.as_bytes(),
                 payload: Some(&self.buf),
                 headers: None,
+                timestamp_ms,
                 batch: self.batch_seq,
             })?;
             self.stats.records_sent += 1;
@@ -526,28 +497,19 @@ impl Processor {
 
     /// The changelog records of the batch, serialized now (the state at the batch's end):
     /// touched customers, then each touched partition's progress record.
-    fn changelog_records(&self) -> Vec<ChangelogRecord> {
-        let touched: BTreeSet<i32> = self
-            .batch
-            .dirty
-            .iter()
-            .filter(|(_, set)| !set.is_empty())
-            .map(|(p, _)| p)
-            .chain(self.batch.next_offsets.keys())
-            .copied()
-            .collect();
+    fn changelog_records(&mut self) -> Vec<ChangelogRecord> {
         let mut records = Vec::new();
-        for p in touched {
-            let Some(part) = self.partitions.get(&p) else {
+        for (&p, part) in &mut self.partitions {
+            if !part.engine.has_changes() && !self.batch.next_offsets.contains_key(&p) {
                 continue;
-            };
-            for id in self.batch.dirty.get(&p).into_iter().flatten() {
+            }
+            part.engine.take_changes(|id, customer| {
                 records.push(ChangelogRecord {
                     partition: p,
                     key: id.as_bytes().into(),
-                    payload: part.engine.customer(id).map(encode_customer),
+                    payload: customer.map(encode_customer),
                 });
-            }
+            });
             records.push(ChangelogRecord {
                 partition: p,
                 key: PARTITION_META_KEY.into(),
@@ -572,6 +534,7 @@ impl Processor {
                 key: &r.key,
                 payload: r.payload.as_deref(),
                 headers: None,
+                timestamp_ms: None,
                 batch,
             })?;
         }
@@ -770,37 +733,5 @@ impl Processor {
         self.publish_partitions();
         tracing::warn!(partitions = ?self.pending, "transaction aborted; input rewound to the last commit");
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn marked(batch: &Batch, p: i32) -> Vec<&str> {
-        let mut ids: Vec<&str> = batch
-            .dirty
-            .get(&p)
-            .into_iter()
-            .flatten()
-            .map(|c| c.as_str())
-            .collect();
-        ids.sort_unstable();
-        ids
-    }
-
-    #[test]
-    fn marking_again_the_customer_marked_last_changes_nothing() {
-        let mut batch = Batch::default();
-        for (p, id) in [(0, "a"), (0, "a"), (1, "a"), (0, "b"), (0, "a"), (1, "a")] {
-            batch.mark_dirty(p, id);
-        }
-        assert_eq!(marked(&batch, 0), ["a", "b"]);
-        assert_eq!(marked(&batch, 1), ["a"]);
-        // A new batch starts with nothing marked, the last customer included.
-        batch.reset();
-        batch.mark_dirty(1, "a");
-        assert_eq!(marked(&batch, 0), Vec::<&str>::new());
-        assert_eq!(marked(&batch, 1), ["a"]);
     }
 }
