@@ -566,6 +566,11 @@ impl Processor {
         let offsets = self.offsets()?;
         let changelog = self.changelog_records();
         let events = self.batch.events;
+        tracing::debug!(
+            events,
+            changelog = changelog.len(),
+            "batch ended; committing once its records are delivered"
+        );
         match self.settings.guarantee {
             Guarantee::AtLeastOnce => {
                 self.in_flight.push_back(InFlight {

@@ -54,6 +54,9 @@ pub struct RebalanceContext {
     /// Input partitions revoked since the polling loop last looked (it drops the messages
     /// of those partitions it holds but has not handled yet).
     revoked: Mutex<Vec<i32>>,
+    /// Set with `revoked`, so that the polling loop looks at it only then (a lock per
+    /// message showed in its profile).
+    any_revoked: AtomicBool,
 }
 
 impl ClientContext for RebalanceContext {
@@ -87,6 +90,7 @@ impl ConsumerContext for RebalanceContext {
                     .iter()
                     .map(|e| e.partition()),
             );
+            self.any_revoked.store(true, Ordering::Release);
         }
     }
 
@@ -173,16 +177,11 @@ fn poll_some<'c>(
     while polled.len() < POLL_BATCH {
         let next = consumer.poll(wait);
         wait = Duration::ZERO;
-        {
-            let mut revoked = consumer
-                .context()
-                .revoked
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if !revoked.is_empty() {
-                polled.retain(|m| !revoked.contains(&m.partition()));
-                revoked.clear();
-            }
+        let context = consumer.context();
+        if context.any_revoked.swap(false, Ordering::AcqRel) {
+            let mut revoked = context.revoked.lock().unwrap_or_else(|e| e.into_inner());
+            polled.retain(|m| !revoked.contains(&m.partition()));
+            revoked.clear();
         }
         match next {
             Some(Ok(msg)) => polled.push(msg),
@@ -268,6 +267,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
             metrics: telemetry.metrics.clone(),
             input: k.topics.input.clone(),
             revoked: Mutex::new(Vec::new()),
+            any_revoked: AtomicBool::new(false),
         })
         .context("cannot create the Kafka consumer")?;
     check_topics(&consumer, config)?;
