@@ -49,8 +49,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Rounds of the end-to-end and restore comparisons. Each round times ours and its baseline
 /// back to back; the figure is the round with the median ratio (the host's speed drifts, and
 /// a ratio within one round is steadier than two bests taken at different moments).
-const E2E_ROUNDS: usize = 5;
-const RESTORE_ROUNDS: usize = 5;
+const E2E_ROUNDS: usize = 7;
+const RESTORE_ROUNDS: usize = 7;
 
 /// The (ours, baseline) pair of seconds whose ratio is the median.
 fn median_round(mut rounds: Vec<(f64, f64)>) -> (f64, f64) {
