@@ -19,14 +19,26 @@ pub struct PartitionMeta {
     pub applied_offset: Option<i64>,
 }
 
-/// The topic an output record goes to (`None`: it is not written).
-pub fn output_topic<'t>(record: &Record, topics: &'t Topics) -> Option<&'t str> {
+/// The output topics, in the order [`output_index`] numbers them.
+pub fn output_topics(topics: &Topics) -> Vec<String> {
+    [
+        &topics.transitions,
+        &topics.care,
+        &topics.retention,
+        &topics.marketing,
+    ]
+    .map(Clone::clone)
+    .to_vec()
+}
+
+/// Which of [`output_topics`] a record goes to; `None` for one that is not sent.
+pub fn output_index(record: &Record) -> Option<usize> {
     match record {
-        Record::Transition(_) => Some(&topics.transitions),
+        Record::Transition(_) => Some(0),
         Record::Action(a) => Some(match a.kind.category() {
-            Category::Care => &topics.care,
-            Category::Retention => &topics.retention,
-            Category::Marketing => &topics.marketing,
+            Category::Care => 1,
+            Category::Retention => 2,
+            Category::Marketing => 3,
         }),
         Record::Suppressed { .. } => None,
     }
@@ -35,6 +47,11 @@ pub fn output_topic<'t>(record: &Record, topics: &'t Topics) -> Option<&'t str> 
 /// The JSON of an output record, as replay writes it but without the line feed.
 pub fn encode_record(record: &Record, buf: &mut Vec<u8>) {
     buf.clear();
+    append_record(record, buf);
+}
+
+/// [`encode_record`] appended to `buf`.
+pub fn append_record(record: &Record, buf: &mut Vec<u8>) {
     record.write_json_line(buf);
     if buf.last() == Some(&b'\n') {
         buf.pop();

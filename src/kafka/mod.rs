@@ -7,12 +7,14 @@
 //! - [`changelog_apply`]: the restore's decoding side, and undoing an unconfirmed batch.
 //! - [`codec`]: record, dead-letter and changelog encodings.
 //! - [`sink`]: the producer and delivery tracking.
+//! - [`outbox`]: output records staged, then enqueued by a sending thread.
 //! - [`client`]: librdkafka settings from the configuration.
 
 pub mod changelog;
 pub mod changelog_apply;
 pub mod client;
 pub mod codec;
+pub mod outbox;
 pub mod processor;
 pub mod produce;
 pub mod service;

@@ -19,8 +19,8 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 use super::changelog::{RestoreError, restore};
 use super::codec::{
-    PARTITION_META_KEY, PartitionMeta, dead_letter_headers, encode_customer, encode_meta,
-    encode_record, output_topic,
+    PARTITION_META_KEY, PartitionMeta, append_record, dead_letter_headers, encode_customer,
+    encode_meta, output_index,
 };
 use super::sink::{Outgoing, Sink, SinkError};
 use crate::config::{ClockSource, Guarantee, Topics};
@@ -154,7 +154,6 @@ pub struct Processor {
     batch: Batch,
     in_transaction: bool,
     records: Vec<Record>,
-    buf: Vec<u8>,
     pub stats: Stats,
     metrics: Metrics,
     health: Arc<Health>,
@@ -174,13 +173,12 @@ impl Processor {
             batch: Batch::default(),
             in_transaction: false,
             records: Vec::new(),
-            buf: Vec::with_capacity(1024),
             stats: Stats::default(),
         }
     }
 
-    pub fn sink(&self) -> &Sink {
-        &self.sink
+    pub fn sink(&mut self) -> &mut Sink {
+        &mut self.sink
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -265,6 +263,7 @@ impl Processor {
     ) {
         if let Err(e) = self.drain(consumer) {
             tracing::error!(error = %e, "commit before revocation failed; the new owner re-processes from the last commit");
+            self.sink.discard_staged();
             if self.in_transaction {
                 let _ = self.sink.producer.abort_transaction(self.settings.timeout);
                 self.in_transaction = false;
@@ -369,6 +368,7 @@ impl Processor {
                 self.commit(consumer)?;
             }
         }
+        self.sink.dispatch();
         Ok(())
     }
 
@@ -453,6 +453,7 @@ impl Processor {
             part.engine.advance_clock(now, &mut self.records);
             self.emit(now)?;
         }
+        self.sink.dispatch();
         Ok(())
     }
 
@@ -462,21 +463,18 @@ impl Processor {
         let timestamp_ms = Some(now.as_nanos().div_euclid(1_000_000));
         for record in self.records.drain(..) {
             self.metrics.record(&record);
-            let Some(topic) = output_topic(&record, &self.settings.topics) else {
+            let Some(topic) = output_index(&record) else {
                 self.stats.suppressed += 1;
                 continue;
             };
             let customer = record.customer_id().unwrap_or_default();
-            encode_record(&record, &mut self.buf);
-            self.sink.send(Outgoing {
+            self.sink.stage(
                 topic,
-                partition: None,
-                key: customer.as_bytes(),
-                payload: Some(&self.buf),
-                headers: None,
+                customer.as_bytes(),
+                |buf| append_record(&record, buf),
                 timestamp_ms,
-                batch: self.batch_seq,
-            })?;
+                self.batch_seq,
+            );
             self.stats.records_sent += 1;
         }
         Ok(())
@@ -563,6 +561,12 @@ impl Processor {
             return Ok(());
         }
         let timeout = self.settings.timeout;
+        // Every output record of the batch on its way; exactly_once: in the producer, and so
+        // in the transaction, before it commits.
+        match self.settings.guarantee {
+            Guarantee::AtLeastOnce => self.sink.dispatch(),
+            Guarantee::ExactlyOnce => self.sink.settle(timeout)?,
+        }
         let offsets = self.offsets()?;
         let changelog = self.changelog_records();
         let events = self.batch.events;
@@ -700,6 +704,8 @@ impl Processor {
         &mut self,
         consumer: &BaseConsumer<C>,
     ) -> Result<(), ProcessError> {
+        // Staged records of the aborted batch must not go out with the next one.
+        self.sink.discard_staged();
         if self.in_transaction {
             self.sink
                 .producer

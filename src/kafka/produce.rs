@@ -67,6 +67,6 @@ pub fn produce(k: &KafkaConfig, input: &mut dyn BufRead) -> Result<(u64, f64)> {
     producer
         .flush(Duration::from_secs(120))
         .context("flushing the producer")?;
-    super::sink::Sink { producer }.take_failures()?;
+    super::sink::Sink::new(producer, Vec::new(), false)?.take_failures()?;
     Ok((lines, started.elapsed().as_secs_f64()))
 }

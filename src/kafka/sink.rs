@@ -2,8 +2,8 @@
 //! dead letters, with delivery failures collected so a batch can tell whether everything
 //! it sent arrived.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::ClientContext;
@@ -11,11 +11,16 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 
+use super::outbox::{Outbox, Sending, SendingThread};
+
 /// Counts records in flight per batch (the delivery opaque is the batch's sequence number)
 /// and collects the first delivery failures.
 #[derive(Debug)]
 pub struct DeliveryContext {
     failures: Mutex<Vec<String>>,
+    /// The first record that could not even be enqueued (by the sending thread), kept with
+    /// its error so that a fatal one (fencing) is told apart.
+    enqueue_failure: Mutex<Option<(String, KafkaError)>>,
     /// Records enqueued and not yet reported, per batch sequence number modulo
     /// [`COUNTER_SLOTS`]: an atomic add per record instead of a lock and a map lookup (both
     /// showed in the profile of the processing thread). Sequences that far apart are never
@@ -30,6 +35,7 @@ impl Default for DeliveryContext {
     fn default() -> DeliveryContext {
         DeliveryContext {
             failures: Mutex::default(),
+            enqueue_failure: Mutex::default(),
             in_flight: [const { AtomicU64::new(0) }; COUNTER_SLOTS],
         }
     }
@@ -38,6 +44,19 @@ impl Default for DeliveryContext {
 impl DeliveryContext {
     fn counter(&self, batch: usize) -> &AtomicU64 {
         &self.in_flight[batch % COUNTER_SLOTS]
+    }
+
+    /// A record of `batch` for `topic` was refused by the producer: it is no longer in
+    /// flight, and [`Sink::take_failures`] reports the first such error.
+    pub fn enqueue_failed(&self, batch: usize, topic: &str, error: KafkaError) {
+        let _ = self
+            .counter(batch)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        let mut first = self
+            .enqueue_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        first.get_or_insert_with(|| (topic.to_owned(), error));
     }
 }
 
@@ -102,7 +121,9 @@ pub struct Outgoing<'a> {
 }
 
 pub struct Sink {
-    pub producer: KafkaProducer,
+    pub producer: Arc<KafkaProducer>,
+    /// Output records, staged and sent in groups (see [`outbox`](super::outbox)).
+    outbox: Outbox,
 }
 
 impl std::fmt::Debug for Sink {
@@ -112,6 +133,68 @@ impl std::fmt::Debug for Sink {
 }
 
 impl Sink {
+    /// A sink whose output records go to `outputs` (indexed by [`Sink::stage`]'s `topic`),
+    /// enqueued by a sending thread when `background`, else by the caller.
+    pub fn new(
+        producer: KafkaProducer,
+        outputs: Vec<String>,
+        background: bool,
+    ) -> std::io::Result<Sink> {
+        let producer = Arc::new(producer);
+        let sending = match background {
+            true => Sending::Thread(SendingThread::start(producer.clone(), outputs.clone())?),
+            false => Sending::Inline,
+        };
+        Ok(Sink {
+            outbox: Outbox::new(producer.clone(), outputs, sending),
+            producer,
+        })
+    }
+
+    /// Stages an output record for `outputs[topic]`, counted in flight for `batch` from now;
+    /// `encode` appends its payload. Staged records go out in groups: call
+    /// [`dispatch`](Self::dispatch) when a piece of work is done.
+    pub fn stage(
+        &mut self,
+        topic: usize,
+        key: &[u8],
+        encode: impl FnOnce(&mut Vec<u8>),
+        timestamp_ms: Option<i64>,
+        batch: usize,
+    ) {
+        self.producer
+            .context()
+            .counter(batch)
+            .fetch_add(1, Ordering::AcqRel);
+        self.outbox.push(topic, key, encode, timestamp_ms, batch);
+    }
+
+    /// Sends the staged records on their way.
+    pub fn dispatch(&mut self) {
+        self.outbox.dispatch();
+    }
+
+    /// Drops the staged records (their batch is being aborted).
+    pub fn discard_staged(&mut self) {
+        let context = self.producer.context();
+        self.outbox.discard(|batch| {
+            let _ = context
+                .counter(batch)
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        });
+    }
+
+    /// Dispatches and waits until every staged record is in the producer (before a
+    /// transaction's commit or abort, or a flush).
+    pub fn settle(&mut self, timeout: Duration) -> Result<(), SinkError> {
+        match self.outbox.settle(timeout) {
+            true => Ok(()),
+            false => Err(SinkError::Delivery(format!(
+                "records not handed to the producer within {timeout:?}"
+            ))),
+        }
+    }
+
     /// Enqueues a record, waiting for room when the local queue is full.
     pub fn send(&self, out: Outgoing) -> Result<(), SinkError> {
         self.producer
@@ -157,22 +240,35 @@ impl Sink {
             .fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// Records of `batch` not yet acknowledged (or failed).
-    pub fn in_flight(&self, batch: usize) -> u64 {
+    /// Records of `batch` not yet acknowledged (or failed), staged ones included (this
+    /// dispatches them).
+    pub fn in_flight(&mut self, batch: usize) -> u64 {
+        self.dispatch();
         self.producer
             .context()
             .counter(batch)
             .load(Ordering::Acquire)
     }
 
-    /// Waits until everything enqueued is delivered; fails if anything was not.
-    pub fn flush(&self, timeout: Duration) -> Result<(), SinkError> {
+    /// Waits until everything staged or enqueued is delivered; fails if anything was not.
+    pub fn flush(&mut self, timeout: Duration) -> Result<(), SinkError> {
+        self.settle(timeout)?;
         self.producer.flush(timeout).map_err(SinkError::Flush)?;
         self.take_failures()
     }
 
     /// The delivery failures since the last call, as an error.
     pub fn take_failures(&self) -> Result<(), SinkError> {
+        let refused = self
+            .producer
+            .context()
+            .enqueue_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((topic, source)) = refused {
+            return Err(SinkError::Enqueue { topic, source });
+        }
         let mut failures = self
             .producer
             .context()
