@@ -99,7 +99,9 @@ pub const RESERVED_LIBRDKAFKA: &[&str] = &[
     "auto.offset.reset",
     "transactional.id",
     "enable.idempotence",
+    "acks",
     "isolation.level",
+    "enable.partition.eof",
 ];
 
 /// Tables whose keys are free (not checked against the defaults).
@@ -275,7 +277,7 @@ impl Config {
         for key in k.librdkafka.keys() {
             if RESERVED_LIBRDKAFKA.contains(&key.as_str()) {
                 problems.push(format!(
-                    "kafka.librdkafka.{key}: set by a typed key of [kafka], not by the passthrough"
+                    "kafka.librdkafka.{key}: set by the service (a typed key of [kafka], or a setting its delivery guarantees rely on), not by the passthrough"
                 ));
             }
         }

@@ -38,9 +38,10 @@ fn resolve(key: &str, value: &str) -> Result<String, SettingError> {
     Ok(value.to_owned())
 }
 
-/// Settings every client shares: brokers, then our defaults, then the passthrough map
-/// (which config validation keeps away from the typed settings).
-fn base(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
+/// Settings every client shares: brokers, then our defaults (shared, then `defaults`), then
+/// the passthrough map, which overrides any default (config validation keeps it away from the
+/// settings the typed keys and our correctness own, set after it by each client).
+fn base(k: &KafkaConfig, defaults: &[(&str, &str)]) -> Result<ClientConfig, SettingError> {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.brokers);
     // A broker that holds fetches until fetch.wait.max.ms starves a stream processor at
@@ -50,6 +51,9 @@ fn base(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
     // for this long (default 1 s); a consumer that then catches up sits idle for the rest of
     // it. A restore, which decodes every record, lost most of its time that way.
     c.set("fetch.queue.backoff.ms", "10");
+    for (key, value) in defaults {
+        c.set(*key, *value);
+    }
     for (key, value) in &k.librdkafka {
         c.set(key, resolve(key, value)?);
     }
@@ -58,19 +62,18 @@ fn base(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
 
 /// The group consumer of the input topic: manual offsets, from the beginning when new.
 pub fn consumer(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
-    let mut c = base(k)?;
+    let mut c = base(k, &[("statistics.interval.ms", "5000")])?;
     c.set("group.id", &k.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .set("statistics.interval.ms", "5000");
+        .set("isolation.level", "read_committed");
     Ok(c)
 }
 
 /// A consumer that reads one changelog partition from its start (no group membership).
 pub fn restorer(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
-    let mut c = base(k)?;
+    let mut c = base(k, &[])?;
     c.set("group.id", format!("{}.restore", k.group_id))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -81,10 +84,8 @@ pub fn restorer(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
 
 /// The producer: idempotent always, transactional for `exactly_once`.
 pub fn producer(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
-    let mut c = base(k)?;
-    c.set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("linger.ms", "5");
+    let mut c = base(k, &[("linger.ms", "5")])?;
+    c.set("enable.idempotence", "true").set("acks", "all");
     if k.guarantee == Guarantee::ExactlyOnce {
         c.set("transactional.id", transactional_id(k));
     }
@@ -98,4 +99,42 @@ pub fn transactional_id(k: &KafkaConfig) -> String {
     }
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
     format!("{}-{host}", k.group_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn kafka(librdkafka: &str) -> KafkaConfig {
+        let text = format!("[kafka.librdkafka]\n{librdkafka}");
+        Config::from_toml_str(&text, "test").expect("valid").kafka
+    }
+
+    #[test]
+    fn the_passthrough_overrides_our_defaults_but_not_the_guarantees() {
+        let k = kafka(r#""linger.ms" = "20""#);
+        let p = producer(&k).expect("producer settings");
+        assert_eq!(p.get("linger.ms"), Some("20"));
+        assert_eq!(p.get("acks"), Some("all"));
+        assert_eq!(p.get("enable.idempotence"), Some("true"));
+        assert_eq!(
+            producer(&kafka("")).expect("defaults").get("linger.ms"),
+            Some("5")
+        );
+        let c = consumer(&kafka(r#""statistics.interval.ms" = "0""#)).expect("consumer");
+        assert_eq!(c.get("statistics.interval.ms"), Some("0"));
+        assert_eq!(c.get("isolation.level"), Some("read_committed"));
+    }
+
+    #[test]
+    fn settings_the_guarantees_rely_on_are_refused_in_the_passthrough() {
+        for key in ["acks", "enable.idempotence", "enable.partition.eof"] {
+            let text = format!("[kafka.librdkafka]\n\"{key}\" = \"1\"");
+            let err = Config::from_toml_str(&text, "test")
+                .expect_err(key)
+                .to_string();
+            assert!(err.contains(&format!("kafka.librdkafka.{key}")), "{err}");
+        }
+    }
 }
