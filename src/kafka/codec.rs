@@ -19,19 +19,27 @@ pub struct PartitionMeta {
     pub applied_offset: Option<i64>,
 }
 
-/// The output topics, in the order [`output_index`] numbers them.
-pub fn output_topics(topics: &Topics) -> Vec<String> {
+/// The topics the sink writes, in the order [`output_index`], [`STATE_TOPIC`] and
+/// [`DEAD_LETTER_TOPIC`] number them.
+pub fn sink_topics(topics: &Topics) -> Vec<String> {
     [
         &topics.transitions,
         &topics.care,
         &topics.retention,
         &topics.marketing,
+        &topics.state,
+        &topics.dead_letters,
     ]
     .map(Clone::clone)
     .to_vec()
 }
 
-/// Which of [`output_topics`] a record goes to; `None` for one that is not sent.
+/// The changelog's index in [`sink_topics`].
+pub const STATE_TOPIC: usize = 4;
+/// The dead letters' index in [`sink_topics`].
+pub const DEAD_LETTER_TOPIC: usize = 5;
+
+/// Which of [`sink_topics`] an output record goes to; `None` for one that is not sent.
 pub fn output_index(record: &Record) -> Option<usize> {
     match record {
         Record::Transition(_) => Some(0),

@@ -7,7 +7,7 @@
 //! - [`changelog_apply`]: the restore's decoding side, and undoing an unconfirmed batch.
 //! - [`codec`]: record, dead-letter and changelog encodings.
 //! - [`sink`]: the producer and delivery tracking.
-//! - [`outbox`]: output records staged, then enqueued by a sending thread.
+//! - [`outbox`]: records staged, then enqueued by a sending thread (or inline).
 //! - [`client`]: librdkafka settings from the configuration.
 
 pub mod changelog;

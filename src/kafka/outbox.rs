@@ -1,5 +1,7 @@
-//! Output records on their way to the producer: encoded by the processing thread into a
-//! shared buffer, handed over in groups, and enqueued into librdkafka by a sending thread.
+//! Records on their way to the producer (outputs, dead letters, changelog): encoded by the
+//! processing thread into a shared buffer, handed over in groups, and enqueued into
+//! librdkafka by a sending thread (`at_least_once`) or by the processing thread itself
+//! (`exactly_once`, which must know every record is in the transaction before committing).
 //!
 //! Enqueueing a record (`rd_kafka_producev`: its allocation, copy, partitioner, locks and
 //! clock reads) was about a quarter of the processing thread, which is the service's critical
@@ -15,6 +17,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{BaseRecord, Producer};
 
 use super::sink::KafkaProducer;
@@ -35,10 +38,28 @@ pub(super) struct Staged {
 #[derive(Debug)]
 struct StagedRecord {
     topic: usize,
+    partition: Option<i32>,
     key: Range<usize>,
-    payload: Range<usize>,
+    /// `None`: a tombstone.
+    payload: Option<Range<usize>>,
+    headers: Option<OwnedHeaders>,
     timestamp_ms: Option<i64>,
     batch: usize,
+}
+
+/// Where a staged record goes, and what it carries besides its payload.
+#[derive(Debug)]
+pub struct Envelope<'a> {
+    /// An index into the sink's topics (see `codec::sink_topics`).
+    pub topic: usize,
+    /// `None`: the partitioner picks one from the key.
+    pub partition: Option<i32>,
+    pub key: &'a [u8],
+    pub headers: Option<OwnedHeaders>,
+    /// In ms since the epoch; `None`: librdkafka reads the clock.
+    pub timestamp_ms: Option<i64>,
+    /// The batch (or batch stage) it counts for, see `Sink::in_flight`.
+    pub batch: usize,
 }
 
 impl Staged {
@@ -50,26 +71,23 @@ impl Staged {
         self.records.is_empty()
     }
 
-    /// Adds a record to `topics[topic]`; `encode` appends its payload to the buffer.
-    pub fn push(
-        &mut self,
-        topic: usize,
-        key: &[u8],
-        encode: impl FnOnce(&mut Vec<u8>),
-        timestamp_ms: Option<i64>,
-        batch: usize,
-    ) {
+    /// Adds a record; `encode` appends its payload to the buffer (`None`: a tombstone).
+    pub fn push(&mut self, envelope: Envelope<'_>, encode: Option<impl FnOnce(&mut Vec<u8>)>) {
         let start = self.bytes.len();
-        self.bytes.extend_from_slice(key);
+        self.bytes.extend_from_slice(envelope.key);
         let key = start..self.bytes.len();
-        encode(&mut self.bytes);
-        let payload = key.end..self.bytes.len();
+        let payload = encode.map(|encode| {
+            encode(&mut self.bytes);
+            key.end..self.bytes.len()
+        });
         self.records.push(StagedRecord {
-            topic,
+            topic: envelope.topic,
+            partition: envelope.partition,
             key,
             payload,
-            timestamp_ms,
-            batch,
+            headers: envelope.headers,
+            timestamp_ms: envelope.timestamp_ms,
+            batch: envelope.batch,
         });
     }
 
@@ -81,13 +99,20 @@ impl Staged {
     /// Enqueues every record, waiting for room when librdkafka's queue is full. A record
     /// that cannot be enqueued is reported to the producer's context (and no longer counted
     /// in flight); the others still go.
-    fn enqueue(&self, producer: &KafkaProducer, topics: &[String], stop: &AtomicBool) {
-        for r in &self.records {
+    fn enqueue(&mut self, producer: &KafkaProducer, topics: &[String], stop: &AtomicBool) {
+        for r in &mut self.records {
             let topic = &topics[r.topic];
             let mut record: BaseRecord<[u8], [u8], usize> =
-                BaseRecord::with_opaque_to(topic, r.batch)
-                    .key(&self.bytes[r.key.clone()])
-                    .payload(&self.bytes[r.payload.clone()]);
+                BaseRecord::with_opaque_to(topic, r.batch).key(&self.bytes[r.key.clone()]);
+            if let Some(payload) = &r.payload {
+                record = record.payload(&self.bytes[payload.clone()]);
+            }
+            if let Some(p) = r.partition {
+                record = record.partition(p);
+            }
+            if let Some(h) = r.headers.take() {
+                record = record.headers(h);
+            }
             if let Some(t) = r.timestamp_ms {
                 record = record.timestamp(t);
             }
@@ -217,15 +242,8 @@ impl Outbox {
     }
 
     /// Stages a record (see [`Staged::push`]); hands the group over once it is large.
-    pub fn push(
-        &mut self,
-        topic: usize,
-        key: &[u8],
-        encode: impl FnOnce(&mut Vec<u8>),
-        timestamp_ms: Option<i64>,
-        batch: usize,
-    ) {
-        self.staged.push(topic, key, encode, timestamp_ms, batch);
+    pub fn push(&mut self, envelope: Envelope<'_>, encode: Option<impl FnOnce(&mut Vec<u8>)>) {
+        self.staged.push(envelope, encode);
         if self.staged.len() >= GROUP {
             self.dispatch();
         }
@@ -270,18 +288,37 @@ mod tests {
 
     #[test]
     fn staged_records_keep_their_key_payload_and_batch() {
+        let envelope = |topic, partition, key, timestamp_ms, batch| Envelope {
+            topic,
+            partition,
+            key,
+            headers: None,
+            timestamp_ms,
+            batch,
+        };
         let mut staged = Staged::default();
-        staged.push(2, b"c-1", |b| b.extend_from_slice(b"{\"a\":1}"), Some(7), 4);
-        staged.push(0, b"", |b| b.extend_from_slice(b"x"), None, 5);
-        assert_eq!(staged.len(), 2);
+        staged.push(
+            envelope(2, None, b"c-1", Some(7), 4),
+            Some(|b: &mut Vec<u8>| b.extend_from_slice(b"{\"a\":1}")),
+        );
+        staged.push(
+            envelope(4, Some(3), b"c-2", None, 5),
+            None::<fn(&mut Vec<u8>)>,
+        );
+        staged.push(
+            envelope(0, None, b"", None, 5),
+            Some(|b: &mut Vec<u8>| b.push(b'x')),
+        );
+        assert_eq!(staged.len(), 3);
         let parts: Vec<_> = staged
             .records
             .iter()
             .map(|r| {
                 (
                     r.topic,
+                    r.partition,
                     &staged.bytes[r.key.clone()],
-                    &staged.bytes[r.payload.clone()],
+                    r.payload.clone().map(|p| &staged.bytes[p]),
                     r.timestamp_ms,
                     r.batch,
                 )
@@ -290,8 +327,9 @@ mod tests {
         assert_eq!(
             parts,
             [
-                (2, &b"c-1"[..], &b"{\"a\":1}"[..], Some(7), 4),
-                (0, &b""[..], &b"x"[..], None, 5),
+                (2, None, &b"c-1"[..], Some(&b"{\"a\":1}"[..]), Some(7), 4),
+                (4, Some(3), &b"c-2"[..], None, None, 5),
+                (0, None, &b""[..], Some(&b"x"[..]), None, 5),
             ]
         );
         staged.clear();

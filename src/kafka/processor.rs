@@ -19,10 +19,11 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 use super::changelog::{RestoreError, restore};
 use super::codec::{
-    PARTITION_META_KEY, PartitionMeta, append_record, dead_letter_headers, encode_customer,
-    encode_meta, output_index,
+    DEAD_LETTER_TOPIC, PARTITION_META_KEY, PartitionMeta, STATE_TOPIC, append_record,
+    dead_letter_headers, encode_customer, encode_meta, output_index,
 };
-use super::sink::{Outgoing, Sink, SinkError};
+use super::outbox::Envelope;
+use super::sink::{Sink, SinkError};
 use crate::config::{ClockSource, Guarantee, Topics};
 use crate::domain::{
     ClockMode, Engine, Event, Outcome, Record, RejectReason, Rejection, Rules, Timestamp,
@@ -422,15 +423,18 @@ impl Processor {
                 tracing::debug!(partition = p, offset, reason = %rejection.reason, detail = %rejection.detail, "dead-lettering an event");
                 let headers =
                     dead_letter_headers(rejection, &self.settings.topics.input, p, offset);
-                self.sink.send(Outgoing {
-                    topic: &self.settings.topics.dead_letters,
-                    partition: None,
-                    key: msg.key().unwrap_or_default(),
-                    payload: Some(msg.payload().unwrap_or_default()),
-                    headers: Some(headers),
-                    timestamp_ms: Some(now.as_nanos().div_euclid(1_000_000)),
-                    batch: self.batch_seq,
-                })?;
+                let payload = msg.payload().unwrap_or_default();
+                self.sink.stage(
+                    Envelope {
+                        topic: DEAD_LETTER_TOPIC,
+                        partition: None,
+                        key: msg.key().unwrap_or_default(),
+                        headers: Some(headers),
+                        timestamp_ms: Some(now.as_nanos().div_euclid(1_000_000)),
+                        batch: self.batch_seq,
+                    },
+                    Some(|buf: &mut Vec<u8>| buf.extend_from_slice(payload)),
+                );
             }
         }
         self.emit(now)
@@ -469,11 +473,15 @@ impl Processor {
             };
             let customer = record.customer_id().unwrap_or_default();
             self.sink.stage(
-                topic,
-                customer.as_bytes(),
-                |buf| append_record(&record, buf),
-                timestamp_ms,
-                self.batch_seq,
+                Envelope {
+                    topic,
+                    partition: None,
+                    key: customer.as_bytes(),
+                    headers: None,
+                    timestamp_ms,
+                    batch: self.batch_seq,
+                },
+                Some(|buf: &mut Vec<u8>| append_record(&record, buf)),
             );
             self.stats.records_sent += 1;
         }
@@ -520,23 +528,24 @@ impl Processor {
         records
     }
 
-    fn send_changelog(
-        &self,
-        records: &[ChangelogRecord],
-        batch: usize,
-    ) -> Result<(), ProcessError> {
+    /// Stages the changelog records of a batch and sends them on their way.
+    fn send_changelog(&mut self, records: &[ChangelogRecord], batch: usize) {
         for r in records {
-            self.sink.send(Outgoing {
-                topic: &self.settings.topics.state,
-                partition: Some(r.partition),
-                key: &r.key,
-                payload: r.payload.as_deref(),
-                headers: None,
-                timestamp_ms: None,
-                batch,
-            })?;
+            self.sink.stage(
+                Envelope {
+                    topic: STATE_TOPIC,
+                    partition: Some(r.partition),
+                    key: &r.key,
+                    headers: None,
+                    timestamp_ms: None,
+                    batch,
+                },
+                r.payload
+                    .as_deref()
+                    .map(|p| move |buf: &mut Vec<u8>| buf.extend_from_slice(p)),
+            );
         }
-        Ok(())
+        self.sink.dispatch();
     }
 
     fn offsets(&self) -> Result<TopicPartitionList, ProcessError> {
@@ -594,7 +603,9 @@ impl Processor {
             }
             Guarantee::ExactlyOnce => {
                 let started = Instant::now();
-                self.send_changelog(&changelog, self.batch_seq)?;
+                self.send_changelog(&changelog, self.batch_seq);
+                // Every record in the producer, and so in the transaction, before it commits.
+                self.sink.settle(timeout)?;
                 if offsets.count() > 0 {
                     let cgm = consumer
                         .group_metadata()
@@ -668,7 +679,7 @@ impl Processor {
             }
             if let Some(records) = front.changelog.take() {
                 let seq = front.changelog_seq;
-                self.send_changelog(&records, seq)?;
+                self.send_changelog(&records, seq);
                 continue;
             }
             let done = self.in_flight.pop_front().expect("front exists");

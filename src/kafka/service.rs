@@ -12,7 +12,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::Producer;
 
 use super::client;
-use super::codec::output_topics;
+use super::codec::sink_topics;
 use super::processor::{ProcessError, Processor, Settings, Stats};
 use super::sink::{DeliveryContext, KafkaProducer, Sink};
 use crate::config::{Config, Guarantee};
@@ -256,10 +256,10 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
     };
     let producer = make_producer(config)?;
     telemetry.health.set_producer_ok(true);
-    // at_least_once: a sending thread enqueues the output records. exactly_once enqueues
-    // them on this thread, so that each is in the transaction before it commits or aborts.
+    // at_least_once: a sending thread enqueues the records. exactly_once enqueues them on
+    // this thread, so that each is in the transaction before it commits or aborts.
     let background = k.guarantee == Guarantee::AtLeastOnce;
-    let sink = Sink::new(producer, output_topics(&k.topics), background)
+    let sink = Sink::new(producer, sink_topics(&k.topics), background)
         .context("cannot start the sending thread")?;
     let processor: SharedProcessor = Arc::new(Mutex::new(Processor::new(
         settings,

@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::ClientContext;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{DeliveryResult, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{Producer, ProducerContext, ThreadedProducer};
 
-use super::outbox::{Outbox, Sending, SendingThread};
+use super::outbox::{Envelope, Outbox, Sending, SendingThread};
 
 /// Counts records in flight per batch (the delivery opaque is the batch's sequence number)
 /// and collects the first delivery failures.
@@ -103,23 +103,6 @@ pub enum SinkError {
     Flush(#[source] KafkaError),
 }
 
-/// One outgoing record.
-#[derive(Debug)]
-pub struct Outgoing<'a> {
-    pub topic: &'a str,
-    pub partition: Option<i32>,
-    pub key: &'a [u8],
-    /// `None`: a tombstone.
-    pub payload: Option<&'a [u8]>,
-    pub headers: Option<OwnedHeaders>,
-    /// The record's timestamp in ms since the epoch; `None`: librdkafka reads the clock. The
-    /// processor passes the time it read for the messages it handles together, which saves a
-    /// clock read per record (a few per cent of its thread).
-    pub timestamp_ms: Option<i64>,
-    /// The batch (or batch stage) it belongs to, for [`Sink::in_flight`].
-    pub batch: usize,
-}
-
 pub struct Sink {
     pub producer: Arc<KafkaProducer>,
     /// Output records, staged and sent in groups (see [`outbox`](super::outbox)).
@@ -133,40 +116,33 @@ impl std::fmt::Debug for Sink {
 }
 
 impl Sink {
-    /// A sink whose output records go to `outputs` (indexed by [`Sink::stage`]'s `topic`),
-    /// enqueued by a sending thread when `background`, else by the caller.
+    /// A sink whose staged records go to `topics` (indexed by [`Envelope::topic`]), enqueued
+    /// by a sending thread when `background`, else by the caller.
     pub fn new(
         producer: KafkaProducer,
-        outputs: Vec<String>,
+        topics: Vec<String>,
         background: bool,
     ) -> std::io::Result<Sink> {
         let producer = Arc::new(producer);
         let sending = match background {
-            true => Sending::Thread(SendingThread::start(producer.clone(), outputs.clone())?),
+            true => Sending::Thread(SendingThread::start(producer.clone(), topics.clone())?),
             false => Sending::Inline,
         };
         Ok(Sink {
-            outbox: Outbox::new(producer.clone(), outputs, sending),
+            outbox: Outbox::new(producer.clone(), topics, sending),
             producer,
         })
     }
 
-    /// Stages an output record for `outputs[topic]`, counted in flight for `batch` from now;
-    /// `encode` appends its payload. Staged records go out in groups: call
+    /// Stages a record, counted in flight for its batch from now; `encode` appends its
+    /// payload (`None`: a tombstone). Staged records go out in groups: call
     /// [`dispatch`](Self::dispatch) when a piece of work is done.
-    pub fn stage(
-        &mut self,
-        topic: usize,
-        key: &[u8],
-        encode: impl FnOnce(&mut Vec<u8>),
-        timestamp_ms: Option<i64>,
-        batch: usize,
-    ) {
+    pub fn stage(&mut self, envelope: Envelope<'_>, encode: Option<impl FnOnce(&mut Vec<u8>)>) {
         self.producer
             .context()
-            .counter(batch)
+            .counter(envelope.batch)
             .fetch_add(1, Ordering::AcqRel);
-        self.outbox.push(topic, key, encode, timestamp_ms, batch);
+        self.outbox.push(envelope, encode);
     }
 
     /// Sends the staged records on their way.
@@ -193,51 +169,6 @@ impl Sink {
                 "records not handed to the producer within {timeout:?}"
             ))),
         }
-    }
-
-    /// Enqueues a record, waiting for room when the local queue is full.
-    pub fn send(&self, out: Outgoing) -> Result<(), SinkError> {
-        self.producer
-            .context()
-            .counter(out.batch)
-            .fetch_add(1, Ordering::AcqRel);
-        let mut record: BaseRecord<[u8], [u8], usize> =
-            BaseRecord::with_opaque_to(out.topic, out.batch).key(out.key);
-        if let Some(p) = out.payload {
-            record = record.payload(p);
-        }
-        if let Some(p) = out.partition {
-            record = record.partition(p);
-        }
-        if let Some(h) = out.headers {
-            record = record.headers(h);
-        }
-        if let Some(t) = out.timestamp_ms {
-            record = record.timestamp(t);
-        }
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((source, _)) => {
-                    self.delivered_or_dropped(out.batch);
-                    return Err(SinkError::Enqueue {
-                        topic: out.topic.to_owned(),
-                        source,
-                    });
-                }
-            }
-        }
-    }
-
-    fn delivered_or_dropped(&self, batch: usize) {
-        self.producer
-            .context()
-            .counter(batch)
-            .fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Records of `batch` not yet acknowledged (or failed), staged ones included (this
