@@ -461,8 +461,8 @@ impl Processor {
         Ok(())
     }
 
-    /// Sends the engine's pending records; `now` (the
-    /// time read for the messages being handled) is their timestamp.
+    /// Stages the engine's pending records; `now`, the time read for the messages being
+    /// handled, is their timestamp.
     fn emit(&mut self, now: Timestamp) -> Result<(), ProcessError> {
         let timestamp_ms = Some(now.as_nanos().div_euclid(1_000_000));
         for record in self.records.drain(..) {
