@@ -46,12 +46,18 @@ impl DeliveryContext {
         &self.in_flight[batch % COUNTER_SLOTS]
     }
 
-    /// A record of `batch` for `topic` was refused by the producer: it is no longer in
-    /// flight, and [`Sink::take_failures`] reports the first such error.
-    pub fn enqueue_failed(&self, batch: usize, topic: &str, error: KafkaError) {
+    /// One record of `batch` is no longer in flight (delivered, failed or dropped).
+    /// Saturating: a producer may send records it does not count (the benchmark's pipe).
+    fn done(&self, batch: usize) {
         let _ = self
             .counter(batch)
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
+    /// A record of `batch` for `topic` was refused by the producer: it is no longer in
+    /// flight, and [`Sink::take_failures`] reports the first such error.
+    pub fn enqueue_failed(&self, batch: usize, topic: &str, error: KafkaError) {
+        self.done(batch);
         let mut first = self
             .enqueue_failure
             .lock()
@@ -70,10 +76,7 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, batch: usize) {
-        // Saturating: a producer may send records it does not count (the benchmark's pipe).
-        let _ = self
-            .counter(batch)
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        self.done(batch);
         if let Err((error, message)) = result {
             let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
             if failures.len() < 16 {
@@ -153,11 +156,7 @@ impl Sink {
     /// Drops the staged records (their batch is being aborted).
     pub fn discard_staged(&mut self) {
         let context = self.producer.context();
-        self.outbox.discard(|batch| {
-            let _ = context
-                .counter(batch)
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
-        });
+        self.outbox.discard(|batch| context.done(batch));
     }
 
     /// Dispatches and waits until every staged record is in the producer (before a
