@@ -437,7 +437,8 @@ impl Processor {
                 );
             }
         }
-        self.emit(now)
+        self.emit(now);
+        Ok(())
     }
 
     /// Wall clock: advances every partition's clock to `now`, firing due timers.
@@ -455,7 +456,7 @@ impl Processor {
             self.begin_if_needed()?;
             let part = self.partitions.get_mut(&p).expect("listed above");
             part.engine.advance_clock(now, &mut self.records);
-            self.emit(now)?;
+            self.emit(now);
         }
         self.sink.dispatch();
         Ok(())
@@ -463,7 +464,7 @@ impl Processor {
 
     /// Stages the engine's pending records; `now`, the time read for the messages being
     /// handled, is their timestamp.
-    fn emit(&mut self, now: Timestamp) -> Result<(), ProcessError> {
+    fn emit(&mut self, now: Timestamp) {
         let timestamp_ms = Some(now.as_nanos().div_euclid(1_000_000));
         for record in self.records.drain(..) {
             self.metrics.record(&record);
@@ -485,7 +486,6 @@ impl Processor {
             );
             self.stats.records_sent += 1;
         }
-        Ok(())
     }
 
     /// The batch should end: it is full, or as old as `commit_interval`, or the input is
