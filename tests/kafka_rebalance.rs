@@ -1,6 +1,8 @@
 //! Rebalancing: instances of one group share the partitions; one joins and one leaves while
 //! the stream flows, and the result still equals replay. Partition state moves through the
-//! changelog: the leaving owner commits on revocation, the new owner restores first.
+//! changelog: the leaving owner commits on revocation, the new owner restores first. Once with
+//! librdkafka's default (eager) assignment, once with `cooperative-sticky`, where an instance
+//! keeps its other partitions through a rebalance.
 
 mod support;
 
@@ -17,15 +19,30 @@ fn restored_count(service: &Service) -> usize {
 
 #[test]
 fn instances_joining_and_leaving_mid_stream_give_the_replay_result() {
+    joining_and_leaving("rebalance", "");
+}
+
+#[test]
+fn cooperative_rebalancing_gives_the_replay_result() {
+    joining_and_leaving(
+        "cooperative",
+        "\"partition.assignment.strategy\" = \"cooperative-sticky\"\n",
+    );
+}
+
+/// `librdkafka`: lines added to the `[kafka.librdkafka]` table, the config's last.
+fn joining_and_leaving(name: &str, librdkafka: &str) {
     let broker = Broker::start();
-    let topics = TestTopics::new("rebalance");
+    let topics = TestTopics::new(name);
     topics.create(&broker, PARTITIONS);
     let lines = ordered_stream(3_000, 21, PARTITIONS);
     let third = lines.len() / 3;
     let (part1, rest) = lines.split_at(third);
     let (part2, part3) = rest.split_at(third);
-    let config = service_config(&broker, &topics, "rebalance-group", "");
-    let caught_up = || group_caught_up(&broker, "rebalance-group", &topics.input, PARTITIONS);
+    let cooperative = librdkafka.contains("cooperative");
+    let group = format!("{name}-group");
+    let config = service_config(&broker, &topics, &group, "") + librdkafka;
+    let caught_up = || group_caught_up(&broker, &group, &topics.input, PARTITIONS);
 
     let mut a = Service::start(broker.dir.path(), "a", &config);
     produce_lines(&broker, &topics.input, PARTITIONS, part1);
@@ -48,6 +65,16 @@ fn instances_joining_and_leaving_mid_stream_give_the_replay_result() {
             restored_count(&b) > 0
         },
     );
+    if cooperative {
+        // a gave up only some of its partitions and kept the others (its log line ends with
+        // the list of those remaining).
+        let log = a.log_text();
+        assert!(
+            log.lines()
+                .any(|l| l.contains("partitions revoked") && !l.trim_end().ends_with("[]")),
+            "a kept partitions through the rebalance:\n{log}"
+        );
+    }
     produce_lines(&broker, &topics.input, PARTITIONS, part2);
     wait_for(
         "the first two thirds to be committed",

@@ -256,27 +256,50 @@ impl Processor {
         self.publish_partitions();
     }
 
-    /// Commits what was processed, then forgets the revoked partitions' state.
+    /// Commits what was processed, then forgets the revoked partitions' state. Returns the
+    /// partitions kept but rewound (see below): messages already read for them must be
+    /// dropped, like those of the revoked ones.
+    ///
+    /// If that commit fails, the batches not committed are dropped: their changelog records
+    /// may be missing. The revoked partitions' next owner reads them again from the last
+    /// commit; a partition kept here (a cooperative rebalance) is rewound the same way, its
+    /// state restored again from the changelog, so that no change is left out of it.
     pub fn on_revoke<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
         tpl: &TopicPartitionList,
-    ) {
-        if let Err(e) = self.drain(consumer) {
-            tracing::error!(error = %e, "commit before revocation failed; the new owner re-processes from the last commit");
-            self.sink.discard_staged();
-            if self.in_transaction {
-                let _ = self.sink.producer.abort_transaction(self.settings.timeout);
-                self.in_transaction = false;
+    ) -> Vec<i32> {
+        let failed = match self.drain(consumer) {
+            Ok(()) => false,
+            Err(e) => {
+                tracing::error!(error = %e, "commit before revocation failed; the partitions are read again from the last commit");
+                self.sink.discard_staged();
+                if self.in_transaction {
+                    let _ = self.sink.producer.abort_transaction(self.settings.timeout);
+                    self.in_transaction = false;
+                }
+                let _ = self.sink.take_failures();
+                self.batch.reset();
+                self.records.clear();
+                self.in_flight.clear();
+                true
             }
-            self.batch.reset();
-            self.in_flight.clear();
-        }
+        };
         for e in tpl.elements_for_topic(&self.settings.topics.input) {
             self.drop_partition(e.partition());
         }
+        let mut rewound = Vec::new();
+        if failed {
+            match self.rewind_to_committed(consumer) {
+                Ok(kept) => rewound = kept,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not rewind the partitions kept; changes since their last commit may be missing from the changelog")
+                }
+            }
+        }
         self.publish_partitions();
-        tracing::info!(remaining = ?self.partitions.keys().collect::<Vec<_>>(), "partitions revoked");
+        tracing::info!(remaining = ?self.partitions.keys().chain(self.pending.iter()).collect::<Vec<_>>(), "partitions revoked");
+        rewound
     }
 
     /// Restores every newly assigned partition from the changelog.
@@ -729,31 +752,44 @@ impl Processor {
         self.metrics.batches.with_label_values(&["aborted"]).inc();
         self.batch.reset();
         self.records.clear();
-        let committed = consumer
-            .committed(self.settings.timeout)
-            .map_err(ProcessError::Commit)?;
-        let input = self.settings.topics.input.clone();
-        let input = input.as_str();
-        for p in self
+        self.rewind_to_committed(consumer)?;
+        tracing::warn!(partitions = ?self.pending, "transaction aborted; input rewound to the last commit");
+        Ok(())
+    }
+
+    /// Seeks every partition held to its committed input offset and forgets its state, to
+    /// be restored again from the changelog before its events are handled: what was read
+    /// since the last commit is read and applied again. Returns the partitions rewound.
+    fn rewind_to_committed<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<Vec<i32>, ProcessError> {
+        let held: Vec<i32> = self
             .partitions
             .keys()
             .chain(self.pending.iter())
             .copied()
-            .collect::<Vec<_>>()
-        {
+            .collect();
+        if held.is_empty() {
+            return Ok(held);
+        }
+        let committed = consumer
+            .committed(self.settings.timeout)
+            .map_err(ProcessError::Commit)?;
+        let input = self.settings.topics.input.clone();
+        for &p in &held {
             let offset = committed
-                .find_partition(input, p)
+                .find_partition(&input, p)
                 .map(|e| e.offset())
                 .filter(|o| matches!(o, Offset::Offset(_)))
                 .unwrap_or(Offset::Beginning);
             consumer
-                .seek(input, p, offset, self.settings.timeout)
+                .seek(&input, p, offset, self.settings.timeout)
                 .map_err(ProcessError::Commit)?;
             self.drop_partition(p);
             self.pending.insert(p);
         }
         self.publish_partitions();
-        tracing::warn!(partitions = ?self.pending, "transaction aborted; input rewound to the last commit");
-        Ok(())
+        Ok(held)
     }
 }

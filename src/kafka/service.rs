@@ -52,8 +52,8 @@ pub struct RebalanceContext {
     processor: SharedProcessor,
     metrics: Metrics,
     input: String,
-    /// Input partitions revoked since the polling loop last looked (it drops the messages
-    /// of those partitions it holds but has not handled yet).
+    /// Input partitions revoked (or rewound to their last commit) since the polling loop last
+    /// looked (it drops the messages of those partitions it holds but has not handled yet).
     revoked: Mutex<Vec<i32>>,
     /// Set with `revoked`, so that the polling loop looks at it only then (a lock per
     /// message showed in its profile).
@@ -84,12 +84,13 @@ impl ClientContext for RebalanceContext {
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
-            lock(&self.processor).on_revoke(consumer, tpl);
+            let rewound = lock(&self.processor).on_revoke(consumer, tpl);
             let mut revoked = self.revoked.lock().unwrap_or_else(|e| e.into_inner());
             revoked.extend(
                 tpl.elements_for_topic(&self.input)
                     .iter()
-                    .map(|e| e.partition()),
+                    .map(|e| e.partition())
+                    .chain(rewound),
             );
             self.any_revoked.store(true, Ordering::Release);
         }
@@ -169,7 +170,7 @@ const POLL_BATCH: usize = 256;
 
 /// Polls up to [`POLL_BATCH`] messages into `polled`: waits up to 20 ms for the first, then
 /// takes only what is already fetched. A rebalance on the way drops the held messages of the
-/// partitions it revoked (whoever owns them next reads them again from the committed offset).
+/// partitions it revoked or rewound (they are read again from the committed offset).
 fn poll_some<'c>(
     consumer: &'c BaseConsumer<RebalanceContext>,
     polled: &mut Vec<BorrowedMessage<'c>>,
