@@ -1,4 +1,5 @@
-//! A cache prefetch hint: the one use of `unsafe` in the crate.
+//! A cache prefetch hint: one of the crate's two uses of `unsafe` (the other calls librdkafka,
+//! in `kafka::topic_handles`).
 //!
 //! The engine's thread spends most of its time waiting for memory: each event reads the id
 //! index, its customer (three to four cache lines), the customer's recent ids and last-sent

@@ -8,6 +8,7 @@
 //! - [`codec`]: record, dead-letter and changelog encodings.
 //! - [`sink`]: the producer and delivery tracking.
 //! - [`outbox`]: records staged, then enqueued by a sending thread (or inline).
+//! - [`topic_handles`]: enqueueing a record with a topic handle instead of its name.
 //! - [`client`]: librdkafka settings from the configuration.
 
 pub mod changelog;
@@ -19,3 +20,4 @@ pub mod processor;
 pub mod produce;
 pub mod service;
 pub mod sink;
+pub mod topic_handles;

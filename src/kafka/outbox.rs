@@ -21,6 +21,7 @@ use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{BaseRecord, Producer};
 
 use super::sink::KafkaProducer;
+use super::topic_handles::{Plain, TopicHandles};
 
 /// Staged records are handed over once this many wait (and whenever the processor asks).
 const GROUP: usize = 256;
@@ -99,40 +100,78 @@ impl Staged {
     /// Enqueues every record, waiting for room when librdkafka's queue is full. A record
     /// that cannot be enqueued is reported to the producer's context (and no longer counted
     /// in flight); the others still go.
-    fn enqueue(&mut self, producer: &KafkaProducer, topics: &[String], stop: &AtomicBool) {
+    fn enqueue(&mut self, producer: &KafkaProducer, topics: &TopicHandles, stop: &AtomicBool) {
+        let bytes = &self.bytes;
         for r in &mut self.records {
-            let topic = &topics[r.topic];
-            let mut record: BaseRecord<[u8], [u8], usize> =
-                BaseRecord::with_opaque_to(topic, r.batch).key(&self.bytes[r.key.clone()]);
-            if let Some(payload) = &r.payload {
-                record = record.payload(&self.bytes[payload.clone()]);
-            }
-            if let Some(p) = r.partition {
-                record = record.partition(p);
-            }
-            if let Some(h) = r.headers.take() {
-                record = record.headers(h);
-            }
-            if let Some(t) = r.timestamp_ms {
-                record = record.timestamp(t);
-            }
+            let key = &bytes[r.key.clone()];
+            let payload = r.payload.clone().map(|p| &bytes[p]);
+            let mut headers = r.headers.take();
             loop {
-                match producer.send(record) {
+                let result = match headers.take() {
+                    None => match topics.produce(&Plain {
+                        topic: r.topic,
+                        partition: r.partition,
+                        key,
+                        payload,
+                        timestamp_ms: r.timestamp_ms,
+                        batch: r.batch,
+                    }) {
+                        Ok(true) => Ok(()),
+                        Ok(false) => {
+                            send_by_name(producer, topics.name(r.topic), r, key, payload, None)
+                        }
+                        Err(code) => Err((KafkaError::MessageProduction(code), None)),
+                    },
+                    // Dead letters (rare) carry headers: through rdkafka's own `send`.
+                    Some(h) => {
+                        send_by_name(producer, topics.name(r.topic), r, key, payload, Some(h))
+                    }
+                };
+                match result {
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                         if !stop.load(Ordering::Acquire) =>
                     {
-                        record = back;
+                        headers = back;
                         std::thread::sleep(Duration::from_millis(1));
                     }
                     Err((error, _)) => {
-                        producer.context().enqueue_failed(r.batch, topic, error);
+                        producer
+                            .context()
+                            .enqueue_failed(r.batch, topics.name(r.topic), error);
                         break;
                     }
                 }
             }
         }
     }
+}
+
+/// Enqueues a staged record by its topic's name (rdkafka's `send`); on error, gives its
+/// headers back for another try.
+fn send_by_name(
+    producer: &KafkaProducer,
+    topic: &str,
+    r: &StagedRecord,
+    key: &[u8],
+    payload: Option<&[u8]>,
+    headers: Option<OwnedHeaders>,
+) -> Result<(), (KafkaError, Option<OwnedHeaders>)> {
+    let mut record: BaseRecord<[u8], [u8], usize> =
+        BaseRecord::with_opaque_to(topic, r.batch).key(key);
+    if let Some(payload) = payload {
+        record = record.payload(payload);
+    }
+    if let Some(p) = r.partition {
+        record = record.partition(p);
+    }
+    if let Some(h) = headers {
+        record = record.headers(h);
+    }
+    if let Some(t) = r.timestamp_ms {
+        record = record.timestamp(t);
+    }
+    producer.send(record).map_err(|(e, back)| (e, back.headers))
 }
 
 /// Where staged groups go: enqueued on the calling thread, or handed to the sending thread.
@@ -158,7 +197,7 @@ pub(super) struct SendingThread {
 impl SendingThread {
     pub fn start(
         producer: Arc<KafkaProducer>,
-        topics: Vec<String>,
+        topics: Arc<TopicHandles>,
     ) -> std::io::Result<SendingThread> {
         let (groups, to_send) = std::sync::mpsc::sync_channel::<Staged>(GROUPS_WAITING);
         let (recycle, emptied) = std::sync::mpsc::channel::<Staged>();
@@ -228,11 +267,11 @@ pub(super) struct Outbox {
     staged: Staged,
     sender: Sending,
     producer: Arc<KafkaProducer>,
-    topics: Vec<String>,
+    topics: Arc<TopicHandles>,
 }
 
 impl Outbox {
-    pub fn new(producer: Arc<KafkaProducer>, topics: Vec<String>, sender: Sending) -> Outbox {
+    pub fn new(producer: Arc<KafkaProducer>, topics: Arc<TopicHandles>, sender: Sending) -> Outbox {
         Outbox {
             staged: Staged::default(),
             sender,

@@ -12,6 +12,7 @@ use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{Producer, ProducerContext, ThreadedProducer};
 
 use super::outbox::{Envelope, Outbox, Sending, SendingThread};
+use super::topic_handles::TopicHandles;
 
 /// Counts records in flight per batch (the delivery opaque is the batch's sequence number)
 /// and collects the first delivery failures.
@@ -127,6 +128,7 @@ impl Sink {
         background: bool,
     ) -> std::io::Result<Sink> {
         let producer = Arc::new(producer);
+        let topics = Arc::new(TopicHandles::new(producer.clone(), topics));
         let sending = match background {
             true => Sending::Thread(SendingThread::start(producer.clone(), topics.clone())?),
             false => Sending::Inline,
