@@ -293,11 +293,12 @@ fn service(config: &Config, total: u64) -> f64 {
         std::thread::sleep(Duration::from_millis(1));
     }
     let secs = started.elapsed().as_secs_f64();
-    shutdown.store(true, Ordering::Relaxed);
-    let report = handle.join().expect("service thread");
-    // The broker agrees: the group's committed offsets cover the input.
+    // The broker agrees, before the service stops (its shutdown commits too): the group's
+    // committed offsets already cover the input.
     let watch = CommitWatch::new(&k.brokers, &k.group_id, &k.topics.input);
     assert_eq!(watch.total() as u64, total, "committed input offsets");
+    shutdown.store(true, Ordering::Relaxed);
+    let report = handle.join().expect("service thread");
     let changelog: i64 = (0..PARTITIONS)
         .filter_map(|p| {
             let marks =
