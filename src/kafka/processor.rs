@@ -273,15 +273,7 @@ impl Processor {
             Ok(()) => false,
             Err(e) => {
                 tracing::error!(error = %e, "commit before revocation failed; the partitions are read again from the last commit");
-                self.sink.discard_staged();
-                if self.in_transaction {
-                    let _ = self.sink.producer.abort_transaction(self.settings.timeout);
-                    self.in_transaction = false;
-                }
-                let _ = self.sink.take_failures();
-                self.batch.reset();
-                self.records.clear();
-                self.in_flight.clear();
+                let _ = self.drop_uncommitted();
                 true
             }
         };
@@ -738,23 +730,32 @@ impl Processor {
         &mut self,
         consumer: &BaseConsumer<C>,
     ) -> Result<(), ProcessError> {
-        // Staged records of the aborted batch must not go out with the next one.
-        self.sink.discard_staged();
-        if self.in_transaction {
-            self.sink
-                .producer
-                .abort_transaction(self.settings.timeout)
-                .map_err(ProcessError::Transaction)?;
-            self.in_transaction = false;
-        }
-        let _ = self.sink.take_failures();
+        self.drop_uncommitted()?;
         self.stats.aborts += 1;
         self.metrics.batches.with_label_values(&["aborted"]).inc();
-        self.batch.reset();
-        self.records.clear();
         self.rewind_to_committed(consumer)?;
         tracing::warn!(partitions = ?self.pending, "transaction aborted; input rewound to the last commit");
         Ok(())
+    }
+
+    /// Drops what is not committed: the staged records (they must not go out with a later
+    /// batch), the open transaction (aborted), the batch being built, the batches waiting
+    /// for their commit, and the delivery failures reported so far. Errs if the abort failed.
+    fn drop_uncommitted(&mut self) -> Result<(), ProcessError> {
+        self.sink.discard_staged();
+        let aborted = match std::mem::take(&mut self.in_transaction) {
+            true => self
+                .sink
+                .producer
+                .abort_transaction(self.settings.timeout)
+                .map_err(ProcessError::Transaction),
+            false => Ok(()),
+        };
+        let _ = self.sink.take_failures();
+        self.batch.reset();
+        self.records.clear();
+        self.in_flight.clear();
+        aborted
     }
 
     /// Seeks every partition held to its committed input offset and forgets its state, to
