@@ -80,7 +80,8 @@ fn joining_and_leaving(name: &str, librdkafka: &str) {
         "the first two thirds to be committed",
         Duration::from_secs(120),
         || {
-            assert!(a.is_running() && b.is_running(), "an instance died");
+            assert!(a.is_running(), "a died:\n{}", a.log_text());
+            assert!(b.is_running(), "b died:\n{}", b.log_text());
             caught_up()
         },
     );

@@ -85,6 +85,32 @@ impl ProcessError {
     }
 }
 
+/// Commits `offsets` (nothing to do when empty).
+fn commit_offsets<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    offsets: &TopicPartitionList,
+) -> Result<(), KafkaError> {
+    match offsets.count() {
+        0 => Ok(()),
+        _ => consumer.commit(offsets, CommitMode::Sync),
+    }
+}
+
+/// An offset commit refused because the group is changing (a rebalance under way, or this
+/// member's generation is over): not a failure of the batch, whose changelog is written.
+fn group_changing(e: &KafkaError) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            Code::RebalanceInProgress
+                | Code::IllegalGeneration
+                | Code::UnknownMemberId
+                | Code::AssignmentLost
+        )
+    )
+}
+
 /// Counters of this instance (logged, and exported as metrics).
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
@@ -698,12 +724,20 @@ impl Processor {
                 continue;
             }
             let done = self.in_flight.pop_front().expect("front exists");
-            if done.offsets.count() > 0 {
-                consumer
-                    .commit(&done.offsets, CommitMode::Sync)
-                    .map_err(ProcessError::Commit)?;
+            match commit_offsets(consumer, &done.offsets) {
+                Ok(()) => self.committed(done.events, done.started),
+                Err(e) if group_changing(&e) => {
+                    // Its changelog is written: the state is safe, and the events are read
+                    // again only if the partition moves (changing nothing, as their effects
+                    // are recorded); a later commit covers them otherwise.
+                    tracing::warn!(error = %e, events = done.events, "input offsets not committed: the group is rebalancing");
+                    self.metrics
+                        .batches
+                        .with_label_values(&["uncommitted"])
+                        .inc();
+                }
+                Err(e) => return Err(ProcessError::Commit(e)),
             }
-            self.committed(done.events, done.started);
             if block && self.in_flight.len() <= target {
                 return Ok(());
             }
