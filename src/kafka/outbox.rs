@@ -18,10 +18,10 @@ use std::time::Duration;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseRecord, Producer};
+use rdkafka::producer::Producer;
 
 use super::sink::KafkaProducer;
-use super::topic_handles::{Plain, TopicHandles};
+use super::topic_handles::{Outgoing, TopicHandles};
 
 /// Staged records are handed over once this many wait (and whenever the processor asks).
 const GROUP: usize = 256;
@@ -103,31 +103,17 @@ impl Staged {
     fn enqueue(&mut self, producer: &KafkaProducer, topics: &TopicHandles, stop: &AtomicBool) {
         let bytes = &self.bytes;
         for r in &mut self.records {
-            let key = &bytes[r.key.clone()];
-            let payload = r.payload.clone().map(|p| &bytes[p]);
+            let record = Outgoing {
+                topic: r.topic,
+                partition: r.partition,
+                key: &bytes[r.key.clone()],
+                payload: r.payload.clone().map(|p| &bytes[p]),
+                timestamp_ms: r.timestamp_ms,
+                batch: r.batch,
+            };
             let mut headers = r.headers.take();
             loop {
-                let result = match headers.take() {
-                    None => match topics.produce(&Plain {
-                        topic: r.topic,
-                        partition: r.partition,
-                        key,
-                        payload,
-                        timestamp_ms: r.timestamp_ms,
-                        batch: r.batch,
-                    }) {
-                        Ok(true) => Ok(()),
-                        Ok(false) => {
-                            send_by_name(producer, topics.name(r.topic), r, key, payload, None)
-                        }
-                        Err(code) => Err((KafkaError::MessageProduction(code), None)),
-                    },
-                    // Dead letters (rare) carry headers: through rdkafka's own `send`.
-                    Some(h) => {
-                        send_by_name(producer, topics.name(r.topic), r, key, payload, Some(h))
-                    }
-                };
-                match result {
+                match topics.send(&record, headers.take()) {
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                         if !stop.load(Ordering::Acquire) =>
@@ -145,33 +131,6 @@ impl Staged {
             }
         }
     }
-}
-
-/// Enqueues a staged record by its topic's name (rdkafka's `send`); on error, gives its
-/// headers back for another try.
-fn send_by_name(
-    producer: &KafkaProducer,
-    topic: &str,
-    r: &StagedRecord,
-    key: &[u8],
-    payload: Option<&[u8]>,
-    headers: Option<OwnedHeaders>,
-) -> Result<(), (KafkaError, Option<OwnedHeaders>)> {
-    let mut record: BaseRecord<[u8], [u8], usize> =
-        BaseRecord::with_opaque_to(topic, r.batch).key(key);
-    if let Some(payload) = payload {
-        record = record.payload(payload);
-    }
-    if let Some(p) = r.partition {
-        record = record.partition(p);
-    }
-    if let Some(h) = headers {
-        record = record.headers(h);
-    }
-    if let Some(t) = r.timestamp_ms {
-        record = record.timestamp(t);
-    }
-    producer.send(record).map_err(|(e, back)| (e, back.headers))
 }
 
 /// Where staged groups go: enqueued on the calling thread, or handed to the sending thread.

@@ -16,8 +16,9 @@ use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
 use rdkafka::bindings as rd;
-use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::producer::Producer;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedHeaders;
+use rdkafka::producer::{BaseRecord, Producer};
 
 use super::sink::KafkaProducer;
 
@@ -35,8 +36,8 @@ pub(super) struct TopicHandles {
 unsafe impl Send for TopicHandles {}
 unsafe impl Sync for TopicHandles {}
 
-/// One record to enqueue, without headers (those go through rdkafka's `send`).
-pub(super) struct Plain<'a> {
+/// One record to enqueue (its headers, if any, are passed beside it).
+pub(super) struct Outgoing<'a> {
     pub topic: usize,
     /// `None`: the partitioner picks one from the key.
     pub partition: Option<i32>,
@@ -73,12 +74,27 @@ impl TopicHandles {
         &self.names[topic]
     }
 
-    /// Enqueues `record` with its topic's handle (`Ok(false)`: it has none; send it by
-    /// name). librdkafka copies the key and payload.
-    pub fn produce(&self, record: &Plain<'_>) -> Result<bool, RDKafkaErrorCode> {
-        let Some(rkt) = self.handles[record.topic] else {
-            return Ok(false);
-        };
+    /// Enqueues `record`: with its topic's handle, or by name (rdkafka's `send`) when it
+    /// carries headers (dead letters, rare) or its topic has no handle. librdkafka copies the
+    /// key and payload. On error, the headers come back for another try.
+    pub fn send(
+        &self,
+        record: &Outgoing<'_>,
+        headers: Option<OwnedHeaders>,
+    ) -> Result<(), (KafkaError, Option<OwnedHeaders>)> {
+        match (self.handles[record.topic], headers) {
+            (Some(rkt), None) => self
+                .produce(rkt, record)
+                .map_err(|code| (KafkaError::MessageProduction(code), None)),
+            (_, headers) => self.send_by_name(record, headers),
+        }
+    }
+
+    fn produce(
+        &self,
+        rkt: NonNull<rd::rd_kafka_topic_t>,
+        record: &Outgoing<'_>,
+    ) -> Result<(), RDKafkaErrorCode> {
         let (key, key_len) = (record.key.as_ptr() as *mut c_void, record.key.len());
         let (payload, payload_len) = record.payload.map_or((ptr::null_mut(), 0), |p| {
             (p.as_ptr() as *mut c_void, p.len())
@@ -110,9 +126,33 @@ impl TopicHandles {
             )
         };
         match RDKafkaErrorCode::from(err) {
-            RDKafkaErrorCode::NoError => Ok(true),
+            RDKafkaErrorCode::NoError => Ok(()),
             code => Err(code),
         }
+    }
+
+    fn send_by_name(
+        &self,
+        r: &Outgoing<'_>,
+        headers: Option<OwnedHeaders>,
+    ) -> Result<(), (KafkaError, Option<OwnedHeaders>)> {
+        let mut record: BaseRecord<[u8], [u8], usize> =
+            BaseRecord::with_opaque_to(self.name(r.topic), r.batch).key(r.key);
+        if let Some(payload) = r.payload {
+            record = record.payload(payload);
+        }
+        if let Some(p) = r.partition {
+            record = record.partition(p);
+        }
+        if let Some(h) = headers {
+            record = record.headers(h);
+        }
+        if let Some(t) = r.timestamp_ms {
+            record = record.timestamp(t);
+        }
+        self.producer
+            .send(record)
+            .map_err(|(e, back)| (e, back.headers))
     }
 }
 
