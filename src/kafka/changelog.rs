@@ -86,8 +86,7 @@ pub fn restore(
     if high > low {
         // An upper bound of the customers to come (a compacted log holds few stale records),
         // capped so that a huge uncompacted log does not reserve memory it will not need.
-        let expected = usize::try_from(high - low).unwrap_or(0).min(4 << 20);
-        engine.reserve_customers(expected);
+        engine.reserve_customers(usize::try_from(high - low).unwrap_or(0).min(4 << 20));
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, partition, Offset::Beginning)
             .map_err(|e| source.kafka(e))?;
@@ -99,9 +98,7 @@ pub fn restore(
             let (recycle, emptied) = mpsc::channel::<RawBatch>();
             let applier = std::thread::Builder::new()
                 .name("restore-apply".into())
-                .spawn_scoped(scope, move || {
-                    apply_batches(&batches, &recycle, applying, expected)
-                })
+                .spawn_scoped(scope, move || apply_batches(&batches, &recycle, applying))
                 .map_err(RestoreError::Spawn)?;
             let polled = source.poll_to_end(&consumer, high, progress, &mut stats, &mut |batch| {
                 let fresh = emptied.try_recv().unwrap_or_default();

@@ -62,21 +62,14 @@ impl RawBatch {
 
 /// Applies the batches in order until the sender is gone, then undoes what no progress record
 /// confirmed; returns the last progress record and how many records were undone. Emptied
-/// batches go back through `recycle` for the poller to fill again. `expected` is about how
-/// many records will come.
+/// batches go back through `recycle` for the poller to fill again.
 pub fn apply_batches(
     batches: &Receiver<RawBatch>,
     recycle: &Sender<RawBatch>,
     engine: &mut Engine,
-    expected: usize,
 ) -> Result<(PartitionMeta, usize), ChangelogError> {
     let mut meta = PartitionMeta::default();
-    // A compacted changelog keeps the latest progress record, near its end: most records
-    // wait unconfirmed until then, so room for them all is taken at once (growing to a
-    // quarter of a million notes copied and faulted in about twice as many bytes).
-    let mut unconfirmed = Unconfirmed {
-        replaced: Vec::with_capacity(expected),
-    };
+    let mut unconfirmed = Unconfirmed::default();
     // The id hashes of a batch's records, for the engine to prefetch a few records ahead
     // (each lookup of a new id otherwise waits on a cache miss in the id index).
     let mut hashes: Vec<Option<u64>> = Vec::new();
