@@ -4,8 +4,8 @@
 //! the name as a C string, and librdkafka looks the topic up by name holding the client's
 //! write lock (`rd_kafka_topic_new0`), which its broker threads take for reading all the
 //! time. The sink's topics are known when it starts, so it takes a handle for each once and
-//! enqueues records with it (`RD_KAFKA_V_RKT`). End to end this moved the benchmark's median
-//! ratio from 0.71-0.78 to 0.81-0.93 (see docs/decisions.md).
+//! enqueues records with it (`RD_KAFKA_V_RKT`). In interleaved end-to-end benchmark runs this
+//! moved the median ratio from 0.71-0.78 to 0.81-0.93 (see docs/decisions.md).
 //!
 //! The crate's second `unsafe` (see docs/decisions.md): calls into librdkafka, with the
 //! argument list rdkafka itself passes.
