@@ -10,7 +10,7 @@ use super::changes::Changes;
 use super::customer::{Customer, Stage, TimerKind, event_id_hash};
 use super::event::{Event, EventType, Payload};
 use super::explain::Why;
-use super::planner::{emit, entry_planned, event_actions};
+use super::planner::{PlannedActions, emit, entry_planned, event_actions};
 use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
 use super::rules::Rules;
 use super::store::{Slot, Store};
@@ -439,11 +439,11 @@ impl Engine {
             customer.last_offset = offset;
         }
 
-        let mut planned = Vec::new();
+        let mut planned = PlannedActions::new();
         if let Some((after, reason, explain, facts)) = &net.last {
             planned.push(entry_planned(net.before, *after, *reason, *explain, facts));
         }
-        planned.extend(event_actions(customer, &payload, milestone));
+        event_actions(customer, &payload, milestone, &mut planned);
         emit(
             customer,
             planned,
