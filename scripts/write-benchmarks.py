@@ -59,7 +59,11 @@ if lat:
 rs = find(r"kafka: restore (\d+) customers in ([\d.]+) s = (\d+) customers/s; plain consumer ([\d.]+) s = (\d+) records/s; ratio ([\d.]+)")
 if rs:
     rows.append(("Restore from the changelog", f"{rs[2]:,.0f} customers/s ({rs[0]:,.0f} in {rs[1]:.2f} s)",
-                 f"plain consumer {rs[4]:,.0f} records/s", f"{rs[5]:.2f}", ">= 0.8", verdict(rs[5] >= 0.8)))
+                 f"plain consumer (rdkafka `poll`) {rs[4]:,.0f} records/s", f"{rs[5]:.2f}", ">= 0.8", verdict(rs[5] >= 0.8)))
+rb = find(r"kafka: restore .*; against the batched plain consumer ([\d.]+)")
+if rb:
+    rows.append(("Restore, against a faster baseline", "the same rounds",
+                 "plain consumer reading batches like ours", f"{rb[0]:.2f}", "not a target", "reported"))
 t = find(r"timers: fired (\d+) timers in ([\d.]+) s")
 mv = find(r"moved one timer among (\d+) in ([\d.]+) us")
 if t:
@@ -126,11 +130,16 @@ print("  record to a scratch topic: a new idempotent producer holds its first re
 print("  second with their timestamps already taken). Records caused by timers have no input event")
 print("  and are not counted.")
 print("- **Restore**: `changelog::restore` of every partition of a changelog holding 1M customers,")
-print("  against a plain consumer reading the same partitions with the same settings, one partition")
-print("  after another for both. The restored engines are kept until all four are done, as the service")
-print("  keeps them; both stop the clock at the last record (consumers close afterwards). Seven rounds;")
-print("  the figure is the round with the median ratio; the raw output shows every round, with its CPU")
-print("  seconds (this process, and the broker).")
+print("  against a plain consumer reading the same partitions with the same settings (rdkafka's `poll`,")
+print("  a record per call, and nothing done with it), one partition after another for both. Our")
+print("  restore reads up to 1,024 records per librdkafka call (`src/kafka/consumer_batches.rs`), so the")
+print("  rounds also time a third reader that reads the same way and does nothing with the records: the")
+print("  second restore row is the median of our ratios against it (not the target's baseline; it shows")
+print("  that with cheap reads our decoding and inserting, not the broker, is the limit).")
+print("  Both plain readers go after ours in each round. The restored engines are kept until all four")
+print("  partitions are done, as the service keeps them; all three stop the clock at the last record")
+print("  (consumers close afterwards). Seven rounds; the figure is the round with the median ratio; the")
+print("  raw output shows every round, with its CPU seconds (this process, and the broker).")
 print("- **Timers**: 1M customers in `new` whose inactivity deadlines fall within one day; one clock")
 print("  advance fires all of them (each firing builds a transition and a `retention_offer` record, which")
 print("  are counted and dropped; the run also prints the time with the records encoded as JSON).")

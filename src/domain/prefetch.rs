@@ -1,5 +1,5 @@
-//! A cache prefetch hint: one of the crate's two uses of `unsafe` (the other calls librdkafka,
-//! in `kafka::topic_handles`).
+//! A cache prefetch hint: one of the crate's uses of `unsafe` (the others call librdkafka, in
+//! `kafka::topic_handles` and `kafka::consumer_batches`).
 //!
 //! The engine's thread spends most of its time waiting for memory: each event reads the id
 //! index, its customer (three to four cache lines), the customer's recent ids and last-sent

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::changelog_apply::{RawBatch, apply_batches};
 use super::codec::{ChangelogError, PartitionMeta};
+use super::consumer_batches::ConsumerQueue;
 use crate::domain::Engine;
 
 #[derive(Debug, thiserror::Error)]
@@ -159,26 +160,37 @@ impl Source<'_> {
     ) -> Result<(), RestoreError> {
         let mut batch = RawBatch::default();
         let mut last_progress = Instant::now();
-        loop {
-            match consumer.poll(Duration::from_millis(100)) {
-                Some(Ok(msg)) => {
-                    stats.records += 1;
-                    if stats.records.is_multiple_of(10_000) {
-                        last_progress = Instant::now();
-                        progress();
-                    }
-                    batch.push(msg.key(), msg.payload(), msg.offset());
-                    let last = msg.offset() >= high - 1;
-                    if last || batch.len() >= BATCH {
-                        let applier_running = hand_over(&mut batch);
-                        if last || !applier_running {
-                            return Ok(());
-                        }
+        let mut queue = ConsumerQueue::new(consumer, BATCH).ok_or_else(|| {
+            self.kafka(KafkaError::ClientCreation(
+                "the restore consumer has no consumer queue (no group.id)".into(),
+            ))
+        })?;
+        let mut messages = Vec::with_capacity(BATCH);
+        'polling: loop {
+            messages.clear();
+            queue.consume(Duration::from_millis(100), &mut messages);
+            for msg in &messages {
+                match msg.result() {
+                    Ok(()) => {}
+                    Err(KafkaError::PartitionEOF(_)) => break 'polling,
+                    Err(e) => return Err(self.kafka(e)),
+                }
+                stats.records += 1;
+                if stats.records.is_multiple_of(10_000) {
+                    last_progress = Instant::now();
+                    progress();
+                }
+                batch.push(msg.key(), msg.payload(), msg.offset());
+                let last = msg.offset() >= high - 1;
+                if last || batch.len() >= BATCH {
+                    let applier_running = hand_over(&mut batch);
+                    if last || !applier_running {
+                        return Ok(());
                     }
                 }
-                Some(Err(KafkaError::PartitionEOF(_))) => break,
-                Some(Err(e)) => return Err(self.kafka(e)),
-                None if last_progress.elapsed() > self.timeout => {
+            }
+            if messages.is_empty() {
+                if last_progress.elapsed() > self.timeout {
                     // Silent for a whole timeout (progress is noted every 10,000 records).
                     return Err(RestoreError::Timeout {
                         topic: self.topic.to_owned(),
@@ -188,8 +200,9 @@ impl Source<'_> {
                     });
                 }
                 // Nothing new for now: let the applier work on what is here.
-                None if !batch.is_empty() && !hand_over(&mut batch) => return Ok(()),
-                None => {}
+                if !batch.is_empty() && !hand_over(&mut batch) {
+                    return Ok(());
+                }
             }
         }
         if !batch.is_empty() {

@@ -6,6 +6,7 @@
 //! - [`changelog`]: restoring a partition's state before its events are processed.
 //! - [`changelog_apply`]: the restore's decoding side, and undoing an unconfirmed batch.
 //! - [`codec`]: record, dead-letter and changelog encodings.
+//! - [`consumer_batches`]: the restore's reading of many messages per call.
 //! - [`sink`]: the producer and delivery tracking.
 //! - [`outbox`]: records staged, then enqueued by a sending thread (or inline).
 //! - [`topic_handles`]: enqueueing a record with a topic handle instead of its name.
@@ -15,6 +16,7 @@ pub mod changelog;
 pub mod changelog_apply;
 pub mod client;
 pub mod codec;
+pub mod consumer_batches;
 pub mod outbox;
 pub mod processor;
 pub mod produce;
