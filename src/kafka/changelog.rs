@@ -13,7 +13,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use super::changelog_apply::{RawBatch, apply_batches};
+use super::changelog_apply::{DecodedBatch, apply_batches};
 use super::codec::{ChangelogError, PartitionMeta};
 use super::consumer_batches::ConsumerQueue;
 use crate::domain::Engine;
@@ -61,9 +61,9 @@ const BATCH: usize = 1024;
 /// Fills `engine` from changelog partition `partition` of `topic`; returns the partition's
 /// recorded progress.
 ///
-/// Two threads: this one polls the consumer and copies each record's bytes into a batch; a
-/// scoped thread decodes the batches and applies them to `engine`. Polling is librdkafka's
-/// per-record work and applying is ours, so they run side by side instead of in turn.
+/// Two threads: this one reads the consumer's records in batches and decodes them; a scoped
+/// thread applies the decoded batches to `engine` (finding, inserting, arming timers). They
+/// run side by side instead of in turn.
 pub fn restore(
     config: &ClientConfig,
     topic: &str,
@@ -94,9 +94,10 @@ pub fn restore(
         consumer.assign(&tpl).map_err(|e| source.kafka(e))?;
         let applying = &mut *engine;
         let (confirmed, discarded) = std::thread::scope(|scope| {
-            // Fetches arrive in bursts: up to 32 batches (~3 MiB) wait, so neither side stalls.
-            let (to_apply, batches) = mpsc::sync_channel::<RawBatch>(32);
-            let (recycle, emptied) = mpsc::channel::<RawBatch>();
+            // Fetches arrive in bursts: up to 32 batches (a few MiB of decoded records) wait, so
+            // neither side stalls.
+            let (to_apply, batches) = mpsc::sync_channel::<DecodedBatch>(32);
+            let (recycle, emptied) = mpsc::channel::<DecodedBatch>();
             let applier = std::thread::Builder::new()
                 .name("restore-apply".into())
                 .spawn_scoped(scope, move || apply_batches(&batches, &recycle, applying))
@@ -156,9 +157,9 @@ impl Source<'_> {
         high: i64,
         progress: &mut dyn FnMut(),
         stats: &mut RestoreStats,
-        hand_over: &mut dyn FnMut(&mut RawBatch) -> bool,
+        hand_over: &mut dyn FnMut(&mut DecodedBatch) -> bool,
     ) -> Result<(), RestoreError> {
-        let mut batch = RawBatch::default();
+        let mut batch = DecodedBatch::default();
         let mut last_progress = Instant::now();
         let mut queue = ConsumerQueue::new(consumer, BATCH).ok_or_else(|| {
             self.kafka(KafkaError::ClientCreation(

@@ -1,12 +1,11 @@
-//! The applying side of a changelog restore: batches of raw records, decoded and put into
-//! the engine, with the records not yet confirmed by a progress record kept undoable.
+//! The applying side of a changelog restore: batches of decoded records put into the engine,
+//! with the records not yet confirmed by a progress record kept undoable.
 //!
 //! Records go into the engine as they arrive, each with a note of the state it replaced; a
 //! progress record clears the notes, and at the end the notes left (a batch cut short) are
 //! undone, newest first. So a restore holds each customer once, not a second copy of the
 //! batch waiting for its confirmation.
 
-use std::ops::Range;
 use std::sync::mpsc::{Receiver, Sender};
 
 use compact_str::CompactString;
@@ -14,49 +13,32 @@ use compact_str::CompactString;
 use super::codec::{ChangelogEntry, ChangelogError, PartitionMeta, decode_changelog};
 use crate::domain::{Customer, Engine, customer_hash_bytes};
 
-/// Changelog records copied out of the consumer's messages: their bytes in one buffer.
+/// Changelog records decoded by the polling thread, in order, for the applying thread.
+///
+/// The polling thread decodes, straight from librdkafka's buffers: with batched reads it had
+/// time to spare, while the applier, which decoded before, was the restore's limit.
 #[derive(Debug, Default)]
-pub struct RawBatch {
-    bytes: Vec<u8>,
-    records: Vec<RawRecord>,
+pub struct DecodedBatch {
+    /// A record that is not state stays in its place, so the records before it are applied
+    /// first and the restore fails at it.
+    entries: Vec<Result<ChangelogEntry, ChangelogError>>,
+    /// The id hash of each record's key, for the applier to prefetch a few records ahead
+    /// (each lookup of a new id otherwise waits on a cache miss in the id index).
+    hashes: Vec<Option<u64>>,
 }
 
-#[derive(Debug)]
-struct RawRecord {
-    offset: i64,
-    key: Option<Range<usize>>,
-    payload: Option<Range<usize>>,
-}
-
-impl RawBatch {
+impl DecodedBatch {
     pub fn push(&mut self, key: Option<&[u8]>, payload: Option<&[u8]>, offset: i64) {
-        let mut copy = |part: Option<&[u8]>| {
-            part.map(|b| {
-                let start = self.bytes.len();
-                self.bytes.extend_from_slice(b);
-                start..self.bytes.len()
-            })
-        };
-        let key = copy(key);
-        let payload = copy(payload);
-        self.records.push(RawRecord {
-            offset,
-            key,
-            payload,
-        });
+        self.hashes.push(key.map(customer_hash_bytes));
+        self.entries.push(decode_changelog(key, payload, offset));
     }
 
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.records.clear();
+        self.entries.is_empty()
     }
 }
 
@@ -64,27 +46,17 @@ impl RawBatch {
 /// confirmed; returns the last progress record and how many records were undone. Emptied
 /// batches go back through `recycle` for the poller to fill again.
 pub fn apply_batches(
-    batches: &Receiver<RawBatch>,
-    recycle: &Sender<RawBatch>,
+    batches: &Receiver<DecodedBatch>,
+    recycle: &Sender<DecodedBatch>,
     engine: &mut Engine,
 ) -> Result<(PartitionMeta, usize), ChangelogError> {
     let mut meta = PartitionMeta::default();
     let mut unconfirmed = Unconfirmed::default();
-    // The id hashes of a batch's records, for the engine to prefetch a few records ahead
-    // (each lookup of a new id otherwise waits on a cache miss in the id index).
-    let mut hashes: Vec<Option<u64>> = Vec::new();
     for mut batch in batches {
-        hashes.clear();
-        hashes.extend(
-            batch
-                .records
-                .iter()
-                .map(|r| Some(customer_hash_bytes(&batch.bytes[r.key.clone()?]))),
-        );
-        for (i, r) in batch.records.iter().enumerate() {
+        let hashes = &batch.hashes;
+        for (i, entry) in batch.entries.drain(..).enumerate() {
             engine.warm_ahead(i, |j| hashes.get(j).copied().flatten());
-            let part = |range: &Option<Range<usize>>| range.clone().map(|r| &batch.bytes[r]);
-            match decode_changelog(part(&r.key), part(&r.payload), r.offset)? {
+            match entry? {
                 ChangelogEntry::Meta(m) => {
                     meta = m;
                     unconfirmed.confirm();
@@ -93,7 +65,7 @@ pub fn apply_batches(
                 ChangelogEntry::Tombstone(id) => unconfirmed.remove(engine, &id),
             }
         }
-        batch.clear();
+        batch.hashes.clear();
         // The poller may have finished already; then the batch is simply dropped.
         let _ = recycle.send(batch);
     }

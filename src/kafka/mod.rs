@@ -4,7 +4,7 @@
 //! - [`service`]: the loop, startup checks, rebalance hooks, shutdown.
 //! - [`processor`]: per-partition engines, batches and the commit protocols.
 //! - [`changelog`]: restoring a partition's state before its events are processed.
-//! - [`changelog_apply`]: the restore's decoding side, and undoing an unconfirmed batch.
+//! - [`changelog_apply`]: the restore's applying side, and undoing an unconfirmed batch.
 //! - [`codec`]: record, dead-letter and changelog encodings.
 //! - [`consumer_batches`]: the restore's reading of many messages per call.
 //! - [`sink`]: the producer and delivery tracking.
