@@ -119,6 +119,45 @@ impl<'a> EventFields<'a> {
     /// and which is valid JSON. False for anything else (an error, another key, a null or
     /// non-object `data`...): [`Json::parse`] then decides, and explains.
     pub fn parse(&mut self, text: &'a str) -> bool {
+        if self.parse_canonical(text).is_some() {
+            return true;
+        }
+        *self = EventFields::default();
+        self.parse_any_order(text)
+    }
+
+    /// The shape producers usually write, `lifecycle generate` among them: the keys in the
+    /// contract's order, no whitespace, strings without escapes:
+    /// `{"event_id":"…","customer_id":"…","type":"…","occurred_at":"…"[,"data":{…}]}`. The
+    /// keys are matched as one literal each instead of one by one (the general loop's key
+    /// handling was about a sixth of decoding). A line it accepts, [`parse_any_order`]
+    /// accepts too and fills the same (a unit test compares them); `None` for anything else.
+    ///
+    /// [`parse_any_order`]: EventFields::parse_any_order
+    fn parse_canonical(&mut self, text: &'a str) -> Option<()> {
+        let mut p = Parser {
+            text,
+            b: text.as_bytes(),
+            at: 0,
+            depth: 1,
+        };
+        p.literal_bytes(b"{\"event_id\":")?;
+        self.event_id = Some(p.plain_string()?);
+        p.literal_bytes(b",\"customer_id\":")?;
+        self.customer_id = Some(p.plain_string()?);
+        p.literal_bytes(b",\"type\":")?;
+        self.type_name = Some(p.plain_string()?);
+        p.literal_bytes(b",\"occurred_at\":")?;
+        self.occurred_at = Some(p.plain_string()?);
+        if p.literal_bytes(b",\"data\":").is_some() {
+            self.data_members(&mut p)?;
+        }
+        p.literal_bytes(b"}")?;
+        (p.at == p.b.len()).then_some(())
+    }
+
+    /// Any order of the keys, whitespace anywhere JSON allows it.
+    fn parse_any_order(&mut self, text: &'a str) -> bool {
         let mut p = Parser {
             text,
             b: text.as_bytes(),
@@ -132,23 +171,7 @@ impl<'a> EventFields<'a> {
                 "customer_id" => &mut self.customer_id,
                 "type" => &mut self.type_name,
                 "occurred_at" => &mut self.occurred_at,
-                "data" if self.data_len.is_none() => {
-                    p.skip_ws();
-                    p.depth += 1;
-                    let mut len = 0;
-                    let data = &mut self.data;
-                    p.members(|p, key| {
-                        if len == DATA_MEMBERS || data[..len].iter().any(|(k, _)| *k == key) {
-                            return None;
-                        }
-                        data[len] = (Cow::Borrowed(key), p.value().ok()?);
-                        len += 1;
-                        Some(())
-                    })?;
-                    p.depth -= 1;
-                    self.data_len = Some(len);
-                    return Some(());
-                }
+                "data" if self.data_len.is_none() => return self.data_members(p),
                 _ => return None,
             };
             if slot.is_some() {
@@ -161,6 +184,25 @@ impl<'a> EventFields<'a> {
         parsed.is_some() && p.at == p.b.len()
     }
 
+    /// `data`'s members, at most [`DATA_MEMBERS`] with distinct keys.
+    fn data_members(&mut self, p: &mut Parser<'a>) -> Option<()> {
+        p.skip_ws();
+        p.depth += 1;
+        let mut len = 0;
+        let data = &mut self.data;
+        p.members(|p, key| {
+            if len == DATA_MEMBERS || data[..len].iter().any(|(k, _)| *k == key) {
+                return None;
+            }
+            data[len] = (Cow::Borrowed(key), p.value().ok()?);
+            len += 1;
+            Some(())
+        })?;
+        p.depth -= 1;
+        self.data_len = Some(len);
+        Some(())
+    }
+
     /// The members of `data`, when it is an object.
     pub fn data(&self) -> Option<&Members<'a>> {
         self.data_len.map(|len| &self.data[..len])
@@ -168,6 +210,19 @@ impl<'a> EventFields<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// Steps over `literal` if the text goes on with it.
+    fn literal_bytes(&mut self, literal: &[u8]) -> Option<()> {
+        self.b[self.at..].starts_with(literal).then(|| {
+            self.at += literal.len();
+        })
+    }
+
+    /// A string at `"` with neither escape nor control character (what [`Parser::value`]
+    /// gives for it).
+    fn plain_string(&mut self) -> Option<Json<'a>> {
+        self.plain_key().map(|s| Json::Str(Cow::Borrowed(s)))
+    }
+
     /// A key at `"` with neither escape nor control character.
     fn plain_key(&mut self) -> Option<&'a str> {
         if self.peek() != Some(b'"') {

@@ -313,3 +313,65 @@ fn refuses_nesting_past_127_levels() {
     assert!(Json::parse(&deep).is_err());
     assert!(reference::parse(&deep).is_err());
 }
+
+/// The canonical path accepts the usual lines, and for every line it accepts it fills the same
+/// fields as the general path; it declines any other shape.
+#[test]
+fn the_canonical_path_fills_what_the_general_path_fills() {
+    fn same(a: &EventFields, b: &EventFields) -> bool {
+        a.event_id == b.event_id
+            && a.customer_id == b.customer_id
+            && a.type_name == b.type_name
+            && a.occurred_at == b.occurred_at
+            && a.data() == b.data()
+    }
+    let opts = crate::generate::GenerateOptions {
+        customers: 300,
+        seed: 7,
+        from: 1_704_067_200,
+        to: 1_735_689_600,
+    };
+    let mut generated = Vec::new();
+    crate::generate::generate(&opts, &mut generated).expect("generate");
+    let generated = String::from_utf8(generated).expect("utf-8");
+    let sample = include_str!("../../samples/crm-events.jsonl");
+    let mut canonical_lines = 0;
+    for line in generated.lines().chain(sample.lines()) {
+        let (mut fast, mut general) = (EventFields::default(), EventFields::default());
+        let accepted = fast.parse_canonical(line).is_some();
+        let general_accepts = general.parse_any_order(line);
+        if accepted {
+            canonical_lines += 1;
+            assert!(general_accepts, "{line}");
+            assert!(same(&fast, &general), "{line}");
+        }
+    }
+    assert!(
+        canonical_lines > generated.lines().count() * 9 / 10,
+        "the generated lines are canonical"
+    );
+    let declined = [
+        // another order, whitespace, an escape, a duplicate, a key too many, trailing text
+        r#"{"customer_id":"c","event_id":"e","type":"t","occurred_at":"2025-01-01T00:00:00Z"}"#,
+        r#"{"event_id": "e","customer_id":"c","type":"t","occurred_at":"2025-01-01T00:00:00Z"}"#,
+        r#"{"event_id":"e\n","customer_id":"c","type":"t","occurred_at":"2025-01-01T00:00:00Z"}"#,
+        r#"{"event_id":"e","customer_id":"c","type":"t","occurred_at":"2025-01-01T00:00:00Z","data":{"a":1,"a":2}}"#,
+        r#"{"event_id":"e","customer_id":"c","type":"t","occurred_at":"2025-01-01T00:00:00Z","extra":1}"#,
+        r#"{"event_id":"e","customer_id":"c","type":"t","occurred_at":"2025-01-01T00:00:00Z"} "#,
+        r#"{"event_id":"e","customer_id":"c","type":"t","occurred_at":"2025-01-01T00:00:00Z","data":null}"#,
+        r#"{"event_id":1,"customer_id":"c","type":"t","occurred_at":"2025-01-01T00:00:00Z"}"#,
+    ];
+    for line in declined {
+        assert!(
+            EventFields::default().parse_canonical(line).is_none(),
+            "{line}"
+        );
+    }
+    let mut with_data = EventFields::default();
+    let line = r#"{"event_id":"e","customer_id":"c","type":"purchase","occurred_at":"2025-01-01T00:00:00Z","data":{"amount":5,"kano":{"functional":1,"dysfunctional":2}}}"#;
+    assert!(with_data.parse_canonical(line).is_some());
+    let mut general = EventFields::default();
+    assert!(general.parse_any_order(line));
+    assert!(same(&with_data, &general));
+    assert_eq!(with_data.data().map(<[_]>::len), Some(2));
+}
