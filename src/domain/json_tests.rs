@@ -334,7 +334,11 @@ fn the_canonical_path_fills_what_the_general_path_fills() {
     let mut generated = Vec::new();
     crate::generate::generate(&opts, &mut generated).expect("generate");
     let generated = String::from_utf8(generated).expect("utf-8");
-    let sample = include_str!("../../samples/crm-events.jsonl");
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/crm-events.jsonl"
+    ))
+    .expect("the bundled sample");
     let mut canonical_lines = 0;
     for line in generated.lines().chain(sample.lines()) {
         let (mut fast, mut general) = (EventFields::default(), EventFields::default());
