@@ -56,8 +56,24 @@ impl EventType {
         }
     }
 
+    /// The type named `s` (one comparison after a jump on the length, where a scan of
+    /// [`ALL`](Self::ALL) compared up to twelve names).
     pub fn parse(s: &str) -> Option<EventType> {
-        EventType::ALL.into_iter().find(|t| t.as_str() == s)
+        Some(match s {
+            "lead_created" => EventType::LeadCreated,
+            "engagement" => EventType::Engagement,
+            "purchase" => EventType::Purchase,
+            "subscription_started" => EventType::SubscriptionStarted,
+            "subscription_cancelled" => EventType::SubscriptionCancelled,
+            "refund" => EventType::Refund,
+            "support_ticket" => EventType::SupportTicket,
+            "complaint" => EventType::Complaint,
+            "feedback" => EventType::Feedback,
+            "consent_withdrawn" => EventType::ConsentWithdrawn,
+            "consent_granted" => EventType::ConsentGranted,
+            "customer_erased" => EventType::CustomerErased,
+            _ => return None,
+        })
     }
 
     /// A bit for [`EventSet`].
@@ -138,6 +154,22 @@ pub enum Severity {
     High,
 }
 
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Normal => "normal",
+            Severity::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One KANO questionnaire answer pair, each 1..=5.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KanoAnswer {
@@ -207,5 +239,20 @@ pub struct Event<'a> {
 impl Event<'_> {
     pub fn event_type(&self) -> Option<EventType> {
         self.payload.as_ref().map(Payload::event_type)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_type_parses_from_its_name_and_nothing_else_does() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+            assert_eq!(EventType::parse(&t.as_str().to_uppercase()), None);
+            assert_eq!(EventType::parse(&format!("{t} ")), None);
+        }
+        assert_eq!(EventType::parse(""), None);
     }
 }
