@@ -44,6 +44,12 @@ impl Category {
     }
 }
 
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl ActionKind {
     pub const ALL: [ActionKind; 10] = [
         ActionKind::NurtureLead,
@@ -179,14 +185,27 @@ pub fn action_id(customer_id: &str, kind: ActionKind, cause: &Cause) -> Uuid {
     };
     // UUIDv5 by hand (what `Uuid::new_v5` computes, a test checks it): SHA-1 over the
     // namespace and the name, with the `sha1` crate, which uses the CPU's SHA instructions
-    // where there are any; the parts are fed in place, without building the name.
+    // where there are any. The usual name is gathered on the stack and hashed in one call:
+    // feeding the eight parts one by one cost more than the hashing itself.
     use sha1::{Digest, Sha1};
-    let mut hasher = Sha1::new();
-    hasher.update(ACTION_NAMESPACE.as_bytes());
-    for part in name_parts {
-        hasher.update(part);
-    }
-    let digest = hasher.finalize();
+    let mut gathered = [0u8; 256];
+    let len = 16 + name_parts.iter().map(|p| p.len()).sum::<usize>();
+    let digest = if len <= gathered.len() {
+        gathered[..16].copy_from_slice(ACTION_NAMESPACE.as_bytes());
+        let mut at = 16;
+        for part in name_parts {
+            gathered[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        Sha1::digest(&gathered[..len])
+    } else {
+        let mut hasher = Sha1::new();
+        hasher.update(ACTION_NAMESPACE.as_bytes());
+        for part in name_parts {
+            hasher.update(part);
+        }
+        hasher.finalize()
+    };
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_sha1_bytes(bytes).into_uuid()

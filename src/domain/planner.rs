@@ -3,7 +3,7 @@
 
 use super::action::{ActionKind, ActionReason, Cause, Reason, Suppression, action_id};
 use super::customer::{Customer, Stage};
-use super::event::{Payload, Severity};
+use super::event::{EventType, Payload, Severity};
 use super::explain::{Explain, Why};
 use super::kano::{KanoClass, classify};
 use super::record::{Action, Facts, Record, RecordSink, RecordType, Rfc3339};
@@ -55,7 +55,7 @@ pub fn event_actions(
             reason: ActionReason::Complaint,
             explain: Explain::Complaint,
             facts: Facts {
-                event_type: Some("complaint"),
+                event_type: Some(EventType::Complaint),
                 ..Facts::default()
             },
         }),
@@ -66,8 +66,8 @@ pub fn event_actions(
             reason: ActionReason::HighSeverityTicket,
             explain: Explain::HighSeverityTicket,
             facts: Facts {
-                event_type: Some("support_ticket"),
-                severity: Some("high"),
+                event_type: Some(EventType::SupportTicket),
+                severity: Some(Severity::High),
                 ..Facts::default()
             },
         }),
@@ -105,7 +105,7 @@ pub fn event_actions(
                     reason: ActionReason::MustBeUnsatisfied,
                     explain: Explain::MustBeUnsatisfied(sat),
                     facts: Facts {
-                        kano_class: Some(KanoClass::MustBe.as_str()),
+                        kano_class: Some(KanoClass::MustBe),
                         satisfaction: Some(sat),
                         ..Facts::default()
                     },
@@ -176,13 +176,13 @@ pub fn emit(
             record_type: RecordType::Action,
             action_id: action_id(&customer.id, p.kind, cause),
             kind: p.kind,
-            category: p.kind.category().as_str(),
+            category: p.kind.category(),
             customer_id: customer.id.clone(),
             stage: customer.stage,
             reason: p.reason,
             at: Rfc3339(at),
             cause_event_id: cause.event_id().map(Into::into),
-            need_level: customer.need_level.map(|n| n.as_str()),
+            need_level: customer.need_level,
             explain: p.explain,
             facts: p.facts,
         }));

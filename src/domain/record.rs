@@ -5,9 +5,11 @@ use compact_str::CompactString;
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
-use super::action::{ActionKind, ActionReason, Reason, Suppression};
+use super::action::{ActionKind, ActionReason, Category, Reason, Suppression};
 use super::customer::Stage;
+use super::event::{EventType, NeedLevel, Severity};
 use super::explain::{Explain, Why};
+use super::kano::KanoClass;
 use super::record_json;
 use super::time::Timestamp;
 
@@ -25,7 +27,19 @@ fn display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S:
     s.collect_str(v)
 }
 
-/// The facts a decision rested on; only the relevant ones are present in a record.
+fn display_some<T: std::fmt::Display, S: Serializer>(
+    v: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+/// The facts a decision rested on; only the relevant ones are present in a record. Names
+/// are kept as their enums (a byte each), not as `&str` (sixteen): records are moved a few
+/// times on the engine thread and read on the encoding thread, so their size costs time.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Facts {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,16 +64,25 @@ pub struct Facts {
     pub churned_after_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_lateness_secs: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub severity: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "display_some"
+    )]
+    pub event_type: Option<EventType>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "display_some"
+    )]
+    pub severity: Option<Severity>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nps: Option<u8>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub satisfaction: Option<u8>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kano_class: Option<&'static str>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "display_some"
+    )]
+    pub kano_class: Option<KanoClass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub milestone: Option<u32>,
 }
@@ -87,7 +110,8 @@ pub struct Action {
     pub record_type: RecordType,
     pub action_id: Uuid,
     pub kind: ActionKind,
-    pub category: &'static str,
+    #[serde(serialize_with = "display")]
+    pub category: Category,
     pub customer_id: CompactString,
     pub stage: Stage,
     #[serde(serialize_with = "display")]
@@ -96,7 +120,7 @@ pub struct Action {
     pub cause_event_id: Option<CompactString>,
     /// The highest need level served so far, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub need_level: Option<&'static str>,
+    pub need_level: Option<NeedLevel>,
     pub explain: Explain,
     pub facts: Facts,
 }

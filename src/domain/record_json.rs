@@ -39,7 +39,7 @@ pub fn write_action(a: &Action, out: &mut Vec<u8>) {
     out.extend_from_slice(br#"","kind":""#);
     out.extend_from_slice(a.kind.as_str().as_bytes());
     out.extend_from_slice(br#"","category":"#);
-    string(a.category, out);
+    string(a.category.as_str(), out);
     out.extend_from_slice(br#","customer_id":"#);
     string(&a.customer_id, out);
     out.extend_from_slice(br#","stage":""#);
@@ -55,7 +55,7 @@ pub fn write_action(a: &Action, out: &mut Vec<u8>) {
     opt_str(a.cause_event_id.as_deref(), out);
     if let Some(level) = a.need_level {
         out.extend_from_slice(br#","need_level":"#);
-        string(level, out);
+        string(level.as_str(), out);
     }
     out.extend_from_slice(br#","explain":""#);
     a.explain.write_to(out);
@@ -114,11 +114,11 @@ fn facts(f: &Facts, out: &mut Vec<u8>) {
     }
     if let Some(v) = f.event_type {
         o.key("event_type");
-        string(v, o.out);
+        string(v.as_str(), o.out);
     }
     if let Some(v) = f.severity {
         o.key("severity");
-        string(v, o.out);
+        string(v.as_str(), o.out);
     }
     if let Some(v) = f.nps {
         o.key("nps");
@@ -130,7 +130,7 @@ fn facts(f: &Facts, out: &mut Vec<u8>) {
     }
     if let Some(v) = f.kano_class {
         o.key("kano_class");
-        string(v, o.out);
+        string(v.as_str(), o.out);
     }
     if let Some(v) = f.milestone {
         o.key("milestone");
