@@ -4,6 +4,7 @@
 //! state stays small). That covers 1677-09-21 to 2262-04-11; a well-formed time outside that
 //! range is refused as out of range. Later times would be refused as future anyway.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -91,22 +92,14 @@ impl Timestamp {
         if b.len() < 20 {
             return Err(TimeError::Malformed);
         }
-        let year = digits(b, 0, 4)?;
-        let month = digits(b, 5, 2)?;
-        let day = digits(b, 8, 2)?;
+        let days = date_days(b[..10].try_into().expect("ten bytes"))?;
         let hour = digits(b, 11, 2)?;
         let minute = digits(b, 14, 2)?;
         let second = digits(b, 17, 2)?;
-        if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        if b[10] != b'T' || b[13] != b':' || b[16] != b':' {
             return Err(TimeError::Malformed);
         }
-        if !(1..=12).contains(&month)
-            || day < 1
-            || day > days_in_month(year, month)
-            || hour > 23
-            || minute > 59
-            || second > 59
-        {
+        if hour > 23 || minute > 59 || second > 59 {
             return Err(TimeError::Malformed);
         }
         let mut i = 19;
@@ -137,7 +130,6 @@ impl Timestamp {
             }
             _ => return Err(TimeError::Malformed),
         };
-        let days = days_from_civil(year, month, day);
         let secs = days * SECS_PER_DAY + hour * 3600 + minute * 60 + second - offset_secs;
         let out_of_range = if secs < 0 {
             TimeError::TooEarly
@@ -149,6 +141,74 @@ impl Timestamp {
             .map(Timestamp)
             .ok_or(out_of_range)
     }
+}
+
+thread_local! {
+    /// The last valid date parsed on this thread (`YYYY-MM-DD`) and its day number.
+    static PARSED_DATE: Cell<Option<([u8; 10], i64)>> = const { Cell::new(None) };
+    /// The last day number formatted on this thread and its `YYYY-MM-DD`.
+    static WRITTEN_DATE: Cell<Option<(i64, [u8; 10])>> = const { Cell::new(None) };
+}
+
+/// The day number of a `YYYY-MM-DD` date, refused unless it is a real date. A stream's
+/// timestamps mostly share the date of the one before, so the last date is remembered
+/// (checking and converting the date was about half of parsing a timestamp).
+fn date_days(date: [u8; 10]) -> Result<i64, TimeError> {
+    if let Some((last, days)) = PARSED_DATE.get()
+        && last == date
+    {
+        return Ok(days);
+    }
+    let year = digits(&date, 0, 4)?;
+    let month = digits(&date, 5, 2)?;
+    let day = digits(&date, 8, 2)?;
+    if date[4] != b'-' || date[7] != b'-' {
+        return Err(TimeError::Malformed);
+    }
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return Err(TimeError::Malformed);
+    }
+    let days = days_from_civil(year, month, day);
+    PARSED_DATE.set(Some((date, days)));
+    Ok(days)
+}
+
+/// `YYYY-MM-DD` of a day number (remembered like [`date_days`]).
+fn date_text(days: i64) -> [u8; 10] {
+    if let Some((last, text)) = WRITTEN_DATE.get()
+        && last == days
+    {
+        return text;
+    }
+    let (y, m, d) = civil_from_days(days);
+    let mut text = [0u8; 10];
+    // Years of the nanosecond range (1677..=2262) have four digits.
+    pair(&mut text, 0, y / 100);
+    pair(&mut text, 2, y % 100);
+    text[4] = b'-';
+    pair(&mut text, 5, m);
+    text[7] = b'-';
+    pair(&mut text, 8, d);
+    WRITTEN_DATE.set(Some((days, text)));
+    text
+}
+
+/// `00` to `99`, two bytes each: one lookup per pair of digits.
+const PAIRS: [u8; 200] = {
+    let mut pairs = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
+/// Two digits of `value` (0..=99) at `at`.
+fn pair(buf: &mut [u8], at: usize, value: i64) {
+    let i = value as usize * 2;
+    buf[at..at + 2].copy_from_slice(&PAIRS[i..i + 2]);
 }
 
 fn digits(b: &[u8], at: usize, len: usize) -> Result<i64, TimeError> {
@@ -227,33 +287,10 @@ impl Timestamp {
                 v /= 10;
             }
         }
-        /// `00` to `99`, two bytes each: one lookup per pair of digits.
-        const PAIRS: [u8; 200] = {
-            let mut pairs = [0u8; 200];
-            let mut i = 0;
-            while i < 100 {
-                pairs[2 * i] = b'0' + (i / 10) as u8;
-                pairs[2 * i + 1] = b'0' + (i % 10) as u8;
-                i += 1;
-            }
-            pairs
-        };
-        /// Two digits of `value` (0..=99) at `at`.
-        fn pair(buf: &mut [u8], at: usize, value: i64) {
-            let i = value as usize * 2;
-            buf[at..at + 2].copy_from_slice(&PAIRS[i..i + 2]);
-        }
         let secs = self.0.div_euclid(NANOS_PER_SEC);
         let nanos = self.0.rem_euclid(NANOS_PER_SEC);
-        let (y, m, d) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
+        buf[..10].copy_from_slice(&date_text(secs.div_euclid(SECS_PER_DAY)));
         let sod = secs.rem_euclid(SECS_PER_DAY);
-        // Years of the nanosecond range (1677..=2262) have four digits.
-        pair(buf, 0, y / 100);
-        pair(buf, 2, y % 100);
-        buf[4] = b'-';
-        pair(buf, 5, m);
-        buf[7] = b'-';
-        pair(buf, 8, d);
         buf[10] = b'T';
         pair(buf, 11, sod / 3600);
         buf[13] = b':';
@@ -374,6 +411,40 @@ mod tests {
     fn writes_the_ends_of_the_range() {
         assert_eq!(Timestamp::MIN.to_string(), "1677-09-21T00:12:43.145224192Z");
         assert_eq!(Timestamp::MAX.to_string(), "2262-04-11T23:47:16.854775807Z");
+    }
+
+    proptest::proptest! {
+        /// The remembered dates (parsing and writing) change nothing: neighbouring instants,
+        /// most on the date of the one before, are written and parsed as the reference does.
+        #[test]
+        fn neighbouring_instants_are_written_and_parsed_as_the_reference_does(
+            start in -9_000_000_000_000_000i64..9_000_000_000_000_000,
+            steps in proptest::collection::vec(0i64..40 * 3600 * NANOS_PER_SEC, 1..40),
+        ) {
+            let mut t = start;
+            for step in steps {
+                t += step;
+                let text = Timestamp(t).to_string();
+                proptest::prop_assert_eq!(&text, &reference_text(Timestamp(t)));
+                proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&text), Ok(Timestamp(t)));
+            }
+        }
+    }
+
+    #[test]
+    fn a_remembered_date_vouches_only_for_the_same_bytes() {
+        assert!(p("2023-02-28T10:00:00Z").is_ok());
+        assert!(p("2023-02-29T10:00:00Z").is_err());
+        assert!(p("2023/02/28T10:00:00Z").is_err());
+        assert!(p("2023-02-28T24:00:00Z").is_err());
+        assert!(p("2023-02-28X10:00:00Z").is_err());
+        assert_eq!(
+            p("2023-02-28T23:59:59Z").unwrap().as_nanos()
+                - p("2023-02-28T00:00:00Z").unwrap().as_nanos(),
+            (SECS_PER_DAY - 1) * NANOS_PER_SEC
+        );
+        assert!(p("2024-02-29T10:00:00Z").is_ok());
+        assert!(p("2024-02-29T10:00:00Z").is_ok());
     }
 
     proptest::proptest! {
