@@ -15,6 +15,7 @@ pub mod json;
 pub mod kano;
 pub mod planner;
 mod prefetch;
+pub use prefetch::prefetch;
 pub mod record;
 mod record_json;
 pub mod rules;
@@ -25,7 +26,9 @@ pub mod timers;
 pub use action::{ActionKind, Category, Reason, Suppression};
 pub use customer::{Customer, Stage};
 pub use decode::{RejectReason, Rejection, decode};
-pub use engine::{ClockMode, Engine, Outcome, Snapshot, customer_hash, customer_hash_bytes};
+pub use engine::{
+    ClockMode, Engine, EventHashes, Outcome, Snapshot, customer_hash, customer_hash_bytes,
+};
 pub use event::{Event, EventType, Payload};
 pub use record::{Record, RecordSink};
 pub use rules::Rules;

@@ -86,8 +86,14 @@ impl Store {
     }
 
     pub fn find(&self, id: &str) -> Option<Slot> {
+        self.find_hashed(id, self.hash(id))
+    }
+
+    /// [`find`](Self::find) with `hash` = [`customer_hash`] of `id`, taken before.
+    pub fn find_hashed(&self, id: &str, hash: u64) -> Option<Slot> {
+        debug_assert_eq!(hash, customer_hash(id));
         let slots = &self.slots;
-        self.index.find(self.hash(id), |s| {
+        self.index.find(hash, |s| {
             slots[s as usize].as_ref().is_some_and(|c| &*c.id == id)
         })
     }
@@ -112,6 +118,12 @@ impl Store {
     /// Adds a customer whose id is not present yet.
     pub fn insert(&mut self, customer: Customer) -> Slot {
         let hash = self.hash(&customer.id);
+        self.insert_hashed(customer, hash)
+    }
+
+    /// [`insert`](Self::insert) with `hash` = [`customer_hash`] of its id, taken before.
+    pub fn insert_hashed(&mut self, customer: Customer, hash: u64) -> Slot {
+        debug_assert_eq!(hash, customer_hash(&customer.id));
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = Some(customer);
