@@ -324,6 +324,49 @@ mod tests {
         );
     }
 
+    /// Past 1,024 due timers the rest are taken in bulk, bucket by bucket, stale entries
+    /// dropped: the same timers, in the same order, as one by one.
+    #[test]
+    fn a_bulk_take_takes_every_due_timer_in_order() {
+        let n = 5000;
+        let mut s = timers(n);
+        let mut model = vec![None; n];
+        let mut set = |s: &mut Timers, i: usize, at: i64| {
+            s.set(i as Slot, Some(t(at)));
+            model[i] = Some(at);
+        };
+        // More than a bulk's worth due on the first day, so the bulk path is reached with
+        // the first day still in the heap; the others spread over eleven days, moved once.
+        for i in 0..2000 {
+            set(&mut s, i, i as i64);
+        }
+        for round in 0..2 {
+            for i in 2000..n {
+                set(
+                    &mut s,
+                    i,
+                    (1 + (i * 7 + round * 3) % 11) as i64 * DAY + i as i64,
+                );
+            }
+        }
+        for clock in [4 * DAY, 9 * DAY, 20 * DAY] {
+            let mut expected: Vec<(i64, Slot)> = (0..n)
+                .filter_map(|i| model[i].filter(|&m| m <= clock).map(|m| (m, i as Slot)))
+                .collect();
+            expected.sort_unstable();
+            for &(_, i) in &expected {
+                model[i as usize] = None;
+            }
+            let got: Vec<(i64, Slot)> = s
+                .take_due(t(clock))
+                .into_iter()
+                .map(|(t, i)| (t.as_nanos(), i))
+                .collect();
+            assert_eq!(got, expected);
+        }
+        assert_eq!(s.pending(), 0);
+    }
+
     proptest::proptest! {
         /// Against a plain model: every armed timer fires once, at its last deadline, in
         /// (time, slot) order, whatever the mix of arming, moving, clearing and clock steps.
