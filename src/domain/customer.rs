@@ -133,7 +133,14 @@ impl LastSent {
     pub fn set(&mut self, kind: ActionKind, at: Timestamp) {
         match self.0.iter_mut().find(|(k, _)| *k == kind) {
             Some(slot) => slot.1 = at,
-            None => self.0.push((kind, at)),
+            None => {
+                // Room for two at first, not a `Vec`'s four: most customers are sent one or
+                // two kinds (32 bytes instead of 64; about a tenth of a customer's memory).
+                if self.0.capacity() == 0 {
+                    self.0.reserve_exact(2);
+                }
+                self.0.push((kind, at));
+            }
         }
     }
 }
