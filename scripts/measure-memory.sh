@@ -26,9 +26,10 @@ for n in 100000 1000000; do
   [ -s "$work/mem-$n.jsonl" ] || make_input "$n" "$work/mem-$n.jsonl"
 done
 # The peak varies between runs by up to ~25 % at 1M customers: the allocator keeps freed
-# memory (the customer table's old block after it doubles, batches between threads) for a few
-# milliseconds before returning it, and whether that overlaps the peak depends on timing. So
-# each size is run three times, alternately, and its median peak is taken.
+# memory (the customer table's old block after it doubles, batches between threads) for up to
+# a second (mimalloc's default purge delay) before returning it, and whether that overlaps the
+# peak depends on timing. So each size is run three times, alternately, and its median peak is
+# taken.
 small=(); large=()
 for round in 1 2 3; do
   small+=("$(rss "$work/mem-100000.jsonl")")
