@@ -324,6 +324,27 @@ mod tests {
         );
     }
 
+    /// The model's timers due by `clock`, in (time, slot) order, disarmed.
+    fn model_due(model: &mut [Option<i64>], clock: i64) -> Vec<(i64, Slot)> {
+        let mut due: Vec<(i64, Slot)> = model
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| m.filter(|&m| m <= clock).map(|m| (m, i as Slot)))
+            .collect();
+        due.sort_unstable();
+        for &(_, i) in &due {
+            model[i as usize] = None;
+        }
+        due
+    }
+
+    fn take_due(s: &mut Timers, clock: i64) -> Vec<(i64, Slot)> {
+        s.take_due(t(clock))
+            .into_iter()
+            .map(|(t, i)| (t.as_nanos(), i))
+            .collect()
+    }
+
     /// Past 1,024 due timers the rest are taken in bulk, bucket by bucket, stale entries
     /// dropped: the same timers, in the same order, as one by one.
     #[test]
@@ -350,19 +371,8 @@ mod tests {
             }
         }
         for clock in [4 * DAY, 9 * DAY, 20 * DAY] {
-            let mut expected: Vec<(i64, Slot)> = (0..n)
-                .filter_map(|i| model[i].filter(|&m| m <= clock).map(|m| (m, i as Slot)))
-                .collect();
-            expected.sort_unstable();
-            for &(_, i) in &expected {
-                model[i as usize] = None;
-            }
-            let got: Vec<(i64, Slot)> = s
-                .take_due(t(clock))
-                .into_iter()
-                .map(|(t, i)| (t.as_nanos(), i))
-                .collect();
-            assert_eq!(got, expected);
+            let expected = model_due(&mut model, clock);
+            assert_eq!(take_due(&mut s, clock), expected);
         }
         assert_eq!(s.pending(), 0);
     }
@@ -385,21 +395,8 @@ mod tests {
                     }
                     1 => {
                         clock = clock.max(when * DAY / 4);
-                        let mut expected: Vec<(i64, Slot)> = model
-                            .iter()
-                            .enumerate()
-                            .filter_map(|(i, m)| m.filter(|&m| m <= clock).map(|m| (m, i as Slot)))
-                            .collect();
-                        expected.sort_unstable();
-                        for &(_, i) in &expected {
-                            model[i as usize] = None;
-                        }
-                        let got: Vec<(i64, Slot)> = s
-                            .take_due(t(clock))
-                            .into_iter()
-                            .map(|(t, i)| (t.as_nanos(), i))
-                            .collect();
-                        proptest::prop_assert_eq!(got, expected);
+                        let expected = model_due(&mut model, clock);
+                        proptest::prop_assert_eq!(take_due(&mut s, clock), expected);
                     }
                     _ => {
                         let at = clock + when * DAY / 4;
