@@ -269,6 +269,7 @@ impl Engine {
         loop {
             let due = self.store.take_due(clock);
             if due.is_empty() {
+                self.store.warm_next_due();
                 return;
             }
             let mut next = 0;

@@ -4,6 +4,8 @@
 //! is stored once. Timers are kept by slot in [`Timers`] (see there); the due timers come out in
 //! firing-time order (ties are broken by customer id by the engine).
 
+use std::cell::Cell;
+
 use super::customer::Customer;
 use super::id_index::IdIndex;
 use super::prefetch::{prefetch, prefetch_slice};
@@ -18,6 +20,8 @@ pub struct Store {
     free: Vec<Slot>,
     index: IdIndex,
     timers: Timers,
+    /// The slot [`warm_next_due`](Self::warm_next_due) warmed last (a hint's memory only).
+    warmed_due: Cell<Option<Slot>>,
 }
 
 /// The hash the index files a customer id under ([`Store::warm_index`] and the others take it).
@@ -159,6 +163,25 @@ impl Store {
     /// The earliest armed firing time.
     pub fn next_timer(&self) -> Option<Timestamp> {
         self.timers.next()
+    }
+
+    /// Prefetch hint, called after each event: the customer whose timer fires next, so that
+    /// it is in cache when the clock reaches it; the next time (when it is in cache and still
+    /// next), its last-sent times and recent ids, which firing reads too. Firing otherwise
+    /// waited on all three (in `perf`, `fire` and its `emit` were ~3.5 % of replay's samples).
+    pub fn warm_next_due(&self) {
+        let Some(slot) = self.timers.next_slot() else {
+            return;
+        };
+        if self.warmed_due.get() == Some(slot) {
+            if let Some(Some(customer)) = self.slots.get(slot as usize) {
+                prefetch_slice(customer.last_sent.entries());
+                prefetch_slice(customer.recent.as_slice());
+            }
+        } else if let Some(customer) = self.slots.get(slot as usize) {
+            prefetch(customer);
+            self.warmed_due.set(Some(slot));
+        }
     }
 
     /// Disarms every timer due at or before `clock` and returns them sorted by firing time

@@ -79,6 +79,11 @@ impl Timers {
         self.near.peek().map(|&Reverse((t, _))| t)
     }
 
+    /// The slot whose timer fires first (ties: the lowest slot).
+    pub fn next_slot(&self) -> Option<Slot> {
+        self.near.peek().map(|&Reverse((_, slot))| slot)
+    }
+
     /// Arms, moves or clears the slot's timer.
     pub fn set(&mut self, slot: Slot, fires_at: Option<Timestamp>) {
         let current = &mut self.armed[slot as usize];
