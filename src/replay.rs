@@ -323,7 +323,7 @@ pub fn replay(
                         Line::Blank => summary.blank_lines += 1,
                         Line::Event(event) => {
                             let outcome =
-                                engine.apply_hashed(&event.event(), event.hashes, &mut sink);
+                                engine.apply_hashed(&event.event(), event.hashes, None, &mut sink);
                             sink.tally.outcomes[outcome as usize] += 1;
                         }
                         Line::Rejected { rejection, text } => {

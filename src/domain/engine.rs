@@ -15,6 +15,7 @@ use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
 use super::rules::Rules;
 use super::store::{Slot, Store};
 pub use super::store::{customer_hash, customer_hash_bytes};
+use super::time::Timestamp;
 
 /// The two hashes applying an event needs: of its customer id (the store's index) and of its
 /// event id (the duplicate check).
@@ -32,7 +33,6 @@ impl EventHashes {
         }
     }
 }
-use super::time::Timestamp;
 
 /// How many events ahead each step of [`Engine::warm_ahead`] works: far enough that a read
 /// from memory (~100 ns) completes while the events in between are applied.
@@ -303,17 +303,6 @@ impl Engine {
         self.apply_at(event, None, out)
     }
 
-    /// [`apply`](Self::apply) with the event's hashes taken elsewhere: replay takes them on
-    /// its decoding thread, off the engine's (the busiest of the three).
-    pub fn apply_hashed(
-        &mut self,
-        event: &Event,
-        hashes: EventHashes,
-        out: &mut dyn RecordSink,
-    ) -> Outcome {
-        self.apply_inner(event, hashes, None, out)
-    }
-
     /// [`apply`](Self::apply) for an event read at input `offset`: an offset at or below the
     /// customer's last applied one is a re-delivery and changes nothing.
     pub fn apply_at(
@@ -322,10 +311,13 @@ impl Engine {
         offset: Option<i64>,
         out: &mut dyn RecordSink,
     ) -> Outcome {
-        self.apply_inner(event, EventHashes::of(event), offset, out)
+        self.apply_hashed(event, EventHashes::of(event), offset, out)
     }
 
-    fn apply_inner(
+    /// [`apply_at`](Self::apply_at) with the event's hashes ([`EventHashes::of`]) taken
+    /// before, where they were needed anyway (for `warm_ahead`) or off the engine's thread
+    /// (replay takes them on its decoding thread).
+    pub fn apply_hashed(
         &mut self,
         event: &Event,
         hashes: EventHashes,

@@ -26,12 +26,15 @@ use super::outbox::Envelope;
 use super::sink::{Sink, SinkError};
 use crate::config::{ClockSource, Guarantee, Topics};
 use crate::domain::{
-    ClockMode, Engine, Event, Outcome, Record, RejectReason, Rejection, Rules, Timestamp,
-    customer_hash, decode,
+    ClockMode, Engine, Event, EventHashes, Outcome, Record, RejectReason, Rejection, Rules,
+    Timestamp, decode,
 };
 use crate::health::Health;
 use crate::metrics::Metrics;
 use std::sync::Arc;
+
+/// An input message decoded, with its hashes for the engine, or why it was rejected.
+type Decoded<'a> = Result<(Event<'a>, EventHashes), Rejection>;
 
 /// What the processor needs from the configuration.
 #[derive(Debug, Clone)]
@@ -389,23 +392,26 @@ impl Processor {
         now: Timestamp,
         consumer: &BaseConsumer<C>,
     ) -> Result<(), ProcessError> {
-        let decoded: Vec<(i32, Result<Event<'_>, Rejection>, u64)> = msgs
+        // The hashes are taken once: for the prefetch and then for the lookups.
+        let decoded: Vec<(i32, Decoded<'_>)> = msgs
             .iter()
             .map(|m| {
-                let event = decode(m.payload().unwrap_or_default(), now);
-                let hash = event.as_ref().map_or(0, |e| customer_hash(&e.customer_id));
-                (m.partition(), event, hash)
+                let event = decode(m.payload().unwrap_or_default(), now).map(|e| {
+                    let hashes = EventHashes::of(&e);
+                    (e, hashes)
+                });
+                (m.partition(), event)
             })
             .collect();
-        for (i, (msg, (p, event, _))) in msgs.iter().zip(&decoded).enumerate() {
+        for (i, (msg, (p, event))) in msgs.iter().zip(&decoded).enumerate() {
             if let Some(part) = self.partitions.get(p) {
                 let hash_at = |j: usize| match decoded.get(j) {
-                    Some((q, Ok(_), hash)) if q == p => Some(*hash),
+                    Some((q, Ok((_, hashes)))) if q == p => Some(hashes.customer),
                     _ => None,
                 };
                 part.engine.warm_ahead(i, hash_at);
             }
-            self.handle(msg, event.as_ref(), now)?;
+            self.handle(msg, event.as_ref().map(|(e, h)| (e, *h)), now)?;
             if self.batch.events >= self.settings.max_batch_events {
                 self.commit(consumer)?;
             }
@@ -418,7 +424,7 @@ impl Processor {
     fn handle(
         &mut self,
         msg: &BorrowedMessage,
-        decoded: Result<&Event<'_>, &Rejection>,
+        decoded: Result<(&Event<'_>, EventHashes), &Rejection>,
         now: Timestamp,
     ) -> Result<(), ProcessError> {
         let p = msg.partition();
@@ -446,11 +452,13 @@ impl Processor {
         }
         part.applied_offset = Some(offset);
         match decoded {
-            Ok(event) => {
+            Ok((event, hashes)) => {
                 if wall {
                     part.engine.advance_clock(now, &mut self.records);
                 }
-                let outcome = part.engine.apply_at(event, Some(offset), &mut self.records);
+                let outcome =
+                    part.engine
+                        .apply_hashed(event, hashes, Some(offset), &mut self.records);
                 *self.stats.outcomes.entry(outcome).or_default() += 1;
                 self.metrics.event(event.event_type(), outcome);
                 let lag = now.as_nanos().saturating_sub(event.occurred_at.as_nanos());
