@@ -61,6 +61,16 @@ pub enum ClockSource {
     Event,
 }
 
+/// What the service does with an input record whose key is not its event's `customer_id`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyMismatch {
+    /// Dead-letter it (reason `key_mismatch`).
+    DeadLetter,
+    /// Produce it again to the input topic, keyed by its `customer_id`, and skip it here.
+    Repartition,
+}
+
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
@@ -73,6 +83,7 @@ pub struct KafkaConfig {
     pub transactional_id: String,
     pub operation_timeout_ms: u64,
     pub shutdown_timeout_ms: u64,
+    pub key_mismatch: KeyMismatch,
     pub topics: Topics,
     pub librdkafka: std::collections::BTreeMap<String, String>,
 }

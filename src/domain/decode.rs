@@ -29,10 +29,12 @@ pub enum RejectReason {
     InvalidValue,
     InvalidTimestamp,
     FutureTimestamp,
+    /// Kafka only: the record's key is not its `customer_id` (empty, null or another id).
+    KeyMismatch,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 10] = [
+    pub const ALL: [RejectReason; 11] = [
         RejectReason::TooLarge,
         RejectReason::InvalidUtf8,
         RejectReason::InvalidJson,
@@ -43,6 +45,7 @@ impl RejectReason {
         RejectReason::InvalidValue,
         RejectReason::InvalidTimestamp,
         RejectReason::FutureTimestamp,
+        RejectReason::KeyMismatch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +60,7 @@ impl RejectReason {
             RejectReason::InvalidValue => "invalid_value",
             RejectReason::InvalidTimestamp => "invalid_timestamp",
             RejectReason::FutureTimestamp => "future_timestamp",
+            RejectReason::KeyMismatch => "key_mismatch",
         }
     }
 }
@@ -75,7 +79,7 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn new(reason: RejectReason, detail: impl Into<String>) -> Rejection {
+    pub fn new(reason: RejectReason, detail: impl Into<String>) -> Rejection {
         Rejection {
             reason,
             detail: detail.into(),

@@ -52,15 +52,19 @@ pub enum Outcome {
     /// Kafka mode: this input offset was already applied to the customer (a re-delivery
     /// after a crash or rebalance): nothing changed.
     AlreadyApplied,
+    /// Kafka mode, `key_mismatch = "repartition"`: produced again under its customer id,
+    /// to be applied when read from that customer's partition.
+    Repartitioned,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::Applied,
         Outcome::Duplicate,
         Outcome::Ignored,
         Outcome::NothingToErase,
         Outcome::AlreadyApplied,
+        Outcome::Repartitioned,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +74,7 @@ impl Outcome {
             Outcome::Ignored => "ignored",
             Outcome::NothingToErase => "nothing_to_erase",
             Outcome::AlreadyApplied => "already_applied",
+            Outcome::Repartitioned => "repartitioned",
         }
     }
 }

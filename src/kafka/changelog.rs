@@ -13,7 +13,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use super::changelog_apply::{DecodedBatch, apply_batches};
+use super::changelog_apply::{Applied, DecodedBatch, apply_batches};
 use super::codec::{ChangelogError, PartitionMeta};
 use super::consumer_batches::ConsumerQueue;
 use crate::domain::Engine;
@@ -50,8 +50,12 @@ pub enum RestoreError {
 pub struct RestoreStats {
     pub records: u64,
     pub customers: usize,
-    /// Records of a batch cut short (no progress record after them).
+    /// Records of a batch cut short (no progress record of their owner after them).
     pub discarded: usize,
+    /// Records skipped because their writer's ownership had ended (owner epochs).
+    pub fenced: usize,
+    /// The highest owner epoch in the partition.
+    pub max_epoch: super::codec::OwnerEpoch,
     pub elapsed: Duration,
 }
 
@@ -93,7 +97,7 @@ pub fn restore(
             .map_err(|e| source.kafka(e))?;
         consumer.assign(&tpl).map_err(|e| source.kafka(e))?;
         let applying = &mut *engine;
-        let (confirmed, discarded) = std::thread::scope(|scope| {
+        let applied: Applied = std::thread::scope(|scope| {
             // Fetches arrive in bursts: up to 32 batches (a few MiB of decoded records) wait, so
             // neither side stalls.
             let (to_apply, batches) = mpsc::sync_channel::<DecodedBatch>(32);
@@ -118,8 +122,10 @@ pub fn restore(
             })?;
             polled.map(|()| applied)
         })?;
-        meta = confirmed;
-        stats.discarded = discarded;
+        meta = applied.meta;
+        stats.discarded = applied.discarded;
+        stats.fenced = applied.fenced;
+        stats.max_epoch = applied.max_epoch;
     }
     // Closing a consumer waits ~100 ms for librdkafka's threads to time out; nothing here
     // needs to wait for that.
@@ -181,7 +187,7 @@ impl Source<'_> {
                     last_progress = Instant::now();
                     progress();
                 }
-                batch.push(msg.key(), msg.payload(), msg.offset());
+                batch.push(msg);
                 let last = msg.offset() >= high - 1;
                 if last || batch.len() >= BATCH {
                     let applier_running = hand_over(&mut batch);

@@ -10,7 +10,11 @@ use std::sync::mpsc::{Receiver, Sender};
 
 use compact_str::CompactString;
 
-use super::codec::{ChangelogEntry, ChangelogError, PartitionMeta, decode_changelog};
+use super::codec::{
+    ChangelogEntry, ChangelogError, EPOCH_HEADER, OwnerEpoch, PartitionMeta, decode_changelog,
+    tombstone_epoch,
+};
+use super::consumer_batches::ConsumedMessage;
 use crate::domain::{Customer, Engine, customer_hash_bytes};
 
 /// Changelog records decoded by the polling thread, in order, for the applying thread.
@@ -28,9 +32,13 @@ pub struct DecodedBatch {
 }
 
 impl DecodedBatch {
-    pub fn push(&mut self, key: Option<&[u8]>, payload: Option<&[u8]>, offset: i64) {
+    pub fn push(&mut self, msg: &ConsumedMessage<'_>) {
+        let key = msg.key();
         self.hashes.push(key.map(customer_hash_bytes));
-        self.entries.push(decode_changelog(key, payload, offset));
+        self.entries
+            .push(decode_changelog(key, msg.payload(), msg.offset(), || {
+                tombstone_epoch(msg.header(EPOCH_HEADER))
+            }));
     }
 
     pub fn len(&self) -> usize {
@@ -42,34 +50,65 @@ impl DecodedBatch {
     }
 }
 
+/// What applying a changelog partition found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Applied {
+    /// The last progress record of the current owner epoch.
+    pub meta: PartitionMeta,
+    /// Records undone: of a batch that no progress record of its owner confirmed.
+    pub discarded: usize,
+    /// Records skipped: written by an owner whose epoch had ended (a fenced writer).
+    pub fenced: usize,
+    /// The highest owner epoch seen in any record (the next owner claims one above it).
+    pub max_epoch: OwnerEpoch,
+}
+
 /// Applies the batches in order until the sender is gone, then undoes what no progress record
-/// confirmed; returns the last progress record and how many records were undone. Emptied
-/// batches go back through `recycle` for the poller to fill again.
+/// confirmed. Emptied batches go back through `recycle` for the poller to fill again.
+///
+/// Owner epochs: a progress record of a higher epoch than the current one is a new owner's
+/// claim; what the previous owner left unconfirmed before it is undone, and from then on a
+/// record of a lower epoch is skipped (its writer had lost the partition).
 pub fn apply_batches(
     batches: &Receiver<DecodedBatch>,
     recycle: &Sender<DecodedBatch>,
     engine: &mut Engine,
-) -> Result<(PartitionMeta, usize), ChangelogError> {
-    let mut meta = PartitionMeta::default();
+) -> Result<Applied, ChangelogError> {
+    let mut applied = Applied::default();
     let mut unconfirmed = Unconfirmed::default();
     for mut batch in batches {
         let hashes = &batch.hashes;
         for (i, entry) in batch.entries.drain(..).enumerate() {
             engine.warm_ahead(i, |j| hashes.get(j).copied().flatten());
-            match entry? {
+            let current = applied.meta.epoch;
+            let entry = entry?;
+            let epoch = match &entry {
+                ChangelogEntry::Meta(m) => m.epoch,
+                ChangelogEntry::Customer(_, e) | ChangelogEntry::Tombstone(_, e) => *e,
+            };
+            applied.max_epoch = applied.max_epoch.max(epoch);
+            if epoch < current {
+                applied.fenced += 1;
+                continue;
+            }
+            match entry {
                 ChangelogEntry::Meta(m) => {
-                    meta = m;
+                    if m.epoch > current {
+                        applied.discarded += unconfirmed.undo(engine);
+                    }
+                    applied.meta = m;
                     unconfirmed.confirm();
                 }
-                ChangelogEntry::Customer(c) => unconfirmed.put(engine, c),
-                ChangelogEntry::Tombstone(id) => unconfirmed.remove(engine, &id),
+                ChangelogEntry::Customer(c, _) => unconfirmed.put(engine, c),
+                ChangelogEntry::Tombstone(id, _) => unconfirmed.remove(engine, &id),
             }
         }
         batch.hashes.clear();
         // The poller may have finished already; then the batch is simply dropped.
         let _ = recycle.send(batch);
     }
-    Ok((meta, unconfirmed.undo(engine)))
+    applied.discarded += unconfirmed.undo(engine);
+    Ok(applied)
 }
 
 /// The customer records read since the last progress record, each with the state it replaced.

@@ -82,9 +82,21 @@ pub fn restorer(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
     Ok(c)
 }
 
+/// The producer's default `message.max.bytes`: the event limit (1 MiB, the most a dead
+/// letter's value keeps) and room for its headers.
+pub const PRODUCER_MAX_BYTES: &str = "1114112";
+
 /// The producer: idempotent always, transactional for `exactly_once`.
 pub fn producer(k: &KafkaConfig) -> Result<ClientConfig, SettingError> {
-    let mut c = base(k, &[("linger.ms", "5")])?;
+    // A dead letter keeps a rejected record's value up to the event limit (1 MiB) plus its
+    // headers: librdkafka's default limit (1,000,000 bytes) would refuse it.
+    let mut c = base(
+        k,
+        &[
+            ("linger.ms", "5"),
+            ("message.max.bytes", PRODUCER_MAX_BYTES),
+        ],
+    )?;
     c.set("enable.idempotence", "true").set("acks", "all");
     if k.guarantee == Guarantee::ExactlyOnce {
         c.set("transactional.id", transactional_id(k));

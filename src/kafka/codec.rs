@@ -17,7 +17,21 @@ pub struct PartitionMeta {
     pub clock: Option<Timestamp>,
     /// The last input offset whose effects are all in the changelog.
     pub applied_offset: Option<i64>,
+    /// The owner epoch of the instance that wrote it (see [`OwnerEpoch`]); 0 in records of
+    /// versions before owner epochs.
+    #[serde(default)]
+    pub epoch: OwnerEpoch,
 }
+
+/// Which ownership of a changelog partition wrote a record. Each `at_least_once` instance
+/// that takes a partition over writes a progress record with a higher epoch (its claim)
+/// before anything else; a restore applies no record of a lower epoch after it, so an
+/// instance that lost the partition without knowing it (paused, cut off) cannot change the
+/// state its successor restores. Records written before owner epochs count as epoch 0.
+pub type OwnerEpoch = u64;
+
+/// The header that carries a tombstone's owner epoch (a tombstone has no value to carry it).
+pub const EPOCH_HEADER: &std::ffi::CStr = c"lifecycle_epoch";
 
 /// The topics the sink writes, in the order [`output_index`], [`STATE_TOPIC`] and
 /// [`DEAD_LETTER_TOPIC`] number them.
@@ -29,6 +43,7 @@ pub fn sink_topics(topics: &Topics) -> Vec<String> {
         &topics.marketing,
         &topics.state,
         &topics.dead_letters,
+        &topics.input,
     ]
     .map(Clone::clone)
     .to_vec()
@@ -38,6 +53,22 @@ pub fn sink_topics(topics: &Topics) -> Vec<String> {
 pub const STATE_TOPIC: usize = 4;
 /// The dead letters' index in [`sink_topics`].
 pub const DEAD_LETTER_TOPIC: usize = 5;
+/// The input topic's index in [`sink_topics`] (`key_mismatch = "repartition"`).
+pub const INPUT_TOPIC: usize = 6;
+
+/// The most of a rejected record's value a dead letter keeps: the event limit (SPEC 1).
+pub const DEAD_LETTER_MAX_VALUE: usize = crate::domain::decode::MAX_EVENT_BYTES;
+
+/// A dead letter's value: the original (null stays null), cut to
+/// [`DEAD_LETTER_MAX_VALUE`] bytes; with the original size when it was cut.
+pub fn dead_letter_value(value: Option<&[u8]>) -> (Option<&[u8]>, Option<usize>) {
+    match value {
+        Some(v) if v.len() > DEAD_LETTER_MAX_VALUE => {
+            (Some(&v[..DEAD_LETTER_MAX_VALUE]), Some(v.len()))
+        }
+        other => (other, None),
+    }
+}
 
 /// Which of [`sink_topics`] an output record goes to; `None` for one that is not sent.
 pub fn output_index(record: &Record) -> Option<usize> {
@@ -66,16 +97,30 @@ pub fn append_record(record: &Record, buf: &mut Vec<u8>) {
     }
 }
 
-/// The headers of a dead letter: why, and where the original came from.
+/// The headers of a dead letter: why, and where the original came from; `cut_from`, the
+/// original value's size when the dead letter keeps only its start (`value_truncated`).
 pub fn dead_letter_headers(
     rejection: &Rejection,
     topic: &str,
     partition: i32,
     offset: i64,
+    cut_from: Option<usize>,
 ) -> OwnedHeaders {
     let partition = partition.to_string();
     let offset = offset.to_string();
-    OwnedHeaders::new_with_capacity(5)
+    let headers = match cut_from {
+        Some(size) => OwnedHeaders::new_with_capacity(7)
+            .insert(Header {
+                key: "value_truncated",
+                value: Some("true"),
+            })
+            .insert(Header {
+                key: "original_size",
+                value: Some(size.to_string().as_str()),
+            }),
+        None => OwnedHeaders::new_with_capacity(5),
+    };
+    headers
         .insert(Header {
             key: "reason",
             value: Some(rejection.reason.as_str()),
@@ -104,25 +149,56 @@ pub fn dead_letter_headers(
 pub const STATE_FORMAT_POSTCARD: u8 = 1;
 /// Format 2: fixed-width fields ([`Customer::write_bytes`]), about ten times cheaper to read.
 pub const STATE_FORMAT_FIXED: u8 = 2;
+/// Format 3: the writer's owner epoch (8 bytes, little-endian), then format 2's fields.
+pub const STATE_FORMAT_FIXED_EPOCH: u8 = 3;
 
-pub fn encode_customer(customer: &Customer) -> Vec<u8> {
+/// A customer's state record, written by an owner of epoch `epoch`.
+pub fn encode_customer_owned(customer: &Customer, epoch: OwnerEpoch) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    out.push(STATE_FORMAT_FIXED);
+    out.push(STATE_FORMAT_FIXED_EPOCH);
+    out.extend_from_slice(&epoch.to_le_bytes());
     customer.write_bytes(&mut out);
     out
+}
+
+/// A customer's state record of epoch 0.
+pub fn encode_customer(customer: &Customer) -> Vec<u8> {
+    encode_customer_owned(customer, 0)
 }
 
 /// Decodes a customer state record written by [`encode_customer`], now or by an older
 /// version.
 pub fn decode_customer(bytes: &[u8]) -> Result<Customer, String> {
+    decode_customer_owned(bytes).map(|(c, _)| c)
+}
+
+/// A customer state record and the owner epoch that wrote it (0 for formats 1 and 2).
+pub fn decode_customer_owned(bytes: &[u8]) -> Result<(Customer, OwnerEpoch), String> {
     match bytes.split_first() {
-        Some((&STATE_FORMAT_FIXED, rest)) => Customer::read_bytes(rest).map_err(|e| e.to_string()),
-        Some((&STATE_FORMAT_POSTCARD, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| e.to_string())
+        Some((&STATE_FORMAT_FIXED_EPOCH, rest)) => {
+            let (epoch, fields) = rest
+                .split_first_chunk::<8>()
+                .ok_or_else(|| "format 3 record shorter than its epoch".to_string())?;
+            let customer = Customer::read_bytes(fields).map_err(|e| e.to_string())?;
+            Ok((customer, OwnerEpoch::from_le_bytes(*epoch)))
         }
+        Some((&STATE_FORMAT_FIXED, rest)) => Customer::read_bytes(rest)
+            .map(|c| (c, 0))
+            .map_err(|e| e.to_string()),
+        Some((&STATE_FORMAT_POSTCARD, rest)) => postcard::from_bytes(rest)
+            .map(|c| (c, 0))
+            .map_err(|e| e.to_string()),
         Some((other, _)) => Err(format!("unknown state format {other}")),
         None => Err("empty state record".into()),
     }
+}
+
+/// A tombstone's owner epoch from its [`EPOCH_HEADER`] value (decimal); 0 without one.
+pub fn tombstone_epoch(header: Option<&[u8]>) -> OwnerEpoch {
+    header
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .and_then(|h| h.parse().ok())
+        .unwrap_or(0)
 }
 
 pub fn encode_meta(meta: &PartitionMeta) -> Vec<u8> {
@@ -135,8 +211,8 @@ pub fn encode_meta(meta: &PartitionMeta) -> Vec<u8> {
 // the engine, and the box cost an allocation and a copy per customer.
 #[allow(clippy::large_enum_variant)]
 pub enum ChangelogEntry {
-    Customer(Customer),
-    Tombstone(String),
+    Customer(Customer, OwnerEpoch),
+    Tombstone(String, OwnerEpoch),
     Meta(PartitionMeta),
 }
 
@@ -149,10 +225,13 @@ pub enum ChangelogError {
     Invalid { offset: i64, detail: String },
 }
 
+/// Decodes a changelog record; `tombstone_epoch` is read only for a tombstone (the epoch of
+/// the others is in their value).
 pub fn decode_changelog(
     key: Option<&[u8]>,
     payload: Option<&[u8]>,
     offset: i64,
+    epoch_of_tombstone: impl FnOnce() -> OwnerEpoch,
 ) -> Result<ChangelogEntry, ChangelogError> {
     let key = key.ok_or(ChangelogError::NoKey { offset })?;
     let invalid = |detail: String| ChangelogError::Invalid { offset, detail };
@@ -166,10 +245,12 @@ pub fn decode_changelog(
     match payload {
         None => Ok(ChangelogEntry::Tombstone(
             String::from_utf8_lossy(key).into_owned(),
+            epoch_of_tombstone(),
         )),
-        Some(p) => Ok(ChangelogEntry::Customer(
-            decode_customer(p).map_err(invalid)?,
-        )),
+        Some(p) => {
+            let (customer, epoch) = decode_customer_owned(p).map_err(invalid)?;
+            Ok(ChangelogEntry::Customer(customer, epoch))
+        }
     }
 }
 
@@ -187,14 +268,34 @@ mod tests {
         c.last_offset = Some(41);
         c.recent.push(7);
         c.last_sent.set(crate::domain::ActionKind::NurtureLead, at);
-        let bytes = encode_customer(&c);
-        assert_eq!(bytes[0], STATE_FORMAT_FIXED);
-        assert_eq!(decode_customer(&bytes).unwrap(), c);
+        let bytes = encode_customer_owned(&c, 7);
+        assert_eq!(bytes[0], STATE_FORMAT_FIXED_EPOCH);
+        assert_eq!(decode_customer_owned(&bytes).unwrap(), (c.clone(), 7));
+        // Format 2 (before owner epochs) reads as epoch 0.
+        let mut two = vec![STATE_FORMAT_FIXED];
+        c.write_bytes(&mut two);
+        assert_eq!(decode_customer_owned(&two).unwrap(), (c.clone(), 0));
+        assert!(decode_customer(&[STATE_FORMAT_FIXED_EPOCH, 1, 2]).is_err());
         // A record an older version wrote (format 1) still restores.
         let mut old = vec![STATE_FORMAT_POSTCARD];
         old.extend(postcard::to_stdvec(&c).unwrap());
         assert_eq!(decode_customer(&old).unwrap(), c);
         assert!(decode_customer(&[9, 1, 2]).is_err());
+        // A progress record of a version before owner epochs is epoch 0.
+        let meta = decode_changelog(
+            Some(PARTITION_META_KEY),
+            Some(br#"{"clock":null,"applied_offset":12}"#),
+            0,
+            || 9,
+        );
+        match meta {
+            Ok(ChangelogEntry::Meta(m)) => assert_eq!((m.applied_offset, m.epoch), (Some(12), 0)),
+            other => panic!("not a progress record: {other:?}"),
+        }
+        match decode_changelog(Some(b"c-1"), None, 0, || tombstone_epoch(Some(b"4"))) {
+            Ok(ChangelogEntry::Tombstone(id, 4)) => assert_eq!(id, "c-1"),
+            other => panic!("not a tombstone of epoch 4: {other:?}"),
+        }
         assert!(decode_customer(&[]).is_err());
     }
 }

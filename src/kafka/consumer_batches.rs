@@ -133,6 +133,26 @@ impl ConsumedMessage<'_> {
         (!m.payload.is_null())
             .then(|| unsafe { std::slice::from_raw_parts(m.payload.cast(), m.len) })
     }
+
+    /// The value of the last header called `name`, if the message has one.
+    pub fn header(&self, name: &std::ffi::CStr) -> Option<&[u8]> {
+        let mut headers: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
+        // SAFETY: the message is alive; librdkafka keeps the parsed headers with it (they
+        // are freed with the message), so the value borrowed here lives as long as `self`.
+        unsafe {
+            let err = rd::rd_kafka_message_headers(self.message.as_ptr(), &mut headers);
+            if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || headers.is_null() {
+                return None;
+            }
+            let mut value: *const std::ffi::c_void = std::ptr::null();
+            let mut size: usize = 0;
+            let err = rd::rd_kafka_header_get_last(headers, name.as_ptr(), &mut value, &mut size);
+            if err != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || value.is_null() {
+                return None;
+            }
+            Some(std::slice::from_raw_parts(value.cast(), size))
+        }
+    }
 }
 
 impl Drop for ConsumedMessage<'_> {

@@ -5,6 +5,7 @@
 //! - [`processor`]: per-partition engines, batches and the commit protocols.
 //! - [`changelog`]: restoring a partition's state before its events are processed.
 //! - [`changelog_apply`]: the restore's applying side, and undoing an unconfirmed batch.
+//! - [`membership`]: writing only while the group membership is confirmed (fencing).
 //! - [`codec`]: record, dead-letter and changelog encodings.
 //! - [`consumer_batches`]: the restore's reading of many messages per call.
 //! - [`sink`]: the producer and delivery tracking.
@@ -17,6 +18,7 @@ pub mod changelog_apply;
 pub mod client;
 pub mod codec;
 pub mod consumer_batches;
+pub mod membership;
 pub mod outbox;
 pub mod processor;
 pub mod produce;

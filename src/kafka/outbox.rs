@@ -40,7 +40,8 @@ pub(super) struct Staged {
 struct StagedRecord {
     topic: usize,
     partition: Option<i32>,
-    key: Range<usize>,
+    /// `None`: a null key.
+    key: Option<Range<usize>>,
     /// `None`: a tombstone.
     payload: Option<Range<usize>>,
     headers: Option<OwnedHeaders>,
@@ -55,7 +56,8 @@ pub struct Envelope<'a> {
     pub topic: usize,
     /// `None`: the partitioner picks one from the key.
     pub partition: Option<i32>,
-    pub key: &'a [u8],
+    /// `None`: a null key (a dead letter of a record that had none).
+    pub key: Option<&'a [u8]>,
     pub headers: Option<OwnedHeaders>,
     /// In ms since the epoch; `None`: librdkafka reads the clock.
     pub timestamp_ms: Option<i64>,
@@ -75,11 +77,14 @@ impl Staged {
     /// Adds a record; `encode` appends its payload to the buffer (`None`: a tombstone).
     pub fn push(&mut self, envelope: Envelope<'_>, encode: Option<impl FnOnce(&mut Vec<u8>)>) {
         let start = self.bytes.len();
-        self.bytes.extend_from_slice(envelope.key);
-        let key = start..self.bytes.len();
+        let key = envelope.key.map(|k| {
+            self.bytes.extend_from_slice(k);
+            start..self.bytes.len()
+        });
         let payload = encode.map(|encode| {
+            let from = self.bytes.len();
             encode(&mut self.bytes);
-            key.end..self.bytes.len()
+            from..self.bytes.len()
         });
         self.records.push(StagedRecord {
             topic: envelope.topic,
@@ -106,7 +111,7 @@ impl Staged {
             let record = Outgoing {
                 topic: r.topic,
                 partition: r.partition,
-                key: &bytes[r.key.clone()],
+                key: r.key.clone().map(|k| &bytes[k]),
                 payload: r.payload.clone().map(|p| &bytes[p]),
                 timestamp_ms: r.timestamp_ms,
                 batch: r.batch,
@@ -296,18 +301,19 @@ mod tests {
         };
         let mut staged = Staged::default();
         staged.push(
-            envelope(2, None, b"c-1", Some(7), 4),
+            envelope(2, None, Some(b"c-1"), Some(7), 4),
             Some(|b: &mut Vec<u8>| b.extend_from_slice(b"{\"a\":1}")),
         );
         staged.push(
-            envelope(4, Some(3), b"c-2", None, 5),
+            envelope(4, Some(3), Some(b"c-2"), None, 5),
             None::<fn(&mut Vec<u8>)>,
         );
         staged.push(
-            envelope(0, None, b"", None, 5),
+            envelope(0, None, Some(b""), None, 5),
             Some(|b: &mut Vec<u8>| b.push(b'x')),
         );
-        assert_eq!(staged.len(), 3);
+        staged.push(envelope(5, None, None, None, 6), None::<fn(&mut Vec<u8>)>);
+        assert_eq!(staged.len(), 4);
         let parts: Vec<_> = staged
             .records
             .iter()
@@ -315,7 +321,7 @@ mod tests {
                 (
                     r.topic,
                     r.partition,
-                    &staged.bytes[r.key.clone()],
+                    r.key.clone().map(|k| &staged.bytes[k]),
                     r.payload.clone().map(|p| &staged.bytes[p]),
                     r.timestamp_ms,
                     r.batch,
@@ -325,9 +331,18 @@ mod tests {
         assert_eq!(
             parts,
             [
-                (2, None, &b"c-1"[..], Some(&b"{\"a\":1}"[..]), Some(7), 4),
-                (4, Some(3), &b"c-2"[..], None, None, 5),
-                (0, None, &b""[..], Some(&b"x"[..]), None, 5),
+                (
+                    2,
+                    None,
+                    Some(&b"c-1"[..]),
+                    Some(&b"{\"a\":1}"[..]),
+                    Some(7),
+                    4
+                ),
+                (4, Some(3), Some(&b"c-2"[..]), None, None, 5),
+                (0, None, Some(&b""[..]), Some(&b"x"[..]), None, 5),
+                // A null key and a null value stay null (a dead letter of such a record).
+                (5, None, None, None, None, 6),
             ]
         );
         staged.clear();

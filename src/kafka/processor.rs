@@ -13,18 +13,20 @@ use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::message::BorrowedMessage;
+use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::producer::Producer;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 use super::changelog::{RestoreError, restore};
 use super::codec::{
-    DEAD_LETTER_TOPIC, PARTITION_META_KEY, PartitionMeta, STATE_TOPIC, append_record,
-    dead_letter_headers, encode_customer, encode_meta, output_index,
+    DEAD_LETTER_TOPIC, EPOCH_HEADER, INPUT_TOPIC, OwnerEpoch, PARTITION_META_KEY, PartitionMeta,
+    STATE_TOPIC, append_record, dead_letter_headers, dead_letter_value, encode_customer_owned,
+    encode_meta, output_index,
 };
+use super::membership::Membership;
 use super::outbox::Envelope;
 use super::sink::{Sink, SinkError};
-use crate::config::{ClockSource, Guarantee, Topics};
+use crate::config::{ClockSource, Guarantee, KeyMismatch, Topics};
 use crate::domain::{
     ClockMode, Engine, Event, EventHashes, Outcome, Record, RejectReason, Rejection, Rules,
     Timestamp, decode,
@@ -47,6 +49,10 @@ pub struct Settings {
     pub max_batch_events: usize,
     pub timeout: Duration,
     pub restorer: ClientConfig,
+    /// How long a confirmation of this instance's group membership counts (half the
+    /// consumer's session timeout): past it, nothing is written before a new one.
+    pub lease: Duration,
+    pub key_mismatch: KeyMismatch,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +67,10 @@ pub enum ProcessError {
     Transaction(#[source] KafkaError),
     #[error("the consumer has no group metadata (not in a group yet)")]
     NoGroupMetadata,
+    /// The group refused this instance's membership (paused or cut off past its session
+    /// timeout, so its partitions may be someone else's now).
+    #[error("this instance's group membership could not be confirmed: {0}")]
+    Fenced(#[source] KafkaError),
 }
 
 impl ProcessError {
@@ -68,6 +78,7 @@ impl ProcessError {
     /// for example): the clients must be recreated.
     pub fn is_fatal(&self) -> bool {
         match self {
+            ProcessError::Fenced(_) => true,
             ProcessError::Transaction(KafkaError::Transaction(e)) => e.is_fatal(),
             ProcessError::Sink(SinkError::Enqueue { source, .. }) => {
                 source.rdkafka_error_code() == Some(rdkafka::error::RDKafkaErrorCode::Fatal)
@@ -97,6 +108,22 @@ fn commit_offsets<C: ConsumerContext>(
         0 => Ok(()),
         _ => consumer.commit(offsets, CommitMode::Sync),
     }
+}
+
+/// An offset commit refused because this instance is not a member of the group's current
+/// generation: its partitions may belong to another instance now.
+fn not_a_member(e: &KafkaError) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            Code::IllegalGeneration
+                | Code::UnknownMemberId
+                | Code::AssignmentLost
+                | Code::FencedInstanceId
+                | Code::State
+        )
+    )
 }
 
 /// An offset commit refused because the group is changing (a rebalance under way, or this
@@ -130,6 +157,8 @@ pub struct Stats {
 struct Partition {
     engine: Engine,
     applied_offset: Option<i64>,
+    /// The owner epoch this instance writes the partition's changelog with.
+    epoch: OwnerEpoch,
 }
 
 #[derive(Debug, Default)]
@@ -153,6 +182,8 @@ struct ChangelogRecord {
     partition: i32,
     key: Box<[u8]>,
     payload: Option<Vec<u8>>,
+    /// The owner epoch, for a tombstone (other records carry it in their value).
+    tombstone_epoch: Option<OwnerEpoch>,
 }
 
 /// An `at_least_once` batch whose outputs or changelog are not acknowledged yet.
@@ -187,11 +218,17 @@ pub struct Processor {
     pub stats: Stats,
     metrics: Metrics,
     health: Arc<Health>,
+    /// The group membership's last confirmation: nothing is written without one.
+    membership: Membership,
+    /// A step failed: nothing uncommitted may be committed any more, not even on the way out
+    /// (the revocation when the consumer closes).
+    failed: bool,
 }
 
 impl Processor {
     pub fn new(settings: Settings, sink: Sink, metrics: Metrics, health: Arc<Health>) -> Processor {
         Processor {
+            membership: Membership::new(settings.lease),
             in_flight: std::collections::VecDeque::new(),
             batch_seq: 0,
             metrics,
@@ -204,7 +241,15 @@ impl Processor {
             in_transaction: false,
             records: Vec::new(),
             stats: Stats::default(),
+            failed: false,
         }
+    }
+
+    /// A step failed: drops everything not committed and commits nothing more, so that the
+    /// input of the failed batch is read again from the last commit by whoever owns it next.
+    pub fn fail(&mut self) {
+        self.failed = true;
+        let _ = self.drop_uncommitted();
     }
 
     pub fn sink(&mut self) -> &mut Sink {
@@ -243,6 +288,8 @@ impl Processor {
                 self.pending.insert(e.partition());
             }
         }
+        // The group has just given these partitions to this member.
+        self.membership.confirmed(Instant::now());
         self.health.set_assigned();
         self.publish_partitions();
         tracing::info!(partitions = ?self.pending, "partitions assigned, restoring");
@@ -274,6 +321,7 @@ impl Processor {
             }
         }
         self.pending.remove(&p);
+        self.membership.release(p);
     }
 
     /// Forgets every partition (the clients are closing).
@@ -298,14 +346,17 @@ impl Processor {
         consumer: &BaseConsumer<C>,
         tpl: &TopicPartitionList,
     ) -> Vec<i32> {
-        let failed = match self.drain(consumer) {
-            Ok(()) => false,
-            Err(e) => {
-                tracing::error!(error = %e, "commit before revocation failed; the partitions are read again from the last commit");
-                let _ = self.drop_uncommitted();
-                true
-            }
-        };
+        // After a failed step nothing uncommitted may be committed: it was dropped then, and
+        // the partitions are read again from their last commit by their next owner.
+        let failed = !self.failed
+            && match self.drain(consumer) {
+                Ok(()) => false,
+                Err(e) => {
+                    tracing::error!(error = %e, "commit before revocation failed; the partitions are read again from the last commit");
+                    let _ = self.drop_uncommitted();
+                    true
+                }
+            };
         for e in tpl.elements_for_topic(&self.settings.topics.input) {
             self.drop_partition(e.partition());
         }
@@ -323,9 +374,21 @@ impl Processor {
         rewound
     }
 
-    /// Restores every newly assigned partition from the changelog.
-    pub fn restore_pending(&mut self) -> Result<(), ProcessError> {
+    /// Restores every newly assigned partition from the changelog; `at_least_once` then
+    /// claims it (see [`claim`](Self::claim)).
+    pub fn restore_pending<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), ProcessError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        // The batch under way goes into the pipeline first: a claim is a batch of its own.
+        self.commit(consumer)?;
         while let Some(&p) = self.pending.first() {
+            let input = &self.settings.topics.input;
+            let committed = Membership::fetch_committed(consumer, input, p, self.settings.timeout)
+                .map_err(ProcessError::Fenced)?;
             let mode = match self.settings.clock {
                 ClockSource::Event => ClockMode::Event,
                 ClockSource::Wall => ClockMode::External,
@@ -349,10 +412,17 @@ impl Processor {
                 records = stats.records,
                 customers = stats.customers,
                 discarded = stats.discarded,
+                fenced = stats.fenced,
                 elapsed_ms = stats.elapsed.as_millis() as u64,
                 applied_offset = meta.applied_offset,
                 "partition restored"
             );
+            self.membership.hold(p, committed);
+            let epoch = match self.settings.guarantee {
+                Guarantee::AtLeastOnce => self.claim(consumer, p, &meta, stats.max_epoch)?,
+                // Transactions fence a stale writer (its transaction cannot commit).
+                Guarantee::ExactlyOnce => meta.epoch.max(stats.max_epoch),
+            };
             self.stats.restored_customers += stats.customers as u64;
             self.metrics.restore_records.inc_by(stats.records);
             for c in engine.customers() {
@@ -363,12 +433,61 @@ impl Processor {
                 Partition {
                     engine,
                     applied_offset: meta.applied_offset,
+                    epoch,
                 },
             );
             self.pending.remove(&p);
             self.publish_partitions();
         }
         Ok(())
+    }
+
+    /// Takes partition `p` over in its changelog: once the membership is confirmed, writes a
+    /// progress record with an owner epoch above every epoch the restore saw, and waits for
+    /// it. From there on a restore applies no record of an earlier owner (see
+    /// `changelog_apply`). Returns the epoch claimed.
+    fn claim<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        p: i32,
+        restored: &PartitionMeta,
+        max_epoch: OwnerEpoch,
+    ) -> Result<OwnerEpoch, ProcessError> {
+        self.membership
+            .ensure(consumer, &self.settings.topics.input)?;
+        let epoch = restored.epoch.max(max_epoch) + 1;
+        let claim = ChangelogRecord {
+            partition: p,
+            key: PARTITION_META_KEY.into(),
+            payload: Some(encode_meta(&PartitionMeta { epoch, ..*restored })),
+            tombstone_epoch: None,
+        };
+        let seq = self.batch_seq;
+        self.batch_seq += 2;
+        self.send_changelog(std::slice::from_ref(&claim), seq);
+        self.wait_delivered(seq)?;
+        tracing::info!(partition = p, epoch, "partition claimed in the changelog");
+        Ok(epoch)
+    }
+
+    /// Waits until every record counted for `seq` is acknowledged; fails on a delivery
+    /// failure or after the operation timeout.
+    fn wait_delivered(&mut self, seq: usize) -> Result<(), ProcessError> {
+        let deadline = Instant::now() + self.settings.timeout;
+        loop {
+            self.sink.take_failures()?;
+            if self.sink.in_flight(seq) == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(SinkError::Delivery(format!(
+                    "records not acknowledged within {:?}",
+                    self.settings.timeout
+                ))
+                .into());
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
     }
 
     fn begin_if_needed(&mut self) -> Result<(), ProcessError> {
@@ -392,6 +511,10 @@ impl Processor {
         now: Timestamp,
         consumer: &BaseConsumer<C>,
     ) -> Result<(), ProcessError> {
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        self.ensure_member(consumer)?;
         // The hashes are taken once: for the prefetch and then for the lookups.
         let decoded: Vec<(i32, Decoded<'_>)> = msgs
             .iter()
@@ -452,6 +575,20 @@ impl Processor {
         }
         part.applied_offset = Some(offset);
         match decoded {
+            Ok((event, _)) if msg.key() != Some(event.customer_id.as_bytes()) => {
+                match self.settings.key_mismatch {
+                    KeyMismatch::DeadLetter => {
+                        let detail = match msg.key() {
+                            None => "the record has no key; it must be its customer_id",
+                            Some([]) => "the record's key is empty; it must be its customer_id",
+                            Some(_) => "the record's key is not its customer_id",
+                        };
+                        let rejection = Rejection::new(RejectReason::KeyMismatch, detail);
+                        self.dead_letter(msg, &rejection, now);
+                    }
+                    KeyMismatch::Repartition => self.repartition(msg, &event.customer_id, now),
+                }
+            }
             Ok((event, hashes)) => {
                 if wall {
                     part.engine.advance_clock(now, &mut self.records);
@@ -466,32 +603,83 @@ impl Processor {
                     self.metrics.event_time_lag.observe(lag as f64 / 1e9);
                 }
             }
-            Err(rejection) => {
-                *self.stats.rejected.entry(rejection.reason).or_default() += 1;
-                self.metrics.rejected(rejection.reason);
-                tracing::debug!(partition = p, offset, reason = %rejection.reason, detail = %rejection.detail, "dead-lettering an event");
-                let headers =
-                    dead_letter_headers(rejection, &self.settings.topics.input, p, offset);
-                let payload = msg.payload().unwrap_or_default();
-                self.sink.stage(
-                    Envelope {
-                        topic: DEAD_LETTER_TOPIC,
-                        partition: None,
-                        key: msg.key().unwrap_or_default(),
-                        headers: Some(headers),
-                        timestamp_ms: Some(now.as_nanos().div_euclid(1_000_000)),
-                        batch: self.batch_seq,
-                    },
-                    Some(|buf: &mut Vec<u8>| buf.extend_from_slice(payload)),
-                );
-            }
+            Err(rejection) => self.dead_letter(msg, rejection, now),
         }
         self.emit(now);
         Ok(())
     }
 
+    /// Stages the dead letter of `msg`: its key and value as they were (a null stays null; a
+    /// value over the event limit is cut to it, and a header says so), with headers naming
+    /// the reason and where it came from.
+    fn dead_letter(&mut self, msg: &BorrowedMessage, rejection: &Rejection, now: Timestamp) {
+        let (p, offset) = (msg.partition(), msg.offset());
+        *self.stats.rejected.entry(rejection.reason).or_default() += 1;
+        self.metrics.rejected(rejection.reason);
+        tracing::debug!(partition = p, offset, reason = %rejection.reason, detail = %rejection.detail, "dead-lettering an event");
+        let (payload, cut_from) = dead_letter_value(msg.payload());
+        let headers =
+            dead_letter_headers(rejection, &self.settings.topics.input, p, offset, cut_from);
+        self.sink.stage(
+            Envelope {
+                topic: DEAD_LETTER_TOPIC,
+                partition: None,
+                key: msg.key(),
+                headers: Some(headers),
+                timestamp_ms: Some(now.as_nanos().div_euclid(1_000_000)),
+                batch: self.batch_seq,
+            },
+            payload.map(|v| move |buf: &mut Vec<u8>| buf.extend_from_slice(v)),
+        );
+    }
+
+    /// Stages `msg` again on the input topic, keyed by its customer id, so that it is
+    /// processed on that customer's partition (`kafka.key_mismatch = "repartition"`).
+    fn repartition(&mut self, msg: &BorrowedMessage, customer_id: &str, now: Timestamp) {
+        *self
+            .stats
+            .outcomes
+            .entry(Outcome::Repartitioned)
+            .or_default() += 1;
+        tracing::debug!(
+            partition = msg.partition(),
+            offset = msg.offset(),
+            "re-producing an event under its customer_id key"
+        );
+        let payload = msg.payload().unwrap_or_default();
+        self.sink.stage(
+            Envelope {
+                topic: INPUT_TOPIC,
+                partition: None,
+                key: Some(customer_id.as_bytes()),
+                headers: None,
+                timestamp_ms: Some(now.as_nanos().div_euclid(1_000_000)),
+                batch: self.batch_seq,
+            },
+            Some(|buf: &mut Vec<u8>| buf.extend_from_slice(payload)),
+        );
+    }
+
+    /// Nothing is written for the partitions held unless the group membership is confirmed
+    /// (`at_least_once`; see [`Membership`]). `exactly_once` is fenced by its transactions.
+    fn ensure_member<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), ProcessError> {
+        match self.settings.guarantee {
+            Guarantee::AtLeastOnce => self
+                .membership
+                .ensure(consumer, &self.settings.topics.input),
+            Guarantee::ExactlyOnce => Ok(()),
+        }
+    }
+
     /// Wall clock: advances every partition's clock to `now`, firing due timers.
-    pub fn tick(&mut self, now: Timestamp) -> Result<(), ProcessError> {
+    pub fn tick<C: ConsumerContext>(
+        &mut self,
+        now: Timestamp,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<(), ProcessError> {
         if self.settings.clock != ClockSource::Wall {
             return Ok(());
         }
@@ -501,6 +689,9 @@ impl Processor {
             .filter(|(_, part)| part.engine.next_timer().is_some_and(|t| t <= now))
             .map(|(p, _)| *p)
             .collect();
+        if !due.is_empty() {
+            self.ensure_member(consumer)?;
+        }
         for p in due {
             self.begin_if_needed()?;
             let part = self.partitions.get_mut(&p).expect("listed above");
@@ -526,7 +717,7 @@ impl Processor {
                 Envelope {
                     topic,
                     partition: None,
-                    key: customer.as_bytes(),
+                    key: Some(customer.as_bytes()),
                     headers: None,
                     timestamp_ms,
                     batch: self.batch_seq,
@@ -558,11 +749,13 @@ impl Processor {
             if !part.engine.has_changes() && !self.batch.next_offsets.contains_key(&p) {
                 continue;
             }
+            let epoch = part.epoch;
             part.engine.take_changes(|id, customer| {
                 records.push(ChangelogRecord {
                     partition: p,
                     key: id.as_bytes().into(),
-                    payload: customer.map(encode_customer),
+                    payload: customer.map(|c| encode_customer_owned(c, epoch)),
+                    tombstone_epoch: customer.is_none().then_some(epoch),
                 });
             });
             records.push(ChangelogRecord {
@@ -571,7 +764,9 @@ impl Processor {
                 payload: Some(encode_meta(&PartitionMeta {
                     clock: part.engine.clock(),
                     applied_offset: part.applied_offset,
+                    epoch,
                 })),
+                tombstone_epoch: None,
             });
         }
         records
@@ -584,8 +779,14 @@ impl Processor {
                 Envelope {
                     topic: STATE_TOPIC,
                     partition: Some(r.partition),
-                    key: &r.key,
-                    headers: None,
+                    key: Some(&r.key),
+                    headers: r.tombstone_epoch.map(|epoch| {
+                        let value = epoch.to_string();
+                        OwnedHeaders::new_with_capacity(1).insert(Header {
+                            key: EPOCH_HEADER.to_str().expect("an ASCII name"),
+                            value: Some(value.as_str()),
+                        })
+                    }),
                     timestamp_ms: None,
                     batch,
                 },
@@ -726,14 +927,30 @@ impl Processor {
                 std::thread::sleep(Duration::from_micros(200));
                 continue;
             }
-            if let Some(records) = front.changelog.take() {
+            if front.changelog.is_some() {
+                // Nothing of it may reach the changelog unless the partitions are still ours.
+                self.ensure_member(consumer)?;
+                let front = self.in_flight.front_mut().expect("front exists");
+                let records = front.changelog.take().expect("checked above");
                 let seq = front.changelog_seq;
                 self.send_changelog(&records, seq);
                 continue;
             }
             let done = self.in_flight.pop_front().expect("front exists");
+            let sent_at = Instant::now();
             match commit_offsets(consumer, &done.offsets) {
-                Ok(()) => self.committed(done.events, done.started),
+                Ok(()) => {
+                    self.membership.committed_offsets(&done.offsets);
+                    if done.offsets.count() > 0 {
+                        self.membership.confirmed(sent_at);
+                    }
+                    self.committed(done.events, done.started)
+                }
+                Err(e) if not_a_member(&e) => {
+                    // The group has moved on without this instance: the batches after this
+                    // one must not reach the changelog.
+                    return Err(ProcessError::Fenced(e));
+                }
                 Err(e) if group_changing(&e) => {
                     // Its changelog is written: the state is safe, and the events are read
                     // again only if the partition moves (changing nothing, as their effects

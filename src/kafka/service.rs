@@ -254,6 +254,8 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
         max_batch_events: k.max_batch_events,
         timeout,
         restorer: client::restorer(k)?,
+        lease: super::membership::lease_for(&k.librdkafka),
+        key_mismatch: k.key_mismatch,
     };
     let producer = make_producer(config)?;
     telemetry.health.set_producer_ok(true);
@@ -289,10 +291,10 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
         poll_some(&consumer, &mut polled);
         let mut p = lock(&processor);
         let step = (|| -> Result<(), ProcessError> {
-            p.restore_pending()?;
+            p.restore_pending(&consumer)?;
             let now = Timestamp::now();
             p.handle_all(&polled, now, &consumer)?;
-            p.tick(now)?;
+            p.tick(now, &consumer)?;
             if p.batch_due(polled.is_empty()) {
                 p.commit(&consumer)?;
             } else {
@@ -305,6 +307,9 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
         match step {
             Ok(()) => {}
             Err(e) if e.is_fatal() => {
+                // Nothing uncommitted may be committed now, not even by the revocation that
+                // closing the consumer runs.
+                p.fail();
                 let stats = p.stats.clone();
                 p.release_all();
                 drop(p);
@@ -315,6 +320,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
                 tracing::warn!(error = %e, "aborting the transaction");
                 if let Err(abort) = p.abort_and_rewind(&consumer) {
                     // Could not abort cleanly: start over from the last commit with new clients.
+                    p.fail();
                     let stats = p.stats.clone();
                     p.release_all();
                     drop(p);
@@ -322,13 +328,22 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
                     return Ok(Ended::Fatal(abort.into(), stats));
                 }
             }
-            Err(e) => return Err(e).context("processing stopped"),
+            Err(e) => {
+                p.fail();
+                return Err(e).context("processing stopped");
+            }
         }
     }
     tracing::info!("shutting down: committing the last batch and leaving the group");
     let mut p = lock(&processor);
-    p.drain(&consumer).context("final commit failed")?;
-    p.sink().flush(timeout).context("final flush failed")?;
+    if let Err(e) = p.drain(&consumer) {
+        p.fail();
+        return Err(e).context("final commit failed");
+    }
+    if let Err(e) = p.sink().flush(timeout) {
+        p.fail();
+        return Err(e).context("final flush failed");
+    }
     let stats = p.stats.clone();
     p.release_all();
     drop(p);

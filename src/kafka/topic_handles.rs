@@ -41,7 +41,8 @@ pub(super) struct Outgoing<'a> {
     pub topic: usize,
     /// `None`: the partitioner picks one from the key.
     pub partition: Option<i32>,
-    pub key: &'a [u8],
+    /// `None`: a null key.
+    pub key: Option<&'a [u8]>,
     /// `None`: a tombstone.
     pub payload: Option<&'a [u8]>,
     /// In ms since the epoch; `None`: librdkafka reads the clock.
@@ -95,7 +96,9 @@ impl TopicHandles {
         rkt: NonNull<rd::rd_kafka_topic_t>,
         record: &Outgoing<'_>,
     ) -> Result<(), RDKafkaErrorCode> {
-        let (key, key_len) = (record.key.as_ptr() as *mut c_void, record.key.len());
+        let (key, key_len) = record.key.map_or((ptr::null_mut(), 0), |k| {
+            (k.as_ptr() as *mut c_void, k.len())
+        });
         let (payload, payload_len) = record.payload.map_or((ptr::null_mut(), 0), |p| {
             (p.as_ptr() as *mut c_void, p.len())
         });
@@ -137,7 +140,10 @@ impl TopicHandles {
         headers: Option<OwnedHeaders>,
     ) -> Result<(), (KafkaError, Option<OwnedHeaders>)> {
         let mut record: BaseRecord<[u8], [u8], usize> =
-            BaseRecord::with_opaque_to(self.name(r.topic), r.batch).key(r.key);
+            BaseRecord::with_opaque_to(self.name(r.topic), r.batch);
+        if let Some(key) = r.key {
+            record = record.key(key);
+        }
         if let Some(payload) = r.payload {
             record = record.payload(payload);
         }

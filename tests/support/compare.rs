@@ -157,6 +157,65 @@ pub fn changelog_states(consumed: &[Consumed], topics: &TestTopics) -> BTreeMap<
     states
 }
 
+/// The customers a restore of each changelog partition gives, honouring owner epochs (a
+/// model of the restore written from its contract, not from its code): per partition in log
+/// order, a progress record of a higher epoch is a new owner's claim (what the previous owner
+/// left unconfirmed is dropped), a record of a lower epoch than the current one is skipped,
+/// and customer records count once a progress record of the current owner follows them.
+pub fn restored_states(consumed: &[Consumed], topics: &TestTopics) -> BTreeMap<String, Value> {
+    use lifecycle::kafka::codec::{PartitionMeta, decode_customer_owned};
+    let mut by_partition: BTreeMap<i32, Vec<&Consumed>> = BTreeMap::new();
+    for m in consumed.iter().filter(|m| m.topic == topics.state) {
+        by_partition.entry(m.partition).or_default().push(m);
+    }
+    let mut states = BTreeMap::new();
+    for (_, mut records) in by_partition {
+        records.sort_by_key(|m| m.offset);
+        let mut epoch = 0u64;
+        let mut confirmed: BTreeMap<String, Option<Value>> = BTreeMap::new();
+        let mut pending: Vec<(String, Option<Value>)> = Vec::new();
+        for m in records {
+            let key = m.key.clone().unwrap_or_default();
+            if key.first() == Some(&0) {
+                let meta: PartitionMeta =
+                    serde_json::from_slice(m.payload.as_deref().expect("progress")).unwrap();
+                if meta.epoch < epoch {
+                    continue;
+                }
+                if meta.epoch > epoch {
+                    pending.clear();
+                    epoch = meta.epoch;
+                }
+                confirmed.extend(pending.drain(..));
+                continue;
+            }
+            let key = String::from_utf8(key).expect("utf-8 key");
+            let (value, record_epoch) = match &m.payload {
+                Some(p) => {
+                    let (c, e) = decode_customer_owned(p).expect("state record");
+                    (Some(comparable_state(serde_json::to_value(c).unwrap())), e)
+                }
+                None => (
+                    None,
+                    m.headers
+                        .get("lifecycle_epoch")
+                        .map_or(0, |e| e.parse().expect("a number")),
+                ),
+            };
+            if record_epoch >= epoch {
+                pending.push((key, value));
+            }
+        }
+        for (k, v) in confirmed {
+            match v {
+                Some(v) => states.insert(k, v),
+                None => states.remove(&k),
+            };
+        }
+    }
+    states
+}
+
 /// A time-ordered generated stream (so per-partition and global event time agree), without
 /// malformed lines, followed by one clock tick per partition at the last event's time, so
 /// every partition's clock ends where replay's does.

@@ -114,6 +114,16 @@ impl Broker {
     }
 
     pub fn create_topic(&self, name: &str, partitions: u32, compact: bool) {
+        let configs: &[&str] = if compact {
+            &["cleanup.policy=compact"]
+        } else {
+            &[]
+        };
+        self.create_topic_with(name, partitions, configs);
+    }
+
+    /// Creates a topic with topic configs such as `max.message.bytes=2097152`.
+    pub fn create_topic_with(&self, name: &str, partitions: u32, configs: &[&str]) {
         let mut cmd = Command::new(nisshi());
         cmd.args([
             "topic",
@@ -122,8 +132,8 @@ impl Broker {
             &format!("tcp://127.0.0.1:{}", self.port),
         ])
         .args(["--partitions", &partitions.to_string()]);
-        if compact {
-            cmd.args(["--config", "cleanup.policy=compact"]);
+        for config in configs {
+            cmd.args(["--config", config]);
         }
         let out = cmd.arg(name).output().expect("nisshi topic create");
         assert!(
@@ -316,6 +326,20 @@ impl Service {
     /// SIGTERM, and a clean exit, or a failure showing the log.
     pub fn stop_cleanly(&mut self) {
         assert!(self.terminate(), "clean shutdown:\n{}", self.log_text());
+    }
+
+    /// SIGSTOP: the process (all its threads) stops where it is, as in a long pause.
+    pub fn pause(&mut self) {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill").args(["-STOP", &pid]).status();
+        assert!(ok.is_ok_and(|s| s.success()), "SIGSTOP {pid}");
+    }
+
+    /// SIGCONT after [`pause`](Self::pause).
+    pub fn resume(&mut self) {
+        let pid = self.child.id().to_string();
+        let ok = Command::new("kill").args(["-CONT", &pid]).status();
+        assert!(ok.is_ok_and(|s| s.success()), "SIGCONT {pid}");
     }
 
     pub fn is_running(&mut self) -> bool {
