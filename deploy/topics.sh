@@ -30,8 +30,11 @@ OUTPUTS=(
   lifecycle.actions.care
   lifecycle.actions.retention
   lifecycle.actions.marketing
-  crm.events.dlq
 )
+# A dead letter keeps a rejected record's value up to the 1 MiB event limit, plus headers:
+# the broker's default max.message.bytes (1,048,588) is too small for the largest.
+DLQ=crm.events.dlq
+DLQ_MAX_MESSAGE_BYTES=1114112
 STATE=lifecycle.state
 
 for n in "$PARTITIONS" "$REPLICATION"; do
@@ -73,6 +76,8 @@ create "$INPUT" "$PARTITIONS" ${topic_configs[@]+"${topic_configs[@]}"}
 for t in "${OUTPUTS[@]}"; do
   create "$t" "$PARTITIONS" ${topic_configs[@]+"${topic_configs[@]}"}
 done
+create "$DLQ" "$PARTITIONS" ${topic_configs[@]+"${topic_configs[@]}"} \
+  --config "max.message.bytes=$DLQ_MAX_MESSAGE_BYTES"
 
 # The state changelog must have exactly as many partitions as the input, whatever
 # PARTITIONS says: the changelog partition of a customer equals its input partition. The

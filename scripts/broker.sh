@@ -55,9 +55,12 @@ case "$cmd" in
     port=$(cat "$dir/port")
     n=${3:-4}
     for t in crm.events lifecycle.transitions lifecycle.actions.care lifecycle.actions.retention \
-             lifecycle.actions.marketing crm.events.dlq; do
+             lifecycle.actions.marketing; do
       "$bin" topic create --broker "tcp://127.0.0.1:$port" --partitions "$n" "$t"
     done
+    # A dead letter may be as large as the largest event (1 MiB) plus its headers.
+    "$bin" topic create --broker "tcp://127.0.0.1:$port" --partitions "$n" \
+      --config max.message.bytes=1114112 crm.events.dlq
     "$bin" topic create --broker "tcp://127.0.0.1:$port" --partitions "$n" \
       --config cleanup.policy=compact lifecycle.state
     ;;
