@@ -115,6 +115,15 @@ impl Membership {
                 tracing::debug!(partitions = ?self.committed.keys().collect::<Vec<_>>(), "group membership confirmed");
                 Ok(())
             }
+            // The coordinator answers this only to a member it knows: a rebalance is under
+            // way, and until it ends the partitions held are still this member's.
+            Err(e)
+                if e.rdkafka_error_code()
+                    == Some(rdkafka::error::RDKafkaErrorCode::RebalanceInProgress) =>
+            {
+                self.confirmed(now);
+                Ok(())
+            }
             Err(e) => {
                 self.confirmed_at = None;
                 Err(ProcessError::Fenced(e))
