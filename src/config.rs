@@ -153,6 +153,15 @@ impl Config {
     /// Loads `path` over the defaults (or the defaults alone), then the `LIFECYCLE__*`
     /// environment variables over both.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_checked(path, &|_| Vec::new())
+    }
+
+    /// [`Config::load`], with the problems `more` finds in the parsed configuration reported
+    /// along with its own (`check-config` and `run` add the Kafka clients' settings).
+    pub fn load_checked(
+        path: Option<&Path>,
+        more: &dyn Fn(&Config) -> Vec<String>,
+    ) -> Result<Config, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars()
             .filter(|(k, _)| k.starts_with(ENV_PREFIX))
             .collect();
@@ -167,7 +176,7 @@ impl Config {
                 (text, source)
             }
         };
-        Config::from_layers(&text, &env, &source)
+        Config::from_layers_checked(&text, &env, &source, more)
     }
 
     /// Parses a user TOML text over the defaults and validates the result.
@@ -180,6 +189,15 @@ impl Config {
         text: &str,
         env: &[(String, String)],
         source: &str,
+    ) -> Result<Config, ConfigError> {
+        Config::from_layers_checked(text, env, source, &|_| Vec::new())
+    }
+
+    fn from_layers_checked(
+        text: &str,
+        env: &[(String, String)],
+        source: &str,
+        more: &dyn Fn(&Config) -> Vec<String>,
     ) -> Result<Config, ConfigError> {
         let fail = |problems| ConfigError {
             source: source.to_owned(),
@@ -200,7 +218,8 @@ impl Config {
         }
         let config: Config = serde_path_to_error::deserialize(toml::Value::Table(merged))
             .map_err(|e| fail(vec![format!("{}: {}", e.path(), e.inner())]))?;
-        let problems = config.problems();
+        let mut problems = config.problems();
+        problems.extend(more(&config));
         if problems.is_empty() {
             Ok(config)
         } else {
