@@ -206,9 +206,9 @@ impl Config {
         let mut merged: toml::Table = DEFAULT_TOML
             .parse()
             .map_err(|e| fail(vec![format!("config/default.toml: {e}")]))?;
-        let user: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            fail(vec![e.to_string().trim_end().replace('\n', "\n    ")])
-        })?;
+        let user: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| fail(vec![syntax_error(text, &e)]))?;
         let mut problems = Vec::new();
         overlay(&mut merged, user, "", &mut problems);
         let env_table = env_overrides(&merged, env, &mut problems);
@@ -337,6 +337,24 @@ impl Default for Rules {
     fn default() -> Rules {
         Config::default_config().rules()
     }
+}
+
+/// A TOML syntax error by line and column, without toml's quote of the line: the line may
+/// hold a secret (a value with a quoting mistake).
+fn syntax_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end().replace('\n', " ");
+    let Some(before) = e.span().and_then(|s| text.get(..s.start)) else {
+        return format!("TOML syntax error: {message}");
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    format!("TOML syntax error at line {line}, column {column}: {message}")
 }
 
 /// Turns `LIFECYCLE__A__B=value` variables into a table `{a = {b = value}}`, reading each

@@ -219,3 +219,32 @@ fn a_valid_configuration_with_a_secret_from_the_environment_passes_check_config(
     assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
     broker.assert_never_contacted();
 }
+
+#[test]
+fn a_quoting_mistake_on_a_secret_line_is_located_without_quoting_the_line() {
+    for line in [
+        format!("\"sasl.password\" = \"{SECRET}"),
+        format!("\"sasl.password\" = {SECRET}"),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let broker = Broker::new();
+        let config = config_file(dir.path(), &broker, &line);
+        // The line's number in the file config_file writes.
+        let number = std::fs::read_to_string(&config)
+            .expect("read the configuration")
+            .lines()
+            .position(|l| l == line)
+            .expect("the line is in the file")
+            + 1;
+        for command in ["check-config", "run"] {
+            let out = lifecycle(command, &config, &[]);
+            let (stdout, stderr) = text(&out);
+            assert!(!out.status.success(), "{command} accepted {line}: {out:?}");
+            assert!(stderr.contains(&format!("line {number}")), "{stderr}");
+            assert!(
+                !stdout.contains(SECRET) && !stderr.contains(SECRET),
+                "{command} shows the secret: {stdout}{stderr}"
+            );
+        }
+    }
+}
