@@ -164,6 +164,15 @@ impl Config {
     /// Loads `path` over the defaults (or the defaults alone), then the `LIFECYCLE__*`
     /// environment variables over both.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_checked(path, &|_| Vec::new())
+    }
+
+    /// [`Config::load`], with the problems `more` finds in the parsed configuration reported
+    /// along with its own (`check-config` and `run` add the Kafka clients' settings).
+    pub fn load_checked(
+        path: Option<&Path>,
+        more: &dyn Fn(&Config) -> Vec<String>,
+    ) -> Result<Config, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars()
             .filter(|(k, _)| k.starts_with(ENV_PREFIX))
             .collect();
@@ -178,7 +187,7 @@ impl Config {
                 (text, source)
             }
         };
-        Config::from_layers(&text, &env, &source)
+        Config::from_layers_checked(&text, &env, &source, more)
     }
 
     /// Parses a user TOML text over the defaults and validates the result.
@@ -192,6 +201,15 @@ impl Config {
         env: &[(String, String)],
         source: &str,
     ) -> Result<Config, ConfigError> {
+        Config::from_layers_checked(text, env, source, &|_| Vec::new())
+    }
+
+    fn from_layers_checked(
+        text: &str,
+        env: &[(String, String)],
+        source: &str,
+        more: &dyn Fn(&Config) -> Vec<String>,
+    ) -> Result<Config, ConfigError> {
         let fail = |problems| ConfigError {
             source: source.to_owned(),
             problems,
@@ -199,9 +217,9 @@ impl Config {
         let mut merged: toml::Table = DEFAULT_TOML
             .parse()
             .map_err(|e| fail(vec![format!("config/default.toml: {e}")]))?;
-        let user: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            fail(vec![e.to_string().trim_end().replace('\n', "\n    ")])
-        })?;
+        let user: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| fail(vec![syntax_error(text, &e)]))?;
         let mut problems = Vec::new();
         overlay(&mut merged, user, "", &mut problems);
         let env_table = env_overrides(&merged, env, &mut problems);
@@ -211,7 +229,8 @@ impl Config {
         }
         let config: Config = serde_path_to_error::deserialize(toml::Value::Table(merged))
             .map_err(|e| fail(vec![format!("{}: {}", e.path(), e.inner())]))?;
-        let problems = config.problems();
+        let mut problems = config.problems();
+        problems.extend(more(&config));
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -329,6 +348,24 @@ impl Default for Rules {
     fn default() -> Rules {
         Config::default_config().rules()
     }
+}
+
+/// A TOML syntax error by line and column, without toml's quote of the line: the line may
+/// hold a secret (a value with a quoting mistake).
+fn syntax_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end().replace('\n', " ");
+    let Some(before) = e.span().and_then(|s| text.get(..s.start)) else {
+        return format!("TOML syntax error: {message}");
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .count()
+        + 1;
+    format!("TOML syntax error at line {line}, column {column}: {message}")
 }
 
 /// Turns `LIFECYCLE__A__B=value` variables into a table `{a = {b = value}}`, reading each

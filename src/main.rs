@@ -78,7 +78,8 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Validate a configuration file and print every problem found.
+    /// Validate a configuration file, with the Kafka clients' settings as librdkafka checks
+    /// them (without connecting), and print every problem found.
     CheckConfig {
         #[arg(long)]
         config: Option<PathBuf>,
@@ -143,6 +144,14 @@ fn run_service(config: &Config) -> Result<()> {
     let report = result?;
     tracing::info!(?report, "stopped");
     Ok(())
+}
+
+/// The problems of the Kafka clients' settings (they never quote a configured value).
+fn kafka_problems(config: &Config) -> Vec<String> {
+    lifecycle::kafka::client::problems(&config.kafka)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn open_input(path: &str) -> Result<Box<dyn io::BufRead + Send>> {
@@ -246,12 +255,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { config } => {
-            Config::load(config.as_deref())?;
+            Config::load_checked(config.as_deref(), &kafka_problems)?;
             println!("configuration is valid");
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { config } => {
-            let config = Config::load(config.as_deref())?;
+            // Refuses what check-config refuses, before listening or connecting.
+            let config = Config::load_checked(config.as_deref(), &kafka_problems)?;
             init_tracing(&config.log);
             run_service(&config)?;
             Ok(ExitCode::SUCCESS)

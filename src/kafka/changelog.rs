@@ -14,6 +14,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::changelog_apply::{Applied, DecodedBatch, apply_batches};
+use super::client::redacted;
 use super::codec::{ChangelogError, PartitionMeta};
 use super::consumer_batches::ConsumerQueue;
 use crate::domain::Engine;
@@ -82,7 +83,7 @@ pub fn restore(
         partition,
         timeout,
     };
-    let consumer: BaseConsumer = config.create().map_err(|e| source.kafka(e))?;
+    let consumer: BaseConsumer = config.create().map_err(|e| source.kafka(redacted(e)))?;
     let (low, high) = consumer
         .fetch_watermarks(topic, partition, timeout)
         .map_err(|e| source.kafka(e))?;

@@ -11,7 +11,7 @@
 //! - [`sink`]: the producer and delivery tracking.
 //! - [`outbox`]: records staged, then enqueued by a sending thread (or inline).
 //! - [`topic_handles`]: enqueueing a record with a topic handle instead of its name.
-//! - [`client`]: librdkafka settings from the configuration.
+//! - [`client`]: librdkafka settings from the configuration, checked, with value-free errors.
 
 pub mod changelog;
 pub mod changelog_apply;

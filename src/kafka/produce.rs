@@ -28,6 +28,7 @@ pub fn produce(k: &KafkaConfig, input: &mut dyn BufRead) -> Result<(u64, f64)> {
         .set("batch.num.messages", "10000");
     let producer: ThreadedProducer<DeliveryContext> = config
         .create_with_context(DeliveryContext::default())
+        .map_err(client::creation_error)
         .context("cannot create the producer")?;
     let started = Instant::now();
     let mut lines = 0u64;

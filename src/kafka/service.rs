@@ -150,6 +150,7 @@ fn make_producer(config: &Config) -> Result<KafkaProducer> {
     let k = &config.kafka;
     let producer: KafkaProducer = client::producer(k)?
         .create_with_context(DeliveryContext::default())
+        .map_err(client::creation_error)
         .context("cannot create the Kafka producer")?;
     if k.guarantee == Guarantee::ExactlyOnce {
         producer
@@ -278,6 +279,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
             revoked: Mutex::new(Vec::new()),
             any_revoked: AtomicBool::new(false),
         })
+        .map_err(client::creation_error)
         .context("cannot create the Kafka consumer")?;
     check_topics(&consumer, config)?;
     consumer

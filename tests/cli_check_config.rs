@@ -1,0 +1,250 @@
+//! `lifecycle check-config` and `lifecycle run` facing librdkafka settings that cannot work:
+//! both refuse them, naming every setting and never its value (a value may be a secret),
+//! and `run` refuses before it connects to anything.
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Stands for a secret in the settings; no output may contain it.
+const SECRET: &str = "SeCrEt-Value-123";
+
+/// An environment variable only these tests set (on the child alone).
+const SECRET_VAR: &str = "LIFECYCLE_CLI_CHECK_CONFIG_SECRET";
+
+/// A variable these tests never set.
+const UNSET_VAR: &str = "LIFECYCLE_CLI_CHECK_CONFIG_UNSET";
+
+/// A broker address nobody answers: a listener that never accepts, so that a connection
+/// attempt shows in its backlog.
+struct Broker {
+    listener: TcpListener,
+}
+
+impl Broker {
+    fn new() -> Broker {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        listener.set_nonblocking(true).expect("non-blocking");
+        Broker { listener }
+    }
+
+    fn address(&self) -> String {
+        self.listener
+            .local_addr()
+            .expect("local address")
+            .to_string()
+    }
+
+    fn assert_never_contacted(&self) {
+        match self.listener.accept() {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Ok((_, peer)) => panic!("the broker address was contacted (from {peer})"),
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+/// A configuration file with these `[kafka.librdkafka]` lines.
+fn config_file(dir: &Path, broker: &Broker, librdkafka: &str) -> PathBuf {
+    let path = dir.join("lifecycle.toml");
+    let text = format!(
+        "[kafka]\nbrokers = \"{}\"\n\n[http]\naddress = \"127.0.0.1:0\"\n\n\
+         [kafka.librdkafka]\n{librdkafka}\n",
+        broker.address()
+    );
+    std::fs::write(&path, text).expect("write the configuration");
+    path
+}
+
+/// Runs `lifecycle <command> --config <config>` with `env` set (and no inherited
+/// `LIFECYCLE__*` overrides) until it exits; kills it and fails after a minute.
+fn lifecycle(command: &str, config: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifecycle"));
+    cmd.arg(command)
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("LIFECYCLE__")) {
+        cmd.env_remove(name);
+    }
+    cmd.env_remove(UNSET_VAR);
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    let mut child = cmd.spawn().expect("the lifecycle binary runs");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("poll the child").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect the output");
+            panic!("`lifecycle {command}` did not exit within a minute: {out:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collect the output")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Both commands refuse `librdkafka`, name each of `keys` and never show the secret.
+fn assert_refused_by_both(librdkafka: &str, env: &[(&str, &str)], keys: &[&str]) {
+    for command in ["check-config", "run"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let broker = Broker::new();
+        let config = config_file(dir.path(), &broker, librdkafka);
+        let out = lifecycle(command, &config, env);
+        let (stdout, stderr) = text(&out);
+        assert!(
+            !out.status.success(),
+            "{command} accepted {librdkafka}: {out:?}"
+        );
+        for key in keys {
+            assert!(
+                stderr.contains(&format!("kafka.librdkafka.{key}")),
+                "{command}: {key} not named in: {stderr}"
+            );
+        }
+        assert!(
+            !stdout.contains(SECRET) && !stderr.contains(SECRET),
+            "{command} shows the secret: {stdout}{stderr}"
+        );
+        broker.assert_never_contacted();
+    }
+}
+
+#[test]
+fn a_mistyped_key_is_named_without_its_secret_value() {
+    assert_refused_by_both(
+        &format!("\"sasl.passwrd\" = \"{SECRET}\""),
+        &[],
+        &["sasl.passwrd"],
+    );
+}
+
+#[test]
+fn an_unsupported_java_setting_is_named_without_its_secret_value() {
+    assert_refused_by_both(
+        &format!("\"sasl.jaas.config\" = \"{SECRET}\""),
+        &[],
+        &["sasl.jaas.config"],
+    );
+}
+
+#[test]
+fn an_invalid_number_is_named_without_the_value() {
+    assert_refused_by_both(
+        &format!("\"linger.ms\" = \"{SECRET}\""),
+        &[],
+        &["linger.ms"],
+    );
+}
+
+#[test]
+fn an_unknown_key_whose_value_comes_from_the_environment_is_named_without_it() {
+    assert_refused_by_both(
+        &format!("\"sasl.passwrd\" = \"env:{SECRET_VAR}\""),
+        &[(SECRET_VAR, SECRET)],
+        &["sasl.passwrd"],
+    );
+}
+
+#[test]
+fn check_config_refuses_an_unknown_key() {
+    assert_refused_by_both("\"linger.mss\" = \"5\"", &[], &["linger.mss"]);
+}
+
+#[test]
+fn check_config_refuses_a_number_that_is_not_one() {
+    assert_refused_by_both("\"linger.ms\" = \"abc\"", &[], &["linger.ms"]);
+}
+
+#[test]
+fn check_config_refuses_a_secret_whose_variable_is_unset() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = Broker::new();
+    let config = config_file(
+        dir.path(),
+        &broker,
+        &format!("\"sasl.password\" = \"env:{UNSET_VAR}\""),
+    );
+    let out = lifecycle("check-config", &config, &[]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        stderr.contains("kafka.librdkafka.sasl.password"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(UNSET_VAR), "{stderr}");
+    broker.assert_never_contacted();
+}
+
+#[test]
+fn check_config_reports_every_problem_at_once() {
+    assert_refused_by_both(
+        &format!(
+            "\"linger.mss\" = \"{SECRET}\"\n\"linger.ms\" = \"abc\"\n\
+             \"sasl.password\" = \"env:{UNSET_VAR}\""
+        ),
+        &[],
+        &["linger.mss", "linger.ms", "sasl.password"],
+    );
+}
+
+#[test]
+fn a_valid_configuration_with_a_secret_from_the_environment_passes_check_config() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = Broker::new();
+    let config = config_file(
+        dir.path(),
+        &broker,
+        &format!(
+            "\"security.protocol\" = \"sasl_plaintext\"\n\"sasl.mechanism\" = \"PLAIN\"\n\
+             \"sasl.username\" = \"lifecycle\"\n\"sasl.password\" = \"env:{SECRET_VAR}\"\n\
+             \"linger.ms\" = \"20\""
+        ),
+    );
+    let out = lifecycle("check-config", &config, &[(SECRET_VAR, SECRET)]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("configuration is valid"), "{stdout}");
+    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+    broker.assert_never_contacted();
+}
+
+#[test]
+fn a_quoting_mistake_on_a_secret_line_is_located_without_quoting_the_line() {
+    for line in [
+        format!("\"sasl.password\" = \"{SECRET}"),
+        format!("\"sasl.password\" = {SECRET}"),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let broker = Broker::new();
+        let config = config_file(dir.path(), &broker, &line);
+        // The line's number in the file config_file writes.
+        let number = std::fs::read_to_string(&config)
+            .expect("read the configuration")
+            .lines()
+            .position(|l| l == line)
+            .expect("the line is in the file")
+            + 1;
+        for command in ["check-config", "run"] {
+            let out = lifecycle(command, &config, &[]);
+            let (stdout, stderr) = text(&out);
+            assert!(!out.status.success(), "{command} accepted {line}: {out:?}");
+            assert!(stderr.contains(&format!("line {number}")), "{stderr}");
+            assert!(
+                !stdout.contains(SECRET) && !stderr.contains(SECRET),
+                "{command} shows the secret: {stdout}{stderr}"
+            );
+        }
+    }
+}
