@@ -46,6 +46,23 @@ pub enum RestoreError {
     },
 }
 
+/// The restore consumer's context: reaching a partition's end is how a restore finishes,
+/// not an error (rdkafka's default context logs every error event at ERROR, and an operator
+/// should act on what is logged there).
+#[derive(Debug, Clone, Copy)]
+pub struct RestoreContext;
+
+impl rdkafka::ClientContext for RestoreContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error {
+            KafkaError::PartitionEOF(_) => tracing::debug!(%error, reason, "restore consumer"),
+            _ => tracing::warn!(%error, reason, "restore consumer error"),
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for RestoreContext {}
+
 /// What a restore read.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RestoreStats {
@@ -83,7 +100,9 @@ pub fn restore(
         partition,
         timeout,
     };
-    let consumer: BaseConsumer = config.create().map_err(|e| source.kafka(redacted(e)))?;
+    let consumer: BaseConsumer<RestoreContext> = config
+        .create_with_context(RestoreContext)
+        .map_err(|e| source.kafka(redacted(e)))?;
     let (low, high) = consumer
         .fetch_watermarks(topic, partition, timeout)
         .map_err(|e| source.kafka(e))?;
@@ -160,7 +179,7 @@ impl Source<'_> {
     /// returns false when the applier has stopped (on a bad record), which ends the polling.
     fn poll_to_end(
         &self,
-        consumer: &BaseConsumer,
+        consumer: &BaseConsumer<RestoreContext>,
         high: i64,
         progress: &mut dyn FnMut(),
         stats: &mut RestoreStats,

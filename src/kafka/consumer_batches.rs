@@ -26,20 +26,23 @@ pub struct ConsumerQueue<'c> {
     queue: NonNull<rd::rd_kafka_queue_t>,
     /// Room for the pointers one call returns.
     slots: Vec<*mut rd::rd_kafka_message_t>,
-    _consumer: PhantomData<&'c BaseConsumer>,
+    _consumer: PhantomData<&'c ()>,
 }
 
 /// One consumed message; released when dropped, before its consumer.
 #[derive(Debug)]
 pub struct ConsumedMessage<'c> {
     message: NonNull<rd::rd_kafka_message_t>,
-    _consumer: PhantomData<&'c BaseConsumer>,
+    _consumer: PhantomData<&'c ()>,
 }
 
 impl<'c> ConsumerQueue<'c> {
     /// The consumer's queue, where an assigned partition's messages arrive; `None` when the
     /// consumer has none (it was configured without a `group.id`).
-    pub fn new(consumer: &'c BaseConsumer, batch: usize) -> Option<ConsumerQueue<'c>> {
+    pub fn new<C: rdkafka::consumer::ConsumerContext>(
+        consumer: &'c BaseConsumer<C>,
+        batch: usize,
+    ) -> Option<ConsumerQueue<'c>> {
         // SAFETY: the consumer is alive for 'c, and the queue reference taken here is
         // released in `drop`, within 'c.
         let queue = unsafe { rd::rd_kafka_queue_get_consumer(consumer.client().native_ptr()) };
