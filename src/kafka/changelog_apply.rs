@@ -94,54 +94,66 @@ pub fn apply_batches(
             match entry {
                 ChangelogEntry::Meta(m) => {
                     if m.epoch > current {
-                        applied.discarded += unconfirmed.undo(engine);
+                        // A claim: what earlier owners left unconfirmed never counts.
+                        applied.discarded += unconfirmed.undo_below(engine, m.epoch);
                     }
                     applied.meta = m;
                     unconfirmed.confirm();
                 }
-                ChangelogEntry::Customer(c, _) => unconfirmed.put(engine, c),
-                ChangelogEntry::Tombstone(id, _) => unconfirmed.remove(engine, &id),
+                ChangelogEntry::Customer(c, e) => unconfirmed.put(engine, c, e),
+                ChangelogEntry::Tombstone(id, e) => unconfirmed.remove(engine, &id, e),
             }
         }
         batch.hashes.clear();
         // The poller may have finished already; then the batch is simply dropped.
         let _ = recycle.send(batch);
     }
-    applied.discarded += unconfirmed.undo(engine);
+    applied.discarded += unconfirmed.undo_below(engine, OwnerEpoch::MAX);
     Ok(applied)
 }
 
-/// The customer records read since the last progress record, each with the state it replaced.
+/// The customer records read since the last progress record, each with its owner epoch and
+/// the state it replaced.
 #[derive(Default)]
 struct Unconfirmed {
-    replaced: Vec<(CompactString, Option<Box<Customer>>)>,
+    replaced: Vec<(CompactString, OwnerEpoch, Option<Box<Customer>>)>,
 }
 
 impl Unconfirmed {
-    fn put(&mut self, engine: &mut Engine, customer: Customer) {
+    fn put(&mut self, engine: &mut Engine, customer: Customer, epoch: OwnerEpoch) {
         let id = customer.id.clone();
         let previous = engine.put_customer(customer);
-        self.replaced.push((id, previous.map(Box::new)));
+        self.replaced.push((id, epoch, previous.map(Box::new)));
     }
 
-    fn remove(&mut self, engine: &mut Engine, id: &str) {
+    fn remove(&mut self, engine: &mut Engine, id: &str, epoch: OwnerEpoch) {
         let previous = engine.remove_customer(id);
-        self.replaced.push((id.into(), previous.map(Box::new)));
+        self.replaced.push((id.into(), epoch, previous.map(Box::new)));
     }
 
     fn confirm(&mut self) {
         self.replaced.clear();
     }
 
-    /// Puts back the state from before the unconfirmed records; returns how many there were.
-    fn undo(&mut self, engine: &mut Engine) -> usize {
-        let count = self.replaced.len();
-        for (id, previous) in self.replaced.drain(..).rev() {
+    /// Puts back the state from before the unconfirmed records of owner epochs below
+    /// `epoch`, newest first; returns how many there were. (A new owner writes nothing
+    /// before its claim, so the records kept here, of the claim's own epoch, are in practice
+    /// only those of a log written before claims, whose owner had epoch 0.)
+    fn undo_below(&mut self, engine: &mut Engine, epoch: OwnerEpoch) -> usize {
+        let before = self.replaced.len();
+        let mut kept = Vec::new();
+        for (id, e, previous) in self.replaced.drain(..).rev() {
+            if e >= epoch {
+                kept.push((id, e, previous));
+                continue;
+            }
             engine.remove_customer(&id);
             if let Some(customer) = previous {
                 engine.put_customer(*customer);
             }
         }
-        count
+        kept.reverse();
+        self.replaced = kept;
+        before - self.replaced.len()
     }
 }

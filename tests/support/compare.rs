@@ -173,7 +173,7 @@ pub fn restored_states(consumed: &[Consumed], topics: &TestTopics) -> BTreeMap<S
         records.sort_by_key(|m| m.offset);
         let mut epoch = 0u64;
         let mut confirmed: BTreeMap<String, Option<Value>> = BTreeMap::new();
-        let mut pending: Vec<(String, Option<Value>)> = Vec::new();
+        let mut pending: Vec<(String, Option<Value>, u64)> = Vec::new();
         for m in records {
             let key = m.key.clone().unwrap_or_default();
             if key.first() == Some(&0) {
@@ -183,10 +183,10 @@ pub fn restored_states(consumed: &[Consumed], topics: &TestTopics) -> BTreeMap<S
                     continue;
                 }
                 if meta.epoch > epoch {
-                    pending.clear();
+                    pending.retain(|(_, _, e)| *e >= meta.epoch);
                     epoch = meta.epoch;
                 }
-                confirmed.extend(pending.drain(..));
+                confirmed.extend(pending.drain(..).map(|(k, v, _)| (k, v)));
                 continue;
             }
             let key = String::from_utf8(key).expect("utf-8 key");
@@ -203,7 +203,7 @@ pub fn restored_states(consumed: &[Consumed], topics: &TestTopics) -> BTreeMap<S
                 ),
             };
             if record_epoch >= epoch {
-                pending.push((key, value));
+                pending.push((key, value, record_epoch));
             }
         }
         for (k, v) in confirmed {
