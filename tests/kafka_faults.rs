@@ -154,21 +154,15 @@ fn repartitioning_re_keys_unkeyed_records_and_gives_the_replay_result() {
     let broker = Broker::start();
     let topics = TestTopics::new("repartition");
     topics.create(&broker, PARTITIONS);
-    // Some customers keyed as they should be; others sent with no key by a producer that
-    // does not key (all of one customer's records on one partition, in order).
-    let stream = ordered_stream(200, 9, PARTITIONS);
-    let (keyed, unkeyed): (Vec<String>, Vec<String>) = stream
+    // A producer that does not key: every event, in time order, with no key, on one
+    // partition. Re-keyed, each customer's events land on its partition in the same order.
+    let events: Vec<String> = ordered_stream(200, 9, PARTITIONS)
+        .into_iter()
+        .filter(|l| !key_of(l).starts_with("tick-"))
+        .collect();
+    let raw: Vec<Raw<'_>> = events
         .iter()
-        .cloned()
-        .partition(|l| !key_of(l).ends_with('7'));
-    assert!(!unkeyed.is_empty() && !keyed.is_empty());
-    produce_lines(&broker, &topics.input, PARTITIONS, &keyed);
-    let raw: Vec<Raw<'_>> = unkeyed
-        .iter()
-        .map(|l| {
-            let p = (partition_of(&key_of(l), PARTITIONS) + 1) % PARTITIONS as i32;
-            (p, None, Some(l.as_bytes()))
-        })
+        .map(|l| (0, None, Some(l.as_bytes())))
         .collect();
     produce_raw(&broker, &topics.input, &raw);
     let config = service_config(
@@ -178,34 +172,71 @@ fn repartitioning_re_keys_unkeyed_records_and_gives_the_replay_result() {
         "key_mismatch = \"repartition\"",
     );
     let mut service = Service::start(broker.dir.path(), "repartition", &config);
-    // The re-keyed records land on the input after the originals: wait until they too are
-    // consumed (the input holds the originals and one copy of each unkeyed record).
-    let total = (stream.len() + unkeyed.len()) as i64;
+    let caught_up = || group_caught_up(&broker, "repartition-group", &topics.input, PARTITIONS);
     wait_for(
-        "the service to process the originals and the re-keyed copies",
+        "the originals and their re-keyed copies to be processed",
         Duration::from_secs(240),
         || {
             assert!(service.is_running(), "died:\n{}", service.log_text());
-            read_all(&broker, &[&topics.input]).len() as i64 == total
-                && group_caught_up(&broker, "repartition-group", &topics.input, PARTITIONS)
+            read_all(&broker, &[&topics.input]).len() == 2 * events.len() && caught_up()
         },
     );
+    // Then one clock tick per partition at the last event's time (keyed as they should be),
+    // so every partition's clock ends where replay's does.
+    let last = events
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["occurred_at"].as_str().map(str::to_owned))
+        .max()
+        .expect("events");
+    let ticks: Vec<String> = (0..PARTITIONS)
+        .map(|p| {
+            line(
+                &format!("tick-{p}"),
+                &format!("tick-{p}"),
+                "clock_tick",
+                &last,
+                "{}",
+            )
+        })
+        .collect();
+    let keys: Vec<String> = (0..PARTITIONS).map(|p| format!("tick-{p}")).collect();
+    let raw: Vec<Raw<'_>> = ticks
+        .iter()
+        .zip(&keys)
+        .enumerate()
+        .map(|(p, (l, k))| (p as i32, Some(k.as_bytes()), Some(l.as_bytes())))
+        .collect();
+    produce_raw(&broker, &topics.input, &raw);
+    wait_processed(
+        &broker,
+        &mut service,
+        "repartition-group",
+        &topics,
+        PARTITIONS,
+    );
     service.stop_cleanly();
+
     assert!(
         read_all(&broker, &[&topics.dlq]).is_empty(),
         "nothing dead-lettered"
     );
     // Every keyed record on the input is keyed by its customer id: the re-keyed copies too.
-    for m in read_all(&broker, &[&topics.input])
-        .iter()
-        .filter(|m| m.key.is_some())
-    {
+    let input = read_all(&broker, &[&topics.input]);
+    let keyed: Vec<&Consumed> = input.iter().filter(|m| m.key.is_some()).collect();
+    assert_eq!(
+        keyed.len(),
+        events.len() + ticks.len(),
+        "one re-keyed copy of each"
+    );
+    for m in keyed {
         let payload = std::str::from_utf8(m.payload.as_deref().unwrap()).unwrap();
         assert_eq!(m.key.as_deref(), Some(key_of(payload).as_bytes()));
     }
-    // A customer's records kept their order, so the result (per customer) is replay's.
+    let mut lines = events.clone();
+    lines.extend(ticks);
     let consumed = all_outputs(&broker, &topics);
-    assert_matches_replay(&consumed, &topics, &stream, false);
+    assert_matches_replay(&consumed, &topics, &lines, false);
 }
 
 #[test]

@@ -128,7 +128,8 @@ impl Unconfirmed {
 
     fn remove(&mut self, engine: &mut Engine, id: &str, epoch: OwnerEpoch) {
         let previous = engine.remove_customer(id);
-        self.replaced.push((id.into(), epoch, previous.map(Box::new)));
+        self.replaced
+            .push((id.into(), epoch, previous.map(Box::new)));
     }
 
     fn confirm(&mut self) {
