@@ -33,6 +33,7 @@ fn an_instance_paused_past_its_session_timeout_neither_loses_nor_corrupts_state(
     let config = service_config(&broker, &topics, group, "max_batch_events = 300")
         + "\"max.poll.interval.ms\" = \"7000\"\n";
     let caught_up = || group_caught_up(&broker, group, &topics.input, PARTITIONS);
+    let old_build = std::env::var("LIFECYCLE_OLD_BIN").is_ok();
 
     let mut a = Service::start(broker.dir.path(), "a", &config);
     let mut b = Service::start(broker.dir.path(), "b", &config);
@@ -75,18 +76,26 @@ fn an_instance_paused_past_its_session_timeout_neither_loses_nor_corrupts_state(
                 assert!(paused.is_running(), "died:\n{}", paused.log_text());
                 assert!(other.is_running(), "died:\n{}", other.log_text());
                 caught_up()
-                    && paused.log_text().contains("partition claimed")
+                    && (old_build || paused.log_text().contains("partition claimed"))
                     && restored_count(paused) > 0
             },
         );
     }
-    // The resumed instances were refused by the group, not believed.
+    // The resumed instances were refused by the group, not believed (LIFECYCLE_OLD_BIN=1
+    // skips this, to run the rest of the test against a build from before fencing).
     for s in [&a, &b] {
         let log = s.log_text();
         assert!(
-            log.contains("group membership could not be confirmed"),
+            old_build || log.contains("group membership could not be confirmed"),
             "a resumed instance found it was no longer a member:\n{log}"
         );
+        let fenced: usize = log
+            .lines()
+            .filter(|l| l.contains("partition restored"))
+            .filter_map(|l| l.split("fenced=").nth(1))
+            .filter_map(|r| r.split_whitespace().next()?.parse::<usize>().ok())
+            .sum();
+        eprintln!("restores skipped {fenced} records of ended owner epochs");
     }
     assert!(a.terminate(), "a shut down cleanly:\n{}", a.log_text());
     assert!(b.terminate(), "b shut down cleanly:\n{}", b.log_text());

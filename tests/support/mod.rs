@@ -273,7 +273,10 @@ impl Service {
             .append(true)
             .open(&log)
             .expect("service log");
-        let child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        // LIFECYCLE_BIN runs another build (say, an older version, to see a test fail on it).
+        let bin = std::env::var("LIFECYCLE_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_lifecycle").to_string());
+        let child = Command::new(bin)
             .args(["run", "--config"])
             .arg(&config_path)
             .env("RUST_LOG", "info")
