@@ -54,8 +54,10 @@ pub struct RestoreContext;
 
 impl rdkafka::ClientContext for RestoreContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        match error {
-            KafkaError::PartitionEOF(_) => tracing::debug!(%error, reason, "restore consumer"),
+        match error.rdkafka_error_code() {
+            Some(rdkafka::error::RDKafkaErrorCode::PartitionEOF) => {
+                tracing::debug!(%error, reason, "restore consumer")
+            }
             _ => tracing::warn!(%error, reason, "restore consumer error"),
         }
     }

@@ -323,7 +323,11 @@ impl Service {
     pub fn terminate(&mut self) -> bool {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        self.child.wait().map(|s| s.success()).unwrap_or(false)
+        let status = self.child.wait();
+        if !status.as_ref().is_ok_and(|s| s.success()) {
+            eprintln!("{pid} ended with {status:?}");
+        }
+        status.is_ok_and(|s| s.success())
     }
 
     /// SIGTERM, and a clean exit, or a failure showing the log.
