@@ -284,16 +284,24 @@ def check_manifests_structure():
             problem(f"config.toml: kafka.librdkafka.{k} holds a secret in clear (use env:NAME)")
     env_refs = {v[4:] for v in rdk.values() if isinstance(v, str) and v.startswith("env:")}
 
-    dep = one("Deployment")
-    spec = dep["spec"]
+    # A StatefulSet: stable pod names, so that each pod can be a static group member.
+    if any(True for _ in objects("Deployment")):
+        problem("a Deployment is defined: the workload is the StatefulSet (stable pod names "
+                "for group.instance.id)")
+    sts = one("StatefulSet")
+    spec = sts["spec"]
     tmpl = spec["template"]
     pod = tmpl["spec"]
     pod_labels = tmpl["metadata"].get("labels") or {}
     sel = spec["selector"].get("matchLabels") or {}
     if not sel or any(pod_labels.get(k) != v for k, v in sel.items()):
-        problem("Deployment selector does not match its pod labels")
+        problem("StatefulSet selector does not match its pod labels")
     if spec.get("replicas") != 3:
-        problem(f"Deployment replicas is {spec.get('replicas')}, expected 3")
+        problem(f"StatefulSet replicas is {spec.get('replicas')}, expected 3")
+    if (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") != "RollingUpdate":
+        problem("StatefulSet updateStrategy is not RollingUpdate")
+    if spec.get("volumeClaimTemplates"):
+        problem("StatefulSet has volumeClaimTemplates: the state lives in the changelog topic")
     shutdown_ms = effective.get("kafka.shutdown_timeout_ms")
     grace = pod.get("terminationGracePeriodSeconds", 30)
     if not isinstance(shutdown_ms, int) or grace * 1000 <= shutdown_ms:
@@ -334,6 +342,26 @@ def check_manifests_structure():
     env = {e["name"]: e for e in c.get("env") or []}
     if "HOSTNAME" in env:
         problem("HOSTNAME is set in env: the default transactional id needs the pod name")
+    # Static membership: group.instance.id is the pod name, read from the environment (a
+    # fixed value would make the replicas one member that keeps fencing itself).
+    instance_id = rdk.get("group.instance.id")
+    if instance_id is None:
+        problem("config.toml: kafka.librdkafka.group.instance.id is not set (the StatefulSet "
+                "is there for static membership: \"env:POD_NAME\")")
+    elif not (isinstance(instance_id, str) and instance_id.startswith("env:")):
+        problem(f"config.toml: kafka.librdkafka.group.instance.id is {instance_id!r}, the same "
+                "for every replica: use \"env:POD_NAME\"")
+    else:
+        var = env.get(instance_id[4:]) or {}
+        field = ((var.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+        if field != "metadata.name":
+            problem(f"group.instance.id reads {instance_id}, which is not the pod name "
+                    "(env valueFrom.fieldRef.fieldPath: metadata.name)")
+        raw = str(rdk.get("session.timeout.ms", "45000"))  # librdkafka's default
+        session_ms = int(raw) if raw.isdigit() else -1
+        if not isinstance(shutdown_ms, int) or session_ms <= shutdown_ms:
+            problem(f"session.timeout.ms {session_ms} is not above kafka.shutdown_timeout_ms "
+                    f"{shutdown_ms}: a restarting static member would lose its partitions")
     for name in env_refs:
         if name not in env:
             problem(f"config.toml reads env:{name}, which the container does not define")
@@ -371,6 +399,11 @@ def check_manifests_structure():
     svc_sel = svc["spec"].get("selector") or {}
     if not svc_sel or any(pod_labels.get(k) != v for k, v in svc_sel.items()):
         problem("Service selector does not match the pod labels")
+    if spec.get("serviceName") != svc["metadata"]["name"]:
+        problem(f"StatefulSet serviceName {spec.get('serviceName')!r} is not the Service "
+                f"{svc['metadata']['name']!r}")
+    if svc["spec"].get("clusterIP") != "None":
+        problem("the StatefulSet's Service is not headless (clusterIP: None)")
     svc_ports = {p.get("name"): p for p in svc["spec"].get("ports") or []}
     for p in svc_ports.values():
         t = p.get("targetPort", p.get("port"))
@@ -419,7 +452,7 @@ def check_manifests_structure():
         problem("prometheusrule.yaml's groups differ from deploy/prometheus/alerts.yml "
                 "(run scripts/check-deploy.sh --sync-rules)")
 
-    # The image and the Deployment agree.
+    # The image and the StatefulSet agree.
     df = open(DOCKERFILE).read()
     m = re.search(r"^USER\s+(\d+)", df, re.M)
     if m and psc.get("runAsUser") not in (None, int(m.group(1))):
@@ -427,7 +460,7 @@ def check_manifests_structure():
     m = re.search(r"^EXPOSE\s+(\d+)", df, re.M)
     if m and int(m.group(1)) != ports.get("http"):
         problem(f"the image EXPOSEs {m.group(1)}, the container port is {ports.get('http')}")
-    finish("Deployment, Service, PodDisruptionBudget, ServiceMonitor, PrometheusRule, ConfigMap "
+    finish("StatefulSet, Service, PodDisruptionBudget, ServiceMonitor, PrometheusRule, ConfigMap "
            "and Secret references agree with each other, with config/default.toml and with the image")
 
 def check_configmap_toml():

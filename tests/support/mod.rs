@@ -579,3 +579,195 @@ pub fn write_lines(path: &Path, lines: &[String]) {
 }
 
 pub mod compare;
+
+// ---------------------------------------------------------------------------------------
+// Wall-clock, signal and metric helpers (tests/kafka_wall_clock.rs, kafka_shutdown.rs,
+// kafka_static_membership.rs).
+// ---------------------------------------------------------------------------------------
+
+/// [`service_config`] with `kafka.clock` set to `clock` ("wall" or "event").
+pub fn service_config_with_clock(
+    broker: &Broker,
+    topics: &TestTopics,
+    group: &str,
+    clock: &str,
+    extra: &str,
+) -> String {
+    let config = service_config(broker, topics, group, extra);
+    assert!(config.contains("clock = \"event\"\n"), "{config}");
+    config.replace("clock = \"event\"\n", &format!("clock = \"{clock}\"\n"))
+}
+
+/// Seconds since the Unix epoch, from the system time (what the wall clock reads).
+pub fn unix_now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the system time is after 1970")
+        .as_secs() as i64
+}
+
+/// Milliseconds since the Unix epoch, from the system time.
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the system time is after 1970")
+        .as_millis() as i64
+}
+
+/// `unix_secs` as RFC 3339 UTC text, `YYYY-MM-DDTHH:MM:SSZ`, by a calendar of the tests' own
+/// (not the crate's formatter, whose output the tests check).
+pub fn rfc3339_utc(unix_secs: i64) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let sod = unix_secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    )
+}
+
+/// The value of one sample of a Prometheus text exposition, `series` written as it appears
+/// (`name` or `name{label="value",...}` with the labels in the exposition's order).
+pub fn metric(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let rest = line.strip_prefix(series)?;
+        rest.strip_prefix(' ')?.trim().parse().ok()
+    })
+}
+
+/// The sum of every sample of metric `name` (all label sets).
+pub fn metric_sum(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let series_name = series.split('{').next()?;
+            (series_name == name).then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+/// One record of an output topic with the timestamp Kafka stored for it.
+#[derive(Clone, Debug)]
+pub struct Timestamped {
+    pub timestamp_ms: Option<i64>,
+    pub value: serde_json::Value,
+}
+
+/// Every record of `topic` (JSON values) with its Kafka timestamp, up to the high watermarks.
+pub fn read_timestamped(broker: &Broker, topic: &str) -> Vec<Timestamped> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "test-timestamp-reader")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .expect("test consumer");
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let mut tpl = TopicPartitionList::new();
+    let mut remaining: BTreeMap<i32, i64> = BTreeMap::new();
+    for t in md.topics() {
+        for p in t.partitions() {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                .expect("watermarks");
+            if high > low {
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+                    .expect("tpl");
+                remaining.insert(p.id(), high);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if remaining.is_empty() {
+        return out;
+    }
+    consumer.assign(&tpl).expect("assign");
+    let start = Instant::now();
+    while !remaining.is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "reading {topic} timed out"
+        );
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                if remaining
+                    .get(&m.partition())
+                    .is_some_and(|high| m.offset() >= high - 1)
+                {
+                    remaining.remove(&m.partition());
+                }
+                out.push(Timestamped {
+                    timestamp_ms: m.timestamp().to_millis(),
+                    value: serde_json::from_slice(m.payload().unwrap_or_default())
+                        .expect("a JSON record"),
+                });
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+impl Service {
+    /// The process id (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` ("TERM", "INT", ...) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {} failed", self.pid());
+    }
+
+    /// Waits up to `limit` for the process to exit: its status, or None if it still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if start.elapsed() >= limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The body of GET /metrics (empty if it does not answer).
+    pub fn metrics_text(&self) -> String {
+        self.get("/metrics").map(|(_, b)| b).unwrap_or_default()
+    }
+
+    /// GET /readyz answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.get("/readyz").is_some_and(|(s, _)| s == 200)
+    }
+
+    /// Waits up to `limit` until /readyz answers 200, failing with the log if it dies.
+    pub fn wait_ready(&mut self, limit: Duration) {
+        wait_for("the service to be ready", limit, || {
+            assert!(self.is_running(), "service died:\n{}", self.log_text());
+            self.is_ready()
+        });
+    }
+}
