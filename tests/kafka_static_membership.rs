@@ -271,13 +271,9 @@ fn a_static_member_that_does_not_return_keeps_its_partitions_until_its_session_t
 /// force-deleted while still running): the broker fences the older one (FENCED_INSTANCE_ID),
 /// and that one must not go on looking healthy while it processes nothing.
 ///
-/// Ignored: it fails today. librdkafka raises a fatal consumer error, which the service's
-/// loop logs as a warning ("consumer error ... FencedInstanceId") and goes on polling; the
-/// fenced instance keeps /healthz and /readyz at 200 and its partitions gauge at its old
-/// assignment (see docs/decisions.md, "Static membership"). Run it with `--ignored` once
-/// src/kafka/service.rs treats a fatal consumer error as fatal.
+/// librdkafka raises a fatal consumer error; the service stops with an error naming it
+/// (before session 17 it logged a warning and went on polling, reporting ready).
 #[test]
-#[ignore = "fails: a fenced static member keeps running and reports ready (docs/decisions.md)"]
 fn an_instance_fenced_by_another_with_the_same_group_instance_id_stops_reporting_ready() {
     let broker = Broker::start();
     let topics = TestTopics::new("fenced");

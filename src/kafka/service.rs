@@ -172,10 +172,12 @@ const POLL_BATCH: usize = 256;
 /// Polls up to [`POLL_BATCH`] messages into `polled`: waits up to 20 ms for the first, then
 /// takes only what is already fetched. A rebalance on the way drops the held messages of the
 /// partitions it revoked or rewound (they are read again from the committed offset).
+/// Returns librdkafka's reason when the consumer hit a fatal error (it will never deliver
+/// again: with static membership, another instance took this one's `group.instance.id`).
 fn poll_some<'c>(
     consumer: &'c BaseConsumer<RebalanceContext>,
     polled: &mut Vec<BorrowedMessage<'c>>,
-) {
+) -> Option<String> {
     let mut wait = Duration::from_millis(20);
     while polled.len() < POLL_BATCH {
         let next = consumer.poll(wait);
@@ -188,10 +190,16 @@ fn poll_some<'c>(
         }
         match next {
             Some(Ok(msg)) => polled.push(msg),
-            Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
-            None => return,
+            Some(Err(e)) => {
+                if let Some((code, reason)) = consumer.client().fatal_error() {
+                    return Some(format!("{code:?}: {reason}"));
+                }
+                tracing::warn!(error = %e, "consumer error")
+            }
+            None => return None,
         }
     }
+    None
 }
 
 /// What a run did, for the log and for tests.
@@ -290,8 +298,20 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
     let mut polled = Vec::with_capacity(POLL_BATCH);
     while !shutdown.load(Ordering::Relaxed) {
         telemetry.health.beat();
-        poll_some(&consumer, &mut polled);
+        let fatal = poll_some(&consumer, &mut polled);
         let mut p = lock(&processor);
+        if let Some(reason) = fatal {
+            // Recreating the clients would only fence the other instance in turn: stop, so
+            // that the supervisor (and the operator) sees it.
+            p.fail();
+            p.release_all();
+            drop(p);
+            polled.clear();
+            bail!(
+                "the consumer hit a fatal error ({reason}); with static membership, another \
+                 instance uses the same group.instance.id"
+            );
+        }
         let step = (|| -> Result<(), ProcessError> {
             p.restore_pending(&consumer)?;
             let now = Timestamp::now();
