@@ -117,7 +117,7 @@ fn init_tracing(log: &LogConfig) {
 
 /// `lifecycle run`: the HTTP endpoints on a small runtime, the processing loop on this
 /// thread, signals on their own.
-fn run_service(config: &Config) -> Result<()> {
+fn run_service(config: &Config, shutdown: &std::sync::atomic::AtomicBool) -> Result<()> {
     let telemetry = Telemetry::new(Duration::from_millis(config.http.stuck_after_ms));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -136,9 +136,7 @@ fn run_service(config: &Config) -> Result<()> {
         },
     ));
     tracing::info!(address = %config.http.address, "serving /metrics, /healthz, /readyz");
-    let deadline = Duration::from_millis(config.kafka.shutdown_timeout_ms);
-    let shutdown = lifecycle::shutdown::install(deadline)?;
-    let result = lifecycle::kafka::service::run(config, &shutdown, &telemetry);
+    let result = lifecycle::kafka::service::run(config, shutdown, &telemetry);
     let _ = stop_http.send(());
     let _ = runtime.block_on(server);
     let report = result?;
@@ -259,11 +257,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("configuration is valid");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { config } => {
+        Command::Run { config: path } => {
+            // Signals are taken from the start (a SIGTERM while the clients' settings are
+            // checked shuts down cleanly rather than killing the process).
+            let config = Config::load(path.as_deref())?;
+            let deadline = Duration::from_millis(config.kafka.shutdown_timeout_ms);
+            let shutdown = lifecycle::shutdown::install(deadline)?;
             // Refuses what check-config refuses, before listening or connecting.
-            let config = Config::load_checked(config.as_deref(), &kafka_problems)?;
+            let config = Config::load_checked(path.as_deref(), &kafka_problems)?;
             init_tracing(&config.log);
-            run_service(&config)?;
+            run_service(&config, &shutdown)?;
             Ok(ExitCode::SUCCESS)
         }
     }

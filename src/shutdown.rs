@@ -9,34 +9,36 @@ use std::time::Duration;
 /// Exit code when the deadline passes or a second signal arrives.
 pub const FORCED_EXIT: i32 = 130;
 
-/// Starts a thread that watches for signals; returns the flag the loop polls.
+/// Listens for SIGTERM and SIGINT from the moment it returns (the handlers are registered
+/// before it returns, not by the thread it starts, so a signal during the rest of startup is
+/// not lost to the default action); returns the flag the loop polls.
 pub fn install(deadline: Duration) -> std::io::Result<Arc<AtomicBool>> {
+    use tokio::signal::unix::{SignalKind, signal};
     let flag = Arc::new(AtomicBool::new(false));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let (mut term, mut int) = {
+        let _context = runtime.enter();
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
+    };
     let set = flag.clone();
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let mut term =
-                    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot listen for SIGTERM");
-                            return;
-                        }
-                    };
                 tokio::select! {
                     _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = int.recv() => {}
                 }
                 tracing::info!(deadline_ms = deadline.as_millis() as u64, "shutdown requested");
                 set.store(true, Ordering::Relaxed);
                 tokio::select! {
                     _ = term.recv() => tracing::warn!("second signal: exiting now"),
-                    _ = tokio::signal::ctrl_c() => tracing::warn!("second signal: exiting now"),
+                    _ = int.recv() => tracing::warn!("second signal: exiting now"),
                     _ = tokio::time::sleep(deadline) => tracing::error!("shutdown deadline passed: exiting now"),
                 }
                 std::process::exit(FORCED_EXIT);
