@@ -16,7 +16,7 @@
 //! What a lease cannot stop (records already handed to librdkafka before the pause, sent
 //! after it) is kept out of the restored state by owner epochs (see `codec::OwnerEpoch`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -131,22 +131,27 @@ impl Membership {
         }
     }
 
-    /// Reads the committed input offset of `partition` (when it is assigned).
+    /// Reads the committed input offsets of `partitions` (assigned to this member), in one
+    /// round trip; a partition with none committed is left out.
     pub fn fetch_committed<C: ConsumerContext>(
         consumer: &BaseConsumer<C>,
         topic: &str,
-        partition: i32,
+        partitions: &BTreeSet<i32>,
         timeout: Duration,
-    ) -> Result<Option<i64>, KafkaError> {
+    ) -> Result<BTreeMap<i32, i64>, KafkaError> {
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(topic, partition);
+        for &p in partitions {
+            tpl.add_partition(topic, p);
+        }
         let committed = consumer.committed_offsets(tpl, timeout)?;
         Ok(committed
-            .find_partition(topic, partition)
-            .and_then(|e| match e.offset() {
-                Offset::Offset(o) => Some(o),
+            .elements_for_topic(topic)
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
                 _ => None,
-            }))
+            })
+            .collect())
     }
 }
 
