@@ -112,49 +112,58 @@ pub fn apply_batches(
     Ok(applied)
 }
 
-/// The customer records read since the last progress record, each with its owner epoch and
-/// the state it replaced.
+/// The customer records read since the last progress record, each with the state it replaced,
+/// and the range of their owner epochs.
 #[derive(Default)]
 struct Unconfirmed {
-    replaced: Vec<(CompactString, OwnerEpoch, Option<Box<Customer>>)>,
+    replaced: Vec<(CompactString, Option<Box<Customer>>)>,
+    /// The lowest and highest owner epoch among them (no epoch per record: a restore notes
+    /// a million of them, and the notes' size showed in its time).
+    epochs: Option<(OwnerEpoch, OwnerEpoch)>,
 }
 
 impl Unconfirmed {
+    fn note(&mut self, id: CompactString, epoch: OwnerEpoch, previous: Option<Customer>) {
+        self.replaced.push((id, previous.map(Box::new)));
+        self.epochs = Some(match self.epochs {
+            None => (epoch, epoch),
+            Some((lo, hi)) => (lo.min(epoch), hi.max(epoch)),
+        });
+    }
+
     fn put(&mut self, engine: &mut Engine, customer: Customer, epoch: OwnerEpoch) {
         let id = customer.id.clone();
         let previous = engine.put_customer(customer);
-        self.replaced.push((id, epoch, previous.map(Box::new)));
+        self.note(id, epoch, previous);
     }
 
     fn remove(&mut self, engine: &mut Engine, id: &str, epoch: OwnerEpoch) {
         let previous = engine.remove_customer(id);
-        self.replaced
-            .push((id.into(), epoch, previous.map(Box::new)));
+        self.note(id.into(), epoch, previous);
     }
 
     fn confirm(&mut self) {
         self.replaced.clear();
+        self.epochs = None;
     }
 
-    /// Puts back the state from before the unconfirmed records of owner epochs below
-    /// `epoch`, newest first; returns how many there were. (A new owner writes nothing
-    /// before its claim, so the records kept here, of the claim's own epoch, are in practice
-    /// only those of a log written before claims, whose owner had epoch 0.)
+    /// Puts back the state from before the unconfirmed records, newest first, when any of
+    /// them is of an owner epoch below `epoch`; returns how many there were. (A new owner
+    /// writes nothing before its claim, so records of the claim's own epoch before it come
+    /// only from a log written before claims, by owners of epoch 0: those are kept. A mix
+    /// of both is undone whole.)
     fn undo_below(&mut self, engine: &mut Engine, epoch: OwnerEpoch) -> usize {
-        let before = self.replaced.len();
-        let mut kept = Vec::new();
-        for (id, e, previous) in self.replaced.drain(..).rev() {
-            if e >= epoch {
-                kept.push((id, e, previous));
-                continue;
-            }
+        if self.epochs.is_none_or(|(lo, _)| lo >= epoch) {
+            return 0;
+        }
+        let count = self.replaced.len();
+        for (id, previous) in self.replaced.drain(..).rev() {
             engine.remove_customer(&id);
             if let Some(customer) = previous {
                 engine.put_customer(*customer);
             }
         }
-        kept.reverse();
-        self.replaced = kept;
-        before - self.replaced.len()
+        self.epochs = None;
+        count
     }
 }
