@@ -519,9 +519,11 @@ fn write_reject(
     out.write_all(b"\n")
 }
 
-/// A line of only whitespace (or nothing) is skipped, not rejected.
+/// A line of only white space (Unicode White_Space, or nothing) is skipped, not rejected.
 fn is_blank(bytes: &[u8]) -> bool {
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+    // The ASCII White_Space characters: `is_ascii_whitespace` leaves out U+000B.
+    let ascii_space = |b: &&u8| matches!(**b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
+    match bytes.iter().find(|b| !ascii_space(b)) {
         None => true,
         // Any other ASCII byte is not white space; only then is the line read as text
         // (every line through `from_utf8` was 4% of the decoding thread).
@@ -573,7 +575,16 @@ mod tests {
 
     #[test]
     fn a_blank_line_is_white_space_alone_ascii_or_not() {
-        for blank in ["", " \t\r", "\u{3000}", " \u{a0}\u{2003} "] {
+        for blank in [
+            "",
+            " \t\r",
+            "\u{b}",
+            "\u{c}\u{b}",
+            "\u{85}",
+            "\u{3000}",
+            " \u{a0}\u{2003} ",
+            "\u{2028}\u{b}",
+        ] {
             assert!(is_blank(blank.as_bytes()), "{blank:?}");
         }
         for text in ["{}", " x", "\u{3000}x", "\u{a0}\u{e9}"] {

@@ -1103,3 +1103,131 @@ fn a_rejected_event_does_not_create_a_customer_nor_consume_its_event_id() {
     );
     check.finish();
 }
+
+/// SPEC 1 as sharpened: a line of Unicode White_Space alone is blank, whichever characters
+/// (U+000B and U+000C are White_Space though ASCII's "whitespace" leaves U+000B out).
+#[test]
+fn a_line_of_any_unicode_white_space_is_skipped() {
+    let valid = lead("e1", "c1", &d(0));
+    let mut check = Checker::new();
+    for (name, blank) in [
+        ("a vertical tab alone", "\u{b}"),
+        ("a form feed and a vertical tab", "\u{c}\u{b}"),
+        ("next line (U+0085)", "\u{85}"),
+        ("a no-break space then a vertical tab", "\u{a0}\u{b}"),
+        ("line and paragraph separators", "\u{2028}\u{2029}"),
+        ("ideographic space", "\u{3000}"),
+    ] {
+        let out = replay_lines(&format!("{blank}\n{valid}\n"));
+        check.lines(name, "rejects", &out.rejects(), &[] as &[&str]);
+        check.eq(name, "blank lines", out.summary.blank_lines, 1);
+        check.eq(name, "applied", out.outcome("applied"), 1);
+    }
+    // Not White_Space: a zero-width space (U+200B) and a BOM past line 1 are text.
+    for (name, text) in [
+        ("zero-width space", "\u{200b}"),
+        ("BOM on line 2", "\u{feff}"),
+    ] {
+        let out = replay_lines(&format!("{valid}\n{text}\n"));
+        check.lines(name, "rejects", &out.rejects(), &["2 invalid_json"]);
+    }
+    check.finish();
+}
+
+/// SPEC 1 as sharpened: an integer too large for its range is `invalid_value`, however many
+/// digits it has (past 128 bits too), not `wrong_type`.
+#[test]
+fn an_integer_past_any_range_is_invalid_value_whatever_its_digits() {
+    let huge = "9".repeat(400);
+    let mut cases = Vec::new();
+    for (name, digits) in [
+        ("2^127", "170141183460469231731687303715884105728"),
+        ("10^42", "1000000000000000000000000000000000000000000"),
+        ("400 digits", huge.as_str()),
+        ("-10^42", "-1000000000000000000000000000000000000000000"),
+    ] {
+        cases.push((
+            name,
+            with_type("feedback", &format!(r#"{{"nps":{digits}}}"#)),
+            &["invalid_value"][..],
+        ));
+        cases.push((
+            name,
+            with_type(
+                "feedback",
+                &format!(r#"{{"kano":{{"functional":{digits},"dysfunctional":1}}}}"#),
+            ),
+            &["invalid_value"][..],
+        ));
+    }
+    cases.push((
+        "an amount of 400 digits (no finite number)",
+        with_type("purchase", &format!(r#"{{"amount":{huge}}}"#)),
+        &["invalid_value"][..],
+    ));
+    cases.push((
+        "a negative amount past 128 bits",
+        with_type(
+            "purchase",
+            r#"{"amount":-1000000000000000000000000000000000000000000}"#,
+        ),
+        &["invalid_value"][..],
+    ));
+    // A fraction or an exponent is still not an integer.
+    cases.push((
+        "an exponent",
+        with_type("feedback", r#"{"nps":1e42}"#),
+        &["wrong_type"][..],
+    ));
+    expect_rejected(cases);
+    // A big amount that a double holds is a number >= 0, as any other.
+    expect_applied(vec![(
+        "an amount of 10^42",
+        with_type(
+            "purchase",
+            r#"{"amount":1000000000000000000000000000000000000000000}"#,
+        ),
+    )]);
+}
+
+/// SPEC 1 as sharpened: an `occurred_at` whose UTC instant lies outside the years 1678-2261
+/// is `invalid_timestamp` (not `future_timestamp`, however far ahead).
+#[test]
+fn an_occurred_at_outside_the_years_1678_to_2261_is_invalid_timestamp() {
+    let rejected = [
+        (
+            "the last nanosecond of 1677",
+            "1677-12-31T23:59:59.999999999Z",
+        ),
+        (
+            "1678 by its offset, 1677 in UTC",
+            "1678-01-01T00:59:59+01:00",
+        ),
+        ("1600", "1600-06-01T00:00:00Z"),
+        ("the first instant of 2262", "2262-01-01T00:00:00Z"),
+        (
+            "2261 by its offset, 2262 in UTC",
+            "2261-12-31T23:00:00-01:00",
+        ),
+        ("year 9999", "9999-12-31T23:59:59Z"),
+    ];
+    expect_rejected(
+        rejected
+            .iter()
+            .map(|(name, t)| (*name, at_time(t), &["invalid_timestamp"][..]))
+            .collect(),
+    );
+    expect_applied(vec![
+        ("the first instant of 1678", at_time("1678-01-01T00:00:00Z")),
+        (
+            "1677 by its offset, 1678 in UTC",
+            at_time("1677-12-31T23:00:00-01:00"),
+        ),
+    ]);
+    // Within the years but ahead of the system time: future_timestamp, as before.
+    expect_rejected(vec![(
+        "the last second of 2261",
+        at_time("2261-12-31T23:59:59Z"),
+        &["future_timestamp"][..],
+    )]);
+}

@@ -127,7 +127,9 @@ impl Suppression {
 /// What caused an input: an applied event, or a timer firing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cause<'a> {
-    Event(&'a str),
+    /// An event: its id and its `occurred_at` (a source may re-use an event id later, after
+    /// the 16 remembered ones or an erasure; the time keeps their action ids apart).
+    Event { id: &'a str, at: Timestamp },
     Timer {
         kind: super::customer::TimerKind,
         stamp: Timestamp,
@@ -137,7 +139,7 @@ pub enum Cause<'a> {
 impl Cause<'_> {
     pub fn event_id(&self) -> Option<&str> {
         match self {
-            Cause::Event(id) => Some(id),
+            Cause::Event { id, .. } => Some(id),
             Cause::Timer { .. } => None,
         }
     }
@@ -147,8 +149,8 @@ impl Cause<'_> {
 const ACTION_NAMESPACE: Uuid = Uuid::from_u128(0x6c1f_8e2a_43b5_4d0e_9a61_5f27_c3d8_b104);
 
 /// The deterministic action id: UUIDv5 over `customer_id`, kind and cause, separated by
-/// U+001F (which a customer id cannot contain). The cause is `event:<event_id>` or
-/// `timer:<timer kind>:<stamp, RFC 3339>`.
+/// U+001F (which a customer id cannot contain). The cause is `event:<event_id>` U+001F
+/// `<occurred_at, RFC 3339 UTC>`, or `timer:<timer kind>:<stamp, RFC 3339 UTC>`.
 pub fn action_id(customer_id: &str, kind: ActionKind, cause: &Cause) -> Uuid {
     let mut stamp = [0u8; 32];
     let head = [
@@ -158,16 +160,19 @@ pub fn action_id(customer_id: &str, kind: ActionKind, cause: &Cause) -> Uuid {
         b"\x1f",
     ];
     let name_parts: &[&[u8]] = &match cause {
-        Cause::Event(id) => [
-            head[0],
-            head[1],
-            head[2],
-            head[3],
-            b"event:",
-            id.as_bytes(),
-            b"",
-            b"",
-        ],
+        Cause::Event { id, at } => {
+            let len = at.write_rfc3339(&mut stamp);
+            [
+                head[0],
+                head[1],
+                head[2],
+                head[3],
+                b"event:",
+                id.as_bytes(),
+                b"\x1f",
+                &stamp[..len],
+            ]
+        }
         Cause::Timer { kind: t, stamp: at } => {
             let len = at.write_rfc3339(&mut stamp);
             let t = t.as_str().as_bytes();
@@ -307,11 +312,12 @@ mod tests {
     #[test]
     fn action_ids_are_the_uuid_v5_of_the_whole_name() {
         let customer = "c".repeat(300);
-        let id = action_id(&customer, ActionKind::NurtureLead, &Cause::Event("e-1"));
-        let name = format!("{customer}\u{1f}nurture_lead\u{1f}event:e-1");
+        let at = Timestamp::parse_rfc3339("2025-03-01T09:30:00Z").unwrap();
+        let id = action_id(&customer, ActionKind::NurtureLead, &event("e-1", at));
+        let name = format!("{customer}\u{1f}nurture_lead\u{1f}event:e-1\u{1f}2025-03-01T09:30:00Z");
         assert_eq!(id, Uuid::new_v5(&ACTION_NAMESPACE, name.as_bytes()));
-        let short = action_id("c-1", ActionKind::NurtureLead, &Cause::Event("e-1"));
-        let name = "c-1\u{1f}nurture_lead\u{1f}event:e-1";
+        let short = action_id("c-1", ActionKind::NurtureLead, &event("e-1", at));
+        let name = "c-1\u{1f}nurture_lead\u{1f}event:e-1\u{1f}2025-03-01T09:30:00Z";
         assert_eq!(short, Uuid::new_v5(&ACTION_NAMESPACE, name.as_bytes()));
         let stamp = Timestamp::parse_rfc3339("2025-03-02T10:00:00.5Z").unwrap();
         let timer = Cause::Timer {
@@ -325,25 +331,36 @@ mod tests {
         );
     }
 
+    fn event(id: &str, at: Timestamp) -> Cause<'_> {
+        Cause::Event { id, at }
+    }
+
     #[test]
     fn action_ids_are_deterministic_and_distinct_per_cause() {
-        let a = action_id("c-1", ActionKind::WelcomeOnboarding, &Cause::Event("e-1"));
+        let at = Timestamp::parse_rfc3339("2025-03-01T09:30:00Z").unwrap();
+        let a = action_id("c-1", ActionKind::WelcomeOnboarding, &event("e-1", at));
         assert_eq!(
             a,
-            action_id("c-1", ActionKind::WelcomeOnboarding, &Cause::Event("e-1"))
+            action_id("c-1", ActionKind::WelcomeOnboarding, &event("e-1", at))
         );
         assert_eq!(a.get_version_num(), 5);
         assert_ne!(
             a,
-            action_id("c-1", ActionKind::WelcomeOnboarding, &Cause::Event("e-2"))
+            action_id("c-1", ActionKind::WelcomeOnboarding, &event("e-2", at))
         );
         assert_ne!(
             a,
-            action_id("c-2", ActionKind::WelcomeOnboarding, &Cause::Event("e-1"))
+            action_id("c-2", ActionKind::WelcomeOnboarding, &event("e-1", at))
         );
         assert_ne!(
             a,
-            action_id("c-1", ActionKind::LoyaltyReward, &Cause::Event("e-1"))
+            action_id("c-1", ActionKind::LoyaltyReward, &event("e-1", at))
+        );
+        // The same event id re-used by the source at another time: another action.
+        let later = Timestamp::parse_rfc3339("2025-09-01T09:30:00Z").unwrap();
+        assert_ne!(
+            a,
+            action_id("c-1", ActionKind::WelcomeOnboarding, &event("e-1", later))
         );
     }
 }

@@ -95,6 +95,11 @@ impl fmt::Display for Rejection {
 
 type Result<T> = std::result::Result<T, Rejection>;
 
+/// 1678-01-01T00:00:00Z and the last nanosecond of 2261 (UTC), in ns since the epoch: the
+/// years an `occurred_at` may lie in (SPEC 1), whole years inside what 64-bit nanoseconds hold.
+const FIRST_INSTANT: i64 = -9_214_560_000_000_000_000;
+const LAST_INSTANT: i64 = 9_214_646_400_000_000_000 - 1;
+
 /// Decodes one event. `now` is the system time, used only for the `future_timestamp` rule.
 pub fn decode(bytes: &[u8], now: Timestamp) -> Result<Event<'_>> {
     if bytes.len() > MAX_EVENT_BYTES {
@@ -235,20 +240,21 @@ fn decode_fields<'a>(
     let type_name = id(type_name, "type")?;
     let occurred_at = match occurred_at {
         None | Some(Json::Null) => return Err(missing("occurred_at")),
-        Some(Json::Str(s)) => Timestamp::parse_rfc3339(s).map_err(|e| match e {
-            TimeError::Malformed => Rejection::new(
-                RejectReason::InvalidTimestamp,
-                "occurred_at is not an RFC 3339 date-time YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)",
-            ),
-            TimeError::TooEarly => Rejection::new(
-                RejectReason::InvalidTimestamp,
-                "occurred_at is before the supported range, which starts 1677-09-21T00:12:44Z",
-            ),
-            TimeError::TooLate => Rejection::new(
-                RejectReason::FutureTimestamp,
-                "occurred_at is after 2262-04-11, far more than 24 hours after the system time",
-            ),
-        })?,
+        Some(Json::Str(s)) => match Timestamp::parse_rfc3339(s) {
+            Ok(t) if (FIRST_INSTANT..=LAST_INSTANT).contains(&t.as_nanos()) => t,
+            Ok(_) | Err(TimeError::TooEarly | TimeError::TooLate) => {
+                return Err(Rejection::new(
+                    RejectReason::InvalidTimestamp,
+                    "occurred_at is outside the years 1678-2261 (UTC)",
+                ));
+            }
+            Err(TimeError::Malformed) => {
+                return Err(Rejection::new(
+                    RejectReason::InvalidTimestamp,
+                    "occurred_at is not an RFC 3339 date-time YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)",
+                ));
+            }
+        },
         Some(other) => return Err(wrong_type("occurred_at", "string", other)),
     };
     let data = match data {
@@ -325,8 +331,10 @@ impl<'j, 'a> Data<'j, 'a> {
         match self.field("amount") {
             None => Err(missing("data.amount")),
             Some(Json::Int(i)) if *i >= 0 => Ok(*i as f64),
-            Some(Json::Float(f)) if *f >= 0.0 => Ok(*f),
-            Some(Json::Int(_) | Json::Float(_)) => Err(invalid("data.amount", "a number >= 0")),
+            Some(Json::Float(f) | Json::BigInt(f)) if *f >= 0.0 && f.is_finite() => Ok(*f),
+            Some(Json::Int(_) | Json::Float(_) | Json::BigInt(_)) => {
+                Err(invalid("data.amount", "a finite number >= 0"))
+            }
             Some(other) => Err(wrong_type("data.amount", "a number", other)),
         }
     }
@@ -368,7 +376,9 @@ fn int_in(value: Option<&Json>, path: impl Fn() -> String, lo: u8, hi: u8) -> Re
     match value {
         None => Ok(None),
         Some(Json::Int(i)) if (i128::from(lo)..=i128::from(hi)).contains(i) => Ok(Some(*i as u8)),
-        Some(Json::Int(_)) => Err(invalid(&path(), &format!("an integer {lo}..={hi}"))),
+        Some(Json::Int(_) | Json::BigInt(_)) => {
+            Err(invalid(&path(), &format!("an integer {lo}..={hi}")))
+        }
         Some(other @ Json::Float(_)) => Err(Rejection::new(
             RejectReason::WrongType,
             format!(

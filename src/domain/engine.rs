@@ -487,7 +487,10 @@ impl Engine {
             customer,
             planned.drain(..),
             at,
-            &Cause::Event(&event.event_id),
+            &Cause::Event {
+                id: &event.event_id,
+                at: event.occurred_at,
+            },
             rules,
             out,
         );

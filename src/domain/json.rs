@@ -28,6 +28,9 @@ pub enum Json<'a> {
     Bool(bool),
     /// A number written without fraction or exponent that fits 128 bits.
     Int(i128),
+    /// A number written without fraction or exponent that does not fit 128 bits, as the
+    /// nearest double (infinite past its range): an integer out of any field's range.
+    BigInt(f64),
     /// Any other (finite) number.
     Float(f64),
     Str(Cow<'a, str>),
@@ -75,7 +78,7 @@ impl<'a> Json<'a> {
         match self {
             Json::Null => "null",
             Json::Bool(_) => "boolean",
-            Json::Int(_) | Json::Float(_) => "number",
+            Json::Int(_) | Json::BigInt(_) | Json::Float(_) => "number",
             Json::Str(_) => "string",
             Json::Array => "array",
             Json::Object(_) => "object",
@@ -506,7 +509,8 @@ impl<'a> Parser<'a> {
     }
 
     /// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`: an integer when it has neither
-    /// fraction nor exponent and fits 128 bits, else a finite double.
+    /// fraction nor exponent (a big one when it does not fit 128 bits: out of every field's
+    /// range, `invalid_value`, however many digits it has), else a finite double.
     fn number(&mut self) -> Result<Json<'a>, JsonError> {
         let start = self.at;
         if self.peek() == Some(b'-') {
@@ -556,8 +560,9 @@ impl<'a> Parser<'a> {
         if integer && let Ok(i) = text.parse::<i128>() {
             return Ok(Json::Int(i));
         }
-        match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => Ok(Json::Float(f)),
+        match (integer, text.parse::<f64>()) {
+            (true, Ok(f)) => Ok(Json::BigInt(f)),
+            (false, Ok(f)) if f.is_finite() => Ok(Json::Float(f)),
             _ => Err(self.error("number out of range")),
         }
     }

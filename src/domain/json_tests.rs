@@ -158,6 +158,13 @@ fn tells_integers_from_other_numbers() {
         Json::Int(18446744073709551616)
     );
     assert!(Json::parse("1e400").is_err());
+    // An integer of any length is an integer: past 128 bits, a big one (even past a double's
+    // range), which every field refuses as out of range.
+    assert!(matches!(
+        Json::parse("170141183460469231731687303715884105728").unwrap(),
+        Json::BigInt(_)
+    ));
+    assert!(matches!(Json::parse(&"9".repeat(400)).unwrap(), Json::BigInt(f) if f.is_infinite()));
 }
 
 #[test]
@@ -282,7 +289,8 @@ proptest::proptest! {
         let ours = Json::parse(&text).expect("a well-formed object");
         match digits.parse::<i128>() {
             Ok(n) => proptest::prop_assert_eq!(ours.get("n"), Some(&Json::Int(n))),
-            Err(_) => proptest::prop_assert!(matches!(ours.get("n"), Some(Json::Float(_)))),
+            // Past 128 bits: a big integer (out of every field's range), never a float.
+            Err(_) => proptest::prop_assert!(matches!(ours.get("n"), Some(Json::BigInt(_)))),
         }
     }
 
