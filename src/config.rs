@@ -84,6 +84,7 @@ pub struct KafkaConfig {
     pub operation_timeout_ms: u64,
     pub shutdown_timeout_ms: u64,
     pub key_mismatch: KeyMismatch,
+    pub partitioner: String,
     pub topics: Topics,
     pub librdkafka: std::collections::BTreeMap<String, String>,
 }
@@ -113,6 +114,7 @@ pub const RESERVED_LIBRDKAFKA: &[&str] = &[
     "acks",
     "isolation.level",
     "enable.partition.eof",
+    "partitioner",
 ];
 
 /// Tables whose keys are free (not checked against the defaults).

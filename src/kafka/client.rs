@@ -371,7 +371,10 @@ pub fn producer(k: &KafkaConfig) -> Result<ClientConfig, SettingErrors> {
     );
     d.config
         .set("enable.idempotence", "true")
-        .set("acks", "all");
+        .set("acks", "all")
+        // The partition of a key, for the outputs, re-keyed events and `lifecycle produce`:
+        // Java clients' murmur2 by default, so that they and this service agree.
+        .set("partitioner", &k.partitioner);
     if k.guarantee == Guarantee::ExactlyOnce {
         d.config.set("transactional.id", transactional_id(k));
     }
