@@ -17,6 +17,16 @@ type Raw<'a> = (i32, Option<&'a [u8]>, Option<&'a [u8]>);
 
 /// Produces raw records.
 fn produce_raw(broker: &Broker, topic: &str, records: &[Raw<'_>]) {
+    produce_raw_with_headers(broker, topic, records, &[]);
+}
+
+/// Produces raw records, each with `headers` (name, value).
+fn produce_raw_with_headers(
+    broker: &Broker,
+    topic: &str,
+    records: &[Raw<'_>],
+    headers: &[(&str, &str)],
+) {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap())
         .set("message.max.bytes", "4000000")
@@ -29,6 +39,16 @@ fn produce_raw(broker: &Broker, topic: &str, records: &[Raw<'_>]) {
         }
         if let Some(v) = value {
             record = record.payload(*v);
+        }
+        if !headers.is_empty() {
+            let mut owned = rdkafka::message::OwnedHeaders::new();
+            for (key, value) in headers {
+                owned = owned.insert(rdkafka::message::Header {
+                    key,
+                    value: Some(*value),
+                });
+            }
+            record = record.headers(owned);
         }
         producer.send(record).map_err(|(e, _)| e).expect("send");
     }
@@ -96,7 +116,7 @@ fn records_not_keyed_by_their_customer_are_dead_lettered_and_split_no_customer()
             r#"{"amount":5}"#,
         ),
     ];
-    produce_raw(
+    produce_raw_with_headers(
         &broker,
         &topics.input,
         &[
@@ -104,6 +124,8 @@ fn records_not_keyed_by_their_customer_are_dead_lettered_and_split_no_customer()
             (away, Some(b""), Some(bad[1].as_bytes())),
             (away, Some(b"x-2"), Some(bad[2].as_bytes())),
         ],
+        // The producer's own headers, one of them named like one of ours.
+        &[("trace_id", "t-1"), ("reason", "the producer's own")],
     );
     let mut service = Service::start(
         broker.dir.path(),
@@ -127,6 +149,8 @@ fn records_not_keyed_by_their_customer_are_dead_lettered_and_split_no_customer()
         "a dead letter keeps the key as it was, a null one null"
     );
     for m in &dead {
+        // The original headers are kept; ours come after them, so ours is the last `reason`.
+        assert_eq!(m.headers.get("trace_id").map(String::as_str), Some("t-1"));
         assert_eq!(
             m.headers.get("reason").map(String::as_str),
             Some("key_mismatch")

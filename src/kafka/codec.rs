@@ -1,6 +1,6 @@
 //! Kafka message encodings: output records, dead letters and changelog records.
 
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{BorrowedHeaders, Header, Headers, OwnedHeaders};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Topics;
@@ -99,17 +99,25 @@ pub fn append_record(record: &Record, buf: &mut Vec<u8>) {
 
 /// The headers of a dead letter: why, and where the original came from; `cut_from`, the
 /// original value's size when the dead letter keeps only its start (`value_truncated`).
+///
+/// The original record's headers come first, as they were (null values stay null), and ours
+/// after them: a reader that takes the last header of a name gets ours.
 pub fn dead_letter_headers(
     rejection: &Rejection,
     topic: &str,
     partition: i32,
     offset: i64,
     cut_from: Option<usize>,
+    original: Option<&BorrowedHeaders>,
 ) -> OwnedHeaders {
     let partition = partition.to_string();
     let offset = offset.to_string();
+    let mut headers = OwnedHeaders::new_with_capacity(7 + original.map_or(0, |h| h.count()));
+    for h in original.into_iter().flat_map(|h| h.iter()) {
+        headers = headers.insert(h);
+    }
     let headers = match cut_from {
-        Some(size) => OwnedHeaders::new_with_capacity(7)
+        Some(size) => headers
             .insert(Header {
                 key: "value_truncated",
                 value: Some("true"),
@@ -118,7 +126,7 @@ pub fn dead_letter_headers(
                 key: "original_size",
                 value: Some(size.to_string().as_str()),
             }),
-        None => OwnedHeaders::new_with_capacity(5),
+        None => headers,
     };
     headers
         .insert(Header {

@@ -603,8 +603,14 @@ impl Processor {
         self.metrics.rejected(rejection.reason);
         tracing::debug!(partition = p, offset, reason = %rejection.reason, detail = %rejection.detail, "dead-lettering an event");
         let (payload, cut_from) = dead_letter_value(msg.payload());
-        let headers =
-            dead_letter_headers(rejection, &self.settings.topics.input, p, offset, cut_from);
+        let headers = dead_letter_headers(
+            rejection,
+            &self.settings.topics.input,
+            p,
+            offset,
+            cut_from,
+            msg.headers(),
+        );
         self.sink.stage(
             Envelope {
                 topic: DEAD_LETTER_TOPIC,
