@@ -33,10 +33,21 @@ pub fn customer_hash(id: &str) -> u64 {
 /// for a prefetch, ahead of the decoding that checks it.
 pub fn customer_hash_bytes(id: &[u8]) -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    let mut hasher = foldhash::fast::FixedState::default().build_hasher();
+    let mut hasher = HASH_STATE.build_hasher();
     hasher.write(id);
     hasher.finish()
 }
+
+/// The index's hash, seeded once per process at random: customer ids are untrusted input,
+/// and with a fixed, public seed crafted ids could be made to collide on purpose (hash
+/// flooding). Nothing stores the hash, so it need not be the same in another process.
+static HASH_STATE: std::sync::LazyLock<foldhash::fast::FixedState> =
+    std::sync::LazyLock::new(|| {
+        use std::hash::BuildHasher;
+        // std's RandomState draws its keys from the operating system's random source.
+        let seed = std::hash::RandomState::new().hash_one(0x6c69_6665_6379_636c_u64);
+        foldhash::fast::FixedState::with_seed(seed)
+    });
 
 impl Store {
     fn hash(&self, id: &str) -> u64 {
@@ -203,6 +214,20 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_id_hash_is_stable_in_a_process_and_not_the_public_fixed_seed() {
+        use std::hash::{BuildHasher, Hasher};
+        assert_eq!(customer_hash("c-42"), customer_hash("c-42"));
+        assert_eq!(customer_hash("c-42"), customer_hash_bytes(b"c-42"));
+        let fixed = |id: &[u8]| {
+            let mut h = foldhash::fast::FixedState::default().build_hasher();
+            h.write(id);
+            h.finish()
+        };
+        // A random seed equals the public default one with probability 2^-64.
+        assert_ne!(customer_hash("c-42"), fixed(b"c-42"));
+    }
 
     #[test]
     fn an_id_hashes_the_same_from_its_bytes_and_the_hashes_spread() {
