@@ -11,6 +11,7 @@ use std::time::Instant;
 use compact_str::CompactString;
 use serde::Serialize;
 
+use crate::domain::decode::MAX_EVENT_BYTES;
 use crate::domain::{
     ActionKind, Category, Engine, Event, EventHashes, Outcome, Payload, Record, RecordSink,
     RejectReason, Rejection, Rules, Stage, Suppression, Timestamp, decode, prefetch,
@@ -165,8 +166,15 @@ struct RejectLine<'a> {
     line: u64,
     reason: &'static str,
     detail: &'a str,
-    /// The original line (invalid UTF-8 replaced by U+FFFD).
+    /// The original line (invalid UTF-8 replaced by U+FFFD); only its first 1 MiB when the
+    /// line is longer.
     text: &'a str,
+    /// Present (true) when `text` is cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text_truncated: Option<bool>,
+    /// The line's length in bytes, when `text` is cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_size: Option<usize>,
 }
 
 /// How many lines (or records) travel between the stages at once, and how many such
@@ -226,6 +234,8 @@ enum Line {
         rejection: Rejection,
         /// The original line, kept only when there is a rejects file to write it to.
         text: Option<String>,
+        /// The line's length when `text` keeps only its first [`MAX_EVENT_BYTES`].
+        cut_from: Option<usize>,
     },
 }
 
@@ -326,10 +336,14 @@ pub fn replay(
                                 engine.apply_hashed(&event.event(), event.hashes, None, &mut sink);
                             sink.tally.outcomes[outcome as usize] += 1;
                         }
-                        Line::Rejected { rejection, text } => {
+                        Line::Rejected {
+                            rejection,
+                            text,
+                            cut_from,
+                        } => {
                             *summary.rejected.entry(rejection.reason).or_default() += 1;
                             if let (Some(out), Some(text)) = (rejects.as_deref_mut(), text) {
-                                write_reject(out, summary.lines, rejection, text)?;
+                                write_reject(out, summary.lines, rejection, text, *cut_from)?;
                             }
                         }
                     }
@@ -393,8 +407,16 @@ fn read_and_decode(
         out,
         spare,
     };
-    // The start of a line whose end is not in the buffer yet.
+    // The start of a line whose end is not in the buffer yet: at most its first
+    // MAX_EVENT_BYTES + 1 bytes (enough to know it is too large), however long it is.
     let mut straddling: Vec<u8> = Vec::new();
+    // The length of that line so far.
+    let mut straddling_len = 0usize;
+    let hold = |straddling: &mut Vec<u8>, len: &mut usize, bytes: &[u8]| {
+        let room = (MAX_EVENT_BYTES + 1).saturating_sub(straddling.len());
+        straddling.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        *len += bytes.len();
+    };
     loop {
         let buf = match input.fill_buf() {
             Ok([]) => break,
@@ -406,31 +428,32 @@ fn read_and_decode(
             }
         };
         let mut rest = buf;
-        if !straddling.is_empty() {
+        if straddling_len > 0 {
             let Some(end) = memchr::memchr(b'\n', rest) else {
-                straddling.extend_from_slice(rest);
+                hold(&mut straddling, &mut straddling_len, rest);
                 let n = buf.len();
                 input.consume(n);
                 continue;
             };
-            straddling.extend_from_slice(&rest[..end]);
+            hold(&mut straddling, &mut straddling_len, &rest[..end]);
             rest = &rest[end + 1..];
-            if !decoder.line(&straddling) {
+            if !decoder.line_of(&straddling, straddling_len) {
                 return;
             }
             straddling.clear();
+            straddling_len = 0;
         }
         while let Some(end) = memchr::memchr(b'\n', rest) {
-            if !decoder.line(&rest[..end]) {
+            if !decoder.line_of(&rest[..end], end) {
                 return;
             }
             rest = &rest[end + 1..];
         }
-        straddling.extend_from_slice(rest);
+        hold(&mut straddling, &mut straddling_len, rest);
         let n = buf.len();
         input.consume(n);
     }
-    if !straddling.is_empty() && !decoder.line(&straddling) {
+    if straddling_len > 0 && !decoder.line_of(&straddling, straddling_len) {
         return;
     }
     let _ = out.send(Ok(decoder.batch));
@@ -447,6 +470,27 @@ struct LineDecoder<'c> {
 }
 
 impl LineDecoder<'_> {
+    /// A line of `len` bytes of which `held` are its first ones (all of them, unless it is
+    /// over the event limit): a line over the limit is rejected as `too_large` from its first
+    /// MiB, never held whole (SPEC 1: a line of gigabytes must not exhaust memory).
+    fn line_of(&mut self, held: &[u8], len: usize) -> bool {
+        if len <= MAX_EVENT_BYTES {
+            return self.line(held);
+        }
+        self.first = false;
+        let kept = &held[..held.len().min(MAX_EVENT_BYTES)];
+        self.push(Line::Rejected {
+            rejection: Rejection::new(
+                RejectReason::TooLarge,
+                format!("{len} bytes, the limit is {MAX_EVENT_BYTES}"),
+            ),
+            text: self
+                .keep_text
+                .then(|| String::from_utf8_lossy(kept).into_owned()),
+            cut_from: Some(len),
+        })
+    }
+
     /// One line without its line feed; false when the engine stage has stopped listening.
     fn line(&mut self, line: &[u8]) -> bool {
         let mut bytes = line;
@@ -454,7 +498,7 @@ impl LineDecoder<'_> {
             bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
             self.first = false;
         }
-        self.batch.push(if is_blank(bytes) {
+        let line = if is_blank(bytes) {
             Line::Blank
         } else {
             match decode(bytes, self.now) {
@@ -464,9 +508,17 @@ impl LineDecoder<'_> {
                     text: self
                         .keep_text
                         .then(|| String::from_utf8_lossy(bytes).into_owned()),
+                    cut_from: None,
                 },
             }
-        });
+        };
+        self.push(line)
+    }
+
+    /// Adds a line to the batch, sending the batch on when it is full; false when the
+    /// engine stage has stopped listening.
+    fn push(&mut self, line: Line) -> bool {
+        self.batch.push(line);
         if self.batch.len() < BATCH {
             return true;
         }
@@ -508,12 +560,15 @@ fn write_reject(
     line: u64,
     rejection: &Rejection,
     text: &str,
+    cut_from: Option<usize>,
 ) -> io::Result<()> {
     let reject = RejectLine {
         line,
         reason: rejection.reason.as_str(),
         detail: &rejection.detail,
         text,
+        text_truncated: cut_from.map(|_| true),
+        original_size: cut_from,
     };
     serde_json::to_writer(&mut *out, &reject)?;
     out.write_all(b"\n")

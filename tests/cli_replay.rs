@@ -124,3 +124,73 @@ fn the_run_fails_when_it_cannot_proceed() {
         assert!(!out.stderr.is_empty(), "{what}: says why");
     }
 }
+
+/// The peak resident memory of a running process, from /proc (Linux), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM");
+    kib * 1024
+}
+
+/// SPEC 1: a line over 1 MiB is rejected (`too_large`) without being held whole. A line of
+/// 300 MB streamed through standard input leaves replay's peak memory far below the line's
+/// size, the rejects file keeps its first MiB and says it was cut, and the next line counts.
+#[test]
+fn a_line_of_hundreds_of_megabytes_is_rejected_in_bounded_memory() {
+    const LINE: usize = 300_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .args(["replay", "--input", "-", "--output", "-", "--rejects"])
+        .arg(&rejects)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the lifecycle binary runs");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let chunk = vec![b'x'; 1 << 20];
+    let mut written = 0;
+    while written < LINE {
+        let n = chunk.len().min(LINE - written);
+        pipe.write_all(&chunk[..n]).expect("write stdin");
+        written += n;
+    }
+    pipe.write_all(b"\n").unwrap();
+    // Measured while the process is still running (its input is not closed yet): by now it
+    // has read the whole long line.
+    pipe.write_all(EVENTS.lines().next().unwrap().as_bytes())
+        .unwrap();
+    pipe.write_all(b"\n").unwrap();
+    pipe.flush().unwrap();
+    let peak = peak_rss(child.id());
+    drop(pipe);
+    let out = child.wait_with_output().expect("lifecycle exits");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        peak < 64 << 20,
+        "peak RSS {} MiB for a {} MB line",
+        peak >> 20,
+        LINE / 1_000_000
+    );
+    let rejected = lines(&std::fs::read_to_string(&rejects).unwrap());
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["reason"], "too_large");
+    assert_eq!(rejected[0]["line"], 1);
+    assert_eq!(rejected[0]["text_truncated"], true);
+    assert_eq!(rejected[0]["original_size"], LINE);
+    assert_eq!(
+        rejected[0]["text"].as_str().unwrap().len(),
+        1 << 20,
+        "its first MiB"
+    );
+    let records = lines(&String::from_utf8(out.stdout).unwrap());
+    assert!(
+        records.iter().any(|r| r["customer_id"] == "c1"),
+        "the line after it was applied"
+    );
+}
