@@ -7,7 +7,7 @@
 //!
 //! | bytes | field |
 //! |---|---|
-//! | 1 | stage (index in [`Stage::ALL`]) |
+//! | 1 | stage (its code, [`stage_code`]) |
 //! | 1 | flags: which optional fields follow, and `contactable` |
 //! | 1 | need level (0: none) |
 //! | 1 | last NPS (meaningful when its flag is set) |
@@ -16,13 +16,83 @@
 //! | 8 each | first conversion at, last activity at, last offset (when flagged) |
 //! | 8 + 8 | total spend, refund total (`f64` bits) |
 //! | 1 + 1 + 8 n | recent ids: count, ring position, hashes |
-//! | 1 + 9 n | last sent: count, then kind (index in [`ActionKind::ALL`]) and time |
+//! | 1 + 9 n | last sent: count, then kind (its code, [`kind_code`]) and time |
 //! | 1 + n | the customer id: length, UTF-8 bytes |
+//!
+//! Stored enums are written as explicit codes, never as positions: a code, once given, is
+//! never reused or changed, and a new variant gets a new code (so adding an action kind keeps
+//! every record written before it readable). `tests/changelog_fixtures.rs` reads committed
+//! bytes of every format that shipped.
 
 use super::action::ActionKind;
 use super::customer::{Customer, LastSent, RECENT_IDS, RecentIds, Stage};
 use super::event::NeedLevel;
 use super::time::Timestamp;
+
+/// A stage's code in state records (stable: see the module docs).
+pub fn stage_code(stage: Stage) -> u8 {
+    match stage {
+        Stage::Prospect => 0,
+        Stage::New => 1,
+        Stage::Mature => 2,
+        Stage::Churning => 3,
+        Stage::Churned => 4,
+    }
+}
+
+pub fn stage_from_code(code: u8) -> Option<Stage> {
+    Some(match code {
+        0 => Stage::Prospect,
+        1 => Stage::New,
+        2 => Stage::Mature,
+        3 => Stage::Churning,
+        4 => Stage::Churned,
+        _ => return None,
+    })
+}
+
+/// An action kind's code in state records (stable: see the module docs).
+pub fn kind_code(kind: ActionKind) -> u8 {
+    match kind {
+        ActionKind::NurtureLead => 0,
+        ActionKind::WelcomeOnboarding => 1,
+        ActionKind::LoyaltyReward => 2,
+        ActionKind::RetentionOffer => 3,
+        ActionKind::WinBackCampaign => 4,
+        ActionKind::WelcomeBack => 5,
+        ActionKind::ServiceRecovery => 6,
+        ActionKind::DetractorFollowUp => 7,
+        ActionKind::AdvocacyInvite => 8,
+        ActionKind::SurpriseDelight => 9,
+    }
+}
+
+pub fn kind_from_code(code: u8) -> Option<ActionKind> {
+    Some(match code {
+        0 => ActionKind::NurtureLead,
+        1 => ActionKind::WelcomeOnboarding,
+        2 => ActionKind::LoyaltyReward,
+        3 => ActionKind::RetentionOffer,
+        4 => ActionKind::WinBackCampaign,
+        5 => ActionKind::WelcomeBack,
+        6 => ActionKind::ServiceRecovery,
+        7 => ActionKind::DetractorFollowUp,
+        8 => ActionKind::AdvocacyInvite,
+        9 => ActionKind::SurpriseDelight,
+        _ => return None,
+    })
+}
+
+/// A need level's code in state records (0 is "none").
+fn need_code(level: NeedLevel) -> u8 {
+    match level {
+        NeedLevel::Physiological => 1,
+        NeedLevel::Safety => 2,
+        NeedLevel::Social => 3,
+        NeedLevel::Esteem => 4,
+        NeedLevel::SelfActualization => 5,
+    }
+}
 
 const FIRST_CONVERSION: u8 = 1;
 const LAST_ACTIVITY: u8 = 1 << 1;
@@ -55,11 +125,10 @@ impl Customer {
         flag(self.last_nps.is_some(), LAST_NPS);
         flag(self.contactable, CONTACTABLE);
         flag(self.last_offset.is_some(), LAST_OFFSET);
-        let stage = Stage::ALL.iter().position(|s| *s == self.stage);
         out.extend_from_slice(&[
-            stage.unwrap_or(0) as u8,
+            stage_code(self.stage),
             flags,
-            self.need_level.map_or(0, |n| n as u8),
+            self.need_level.map_or(0, need_code),
             self.last_nps.unwrap_or(0),
         ]);
         for n in [self.seq, self.purchase_count, self.complaint_count] {
@@ -83,8 +152,7 @@ impl Customer {
         let sent = self.last_sent.entries();
         out.push(sent.len() as u8);
         for (kind, at) in sent {
-            let kind = ActionKind::ALL.iter().position(|k| k == kind);
-            out.push(kind.unwrap_or(0) as u8);
+            out.push(kind_code(*kind));
             out.extend_from_slice(&at.as_nanos().to_le_bytes());
         }
         let id_len = u8::try_from(self.id.len()).expect("customer ids are at most 128 bytes");
@@ -97,9 +165,7 @@ impl Customer {
         let mut r = Reader(bytes);
         let [stage, flags, need_level, last_nps] = r.take()?;
         let has = |bit: u8| flags & bit != 0;
-        let stage = *Stage::ALL
-            .get(usize::from(stage))
-            .ok_or(StateBytesError::Invalid("stage"))?;
+        let stage = stage_from_code(stage).ok_or(StateBytesError::Invalid("stage"))?;
         let need_level = match need_level {
             0 => None,
             n => Some(NeedLevel::from_u8(n).ok_or(StateBytesError::Invalid("need level"))?),
@@ -130,13 +196,12 @@ impl Customer {
         let recent = RecentIds::from_parts(ids, next);
         let [count] = r.take()?;
         let mut sent = Vec::with_capacity(usize::from(count));
-        let mut seen = 0u16;
+        let mut seen = 0u64;
         for _ in 0..count {
-            let [kind] = r.take()?;
-            let kind_bit = 1u16.checked_shl(u32::from(kind)).unwrap_or(0);
-            let kind = ActionKind::ALL.get(usize::from(kind));
-            let kind = match kind {
-                Some(kind) if seen & kind_bit == 0 => *kind,
+            let [code] = r.take()?;
+            let kind_bit = 1u64.checked_shl(u32::from(code)).unwrap_or(0);
+            let kind = match kind_from_code(code) {
+                Some(kind) if seen & kind_bit == 0 => kind,
                 _ => return Err(StateBytesError::Invalid("action kind")),
             };
             seen |= kind_bit;

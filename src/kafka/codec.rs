@@ -151,9 +151,11 @@ pub fn dead_letter_headers(
         })
 }
 
-/// The first byte of a customer state record: its encoding. Format 1 (postcard, a compact
-/// serde format) is what versions before format 2 wrote; it is still read, so a changelog
-/// written by an older version restores.
+/// The first byte of a customer state record: its format. Format 1 (postcard, a serde
+/// format laid out by the struct of its day) was written before session 8 and is no longer
+/// read: its reader decoded today's struct, not the bytes old versions wrote (see
+/// docs/decisions.md). Formats 2 and 3 are read from committed fixtures of real bytes
+/// (`tests/changelog_fixtures.rs`).
 pub const STATE_FORMAT_POSTCARD: u8 = 1;
 /// Format 2: fixed-width fields ([`Customer::write_bytes`]), about ten times cheaper to read.
 pub const STATE_FORMAT_FIXED: u8 = 2;
@@ -193,9 +195,11 @@ pub fn decode_customer_owned(bytes: &[u8]) -> Result<(Customer, OwnerEpoch), Str
         Some((&STATE_FORMAT_FIXED, rest)) => Customer::read_bytes(rest)
             .map(|c| (c, 0))
             .map_err(|e| e.to_string()),
-        Some((&STATE_FORMAT_POSTCARD, rest)) => postcard::from_bytes(rest)
-            .map(|c| (c, 0))
-            .map_err(|e| e.to_string()),
+        Some((&STATE_FORMAT_POSTCARD, _)) => Err(
+            "state format 1, written before format 2 (session 8), is no longer read: rebuild the \
+             state by consuming the input from its start (a new consumer group, or its offsets reset)"
+                .into(),
+        ),
         Some((other, _)) => Err(format!("unknown state format {other}")),
         None => Err("empty state record".into()),
     }
@@ -284,10 +288,9 @@ mod tests {
         c.write_bytes(&mut two);
         assert_eq!(decode_customer_owned(&two).unwrap(), (c.clone(), 0));
         assert!(decode_customer(&[STATE_FORMAT_FIXED_EPOCH, 1, 2]).is_err());
-        // A record an older version wrote (format 1) still restores.
-        let mut old = vec![STATE_FORMAT_POSTCARD];
-        old.extend(postcard::to_stdvec(&c).unwrap());
-        assert_eq!(decode_customer(&old).unwrap(), c);
+        // Format 1 is refused with what to do.
+        let old = decode_customer(&[STATE_FORMAT_POSTCARD, 0, 1]).unwrap_err();
+        assert!(old.contains("no longer read"), "{old}");
         assert!(decode_customer(&[9, 1, 2]).is_err());
         // A progress record of a version before owner epochs is epoch 0.
         let meta = decode_changelog(

@@ -1,0 +1,174 @@
+//! Formats are promises: the changelog's committed byte fixtures (tests/fixtures/changelog,
+//! written once by the versions that wrote each format and never regenerated) still restore,
+//! field by field. The expected values are written here from the fixtures' description, not
+//! computed by today's encoder.
+
+use lifecycle::domain::event::NeedLevel;
+use lifecycle::domain::{ActionKind, Stage, Timestamp};
+use lifecycle::kafka::codec::{
+    ChangelogEntry, PARTITION_META_KEY, decode_changelog, decode_customer_owned,
+};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/changelog")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn t(s: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(s).unwrap()
+}
+
+/// The mature customer of the fixtures (format 2, and format 3 with owner epoch 7).
+fn assert_is_the_mature_customer(name: &str, epoch: u64) {
+    let (c, read_epoch) = decode_customer_owned(&fixture(name)).expect(name);
+    assert_eq!(read_epoch, epoch, "{name}: epoch");
+    assert_eq!(c.id.as_str(), "c-42");
+    assert_eq!(c.stage, Stage::Mature);
+    assert_eq!(c.seq, 3);
+    assert_eq!(c.first_seen, t("2025-01-01T09:30:00Z"));
+    assert_eq!(c.stage_entered_at, t("2025-02-15T10:00:00Z"));
+    assert_eq!(c.first_conversion_at, Some(t("2025-01-10T12:30:00Z")));
+    assert_eq!(c.last_activity_at, Some(t("2025-02-15T10:00:00Z")));
+    assert_eq!(c.purchase_count, 3);
+    assert_eq!(c.total_spend, 149.7);
+    assert_eq!(c.refund_total, 10.25);
+    assert_eq!(c.complaint_count, 1);
+    assert_eq!(c.last_nps, Some(9));
+    assert!(!c.contactable);
+    assert_eq!(c.need_level, Some(NeedLevel::Esteem));
+    assert_eq!(c.last_offset, Some(41));
+    for id in [0x0102_0304_0506_0708, 0x1111_1111_1111_1111, 42] {
+        assert!(c.recent.contains(id), "recent event id {id:#x}");
+    }
+    assert!(!c.recent.contains(43));
+    assert_eq!(
+        c.last_sent.get(ActionKind::NurtureLead),
+        Some(t("2025-01-01T09:30:00Z"))
+    );
+    assert_eq!(
+        c.last_sent.get(ActionKind::LoyaltyReward),
+        Some(t("2025-02-15T10:00:00Z"))
+    );
+    assert_eq!(
+        c.last_sent.get(ActionKind::SurpriseDelight),
+        Some(t("2025-02-15T10:00:00.5Z"))
+    );
+    for kind in [
+        ActionKind::WelcomeOnboarding,
+        ActionKind::RetentionOffer,
+        ActionKind::WinBackCampaign,
+        ActionKind::WelcomeBack,
+        ActionKind::ServiceRecovery,
+        ActionKind::DetractorFollowUp,
+        ActionKind::AdvocacyInvite,
+    ] {
+        assert_eq!(c.last_sent.get(kind), None, "{kind:?}");
+    }
+}
+
+fn assert_is_the_new_prospect(name: &str) {
+    let (c, epoch) = decode_customer_owned(&fixture(name)).expect(name);
+    assert_eq!(epoch, 0);
+    assert_eq!(c.id.as_str(), "ana");
+    assert_eq!(c.stage, Stage::Prospect);
+    assert_eq!(c.seq, 1);
+    assert_eq!(c.first_seen, t("2024-12-31T23:59:59.123456789Z"));
+    assert_eq!(c.stage_entered_at, t("2024-12-31T23:59:59.123456789Z"));
+    assert_eq!(c.first_conversion_at, None);
+    assert_eq!(c.last_activity_at, None);
+    assert_eq!((c.purchase_count, c.complaint_count), (0, 0));
+    assert_eq!((c.total_spend, c.refund_total), (0.0, 0.0));
+    assert_eq!(c.last_nps, None);
+    assert!(c.contactable);
+    assert_eq!(c.need_level, None);
+    assert_eq!(c.last_offset, None);
+    assert!(!c.recent.contains(0) && !c.recent.contains(42));
+}
+
+#[test]
+fn format_2_records_written_before_owner_epochs_restore() {
+    assert_is_the_mature_customer("format2-mature.bin", 0);
+    assert_is_the_new_prospect("format2-prospect.bin");
+}
+
+#[test]
+fn format_3_records_restore_with_their_owner_epoch() {
+    assert_is_the_mature_customer("format3-mature-epoch7.bin", 7);
+    assert_is_the_new_prospect("format3-prospect-epoch0.bin");
+}
+
+#[test]
+fn progress_records_of_every_version_restore() {
+    let meta = |name: &str| match decode_changelog(
+        Some(PARTITION_META_KEY),
+        Some(&fixture(name)),
+        0,
+        || 0,
+    ) {
+        Ok(ChangelogEntry::Meta(m)) => m,
+        other => panic!("{name}: not a progress record: {other:?}"),
+    };
+    let before = meta("progress-before-epochs.json");
+    assert_eq!(before.clock, Some(t("2025-02-15T10:00:00Z")));
+    assert_eq!((before.applied_offset, before.epoch), (Some(12), 0));
+    let empty = meta("progress-empty.json");
+    assert_eq!(
+        (empty.clock, empty.applied_offset, empty.epoch),
+        (None, None, 0)
+    );
+    let claimed = meta("progress-epoch7.json");
+    assert_eq!(claimed.clock, Some(t("2025-02-15T10:00:00Z")));
+    assert_eq!((claimed.applied_offset, claimed.epoch), (Some(12), 7));
+}
+
+/// Every stored code stays what it is: the fixtures above hold stage 2 (mature) and the
+/// action kinds 0, 2 and 9; these are the whole tables, so a new variant must take a new
+/// code and cannot move an old one.
+#[test]
+fn stored_codes_are_fixed_and_a_new_kind_takes_a_new_one() {
+    use lifecycle::domain::customer_bytes::{
+        kind_code, kind_from_code, stage_code, stage_from_code,
+    };
+    let stages = [
+        (Stage::Prospect, 0),
+        (Stage::New, 1),
+        (Stage::Mature, 2),
+        (Stage::Churning, 3),
+        (Stage::Churned, 4),
+    ];
+    for (stage, code) in stages {
+        assert_eq!(stage_code(stage), code, "{stage:?}");
+        assert_eq!(stage_from_code(code), Some(stage));
+    }
+    assert_eq!(
+        Stage::ALL.len(),
+        stages.len(),
+        "a new stage needs its code here"
+    );
+    let kinds = [
+        (ActionKind::NurtureLead, 0),
+        (ActionKind::WelcomeOnboarding, 1),
+        (ActionKind::LoyaltyReward, 2),
+        (ActionKind::RetentionOffer, 3),
+        (ActionKind::WinBackCampaign, 4),
+        (ActionKind::WelcomeBack, 5),
+        (ActionKind::ServiceRecovery, 6),
+        (ActionKind::DetractorFollowUp, 7),
+        (ActionKind::AdvocacyInvite, 8),
+        (ActionKind::SurpriseDelight, 9),
+    ];
+    for (kind, code) in kinds {
+        assert_eq!(kind_code(kind), code, "{kind:?}");
+        assert_eq!(kind_from_code(code), Some(kind));
+    }
+    assert_eq!(
+        ActionKind::ALL.len(),
+        kinds.len(),
+        "a new action kind needs its (new) code here"
+    );
+    // A code no version wrote is refused, not read as some other kind.
+    assert_eq!(kind_from_code(10), None);
+    assert_eq!(stage_from_code(5), None);
+}
