@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::domain::event::{EventSet, EventType};
 use crate::domain::rules::Rules;
-use crate::domain::time::Span;
+use crate::domain::time::{Span, Timestamp};
 
 /// The documented defaults, also the list of valid keys.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -18,6 +18,7 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub rules: RulesConfig,
+    pub actions: ActionsConfig,
     pub log: LogConfig,
     pub http: HttpConfig,
     pub kafka: KafkaConfig,
@@ -133,6 +134,16 @@ pub struct RulesConfig {
     pub churn_signal_events: Vec<String>,
     pub cooldown_days: u32,
     pub delight_milestones: Vec<u32>,
+}
+
+/// SPEC 3's frequency cap and backfill (the `[actions]` table).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsConfig {
+    pub max_sent: u32,
+    pub per_days: u32,
+    /// RFC 3339; empty: no backfill.
+    pub send_from: String,
 }
 
 /// Every problem found in a configuration, one per line.
@@ -275,6 +286,18 @@ impl Config {
         if r.delight_milestones.contains(&0) {
             problems.push("rules.delight_milestones: a milestone must be at least 1".into());
         }
+        let a = &self.actions;
+        if a.max_sent > 0 && !(1..=MAX_DAYS).contains(&a.per_days) {
+            problems.push(format!(
+                "actions.per_days: must be 1..={MAX_DAYS} when actions.max_sent is above 0"
+            ));
+        }
+        if !a.send_from.is_empty() && Timestamp::parse_rfc3339(&a.send_from).is_err() {
+            problems.push(
+                "actions.send_from: must be an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SSZ), or empty"
+                    .into(),
+            );
+        }
         let k = &self.kafka;
         if k.brokers.trim().is_empty() {
             problems.push("kafka.brokers: must name at least one broker".into());
@@ -341,6 +364,9 @@ impl Config {
             churn_signal_events: set(&r.churn_signal_events),
             cooldown_days: r.cooldown_days,
             delight_milestones: milestones,
+            max_sent: self.actions.max_sent,
+            per_days: self.actions.per_days,
+            send_from: Timestamp::parse_rfc3339(&self.actions.send_from).ok(),
         }
     }
 }

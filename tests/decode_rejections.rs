@@ -58,11 +58,27 @@ fn expect_rejected(cases: Vec<(&str, String, &[&str])>) {
         check.eq(name, "applied", out.outcome("applied"), 0);
         if let Some(r) = out.rejects.first() {
             check.eq(name, "rejects line number", r["line"].as_u64(), Some(1));
+            // SPEC 1: the rejects file keeps at most a line's first MiB, and says it was cut.
+            let mib = 1024 * 1024;
+            let kept = &line[..line.len().min(mib)];
             check.eq(
                 name,
                 "rejects original text",
                 r["text"].as_str(),
-                Some(line.as_str()),
+                Some(kept),
+            );
+            let cut = line.len() > mib;
+            check.eq(
+                name,
+                "text_truncated",
+                r.get("text_truncated").and_then(|v| v.as_bool()),
+                cut.then_some(true),
+            );
+            check.eq(
+                name,
+                "original_size",
+                r.get("original_size").and_then(|v| v.as_u64()),
+                cut.then_some(line.len() as u64),
             );
             let reason = r["reason"].as_str().unwrap_or("");
             if reasons.contains(&reason) {

@@ -1304,3 +1304,129 @@ fn an_event_id_reused_later_gives_another_action_id() {
     );
     check.finish();
 }
+
+/// A detractor's feedback (NPS 3): plans `detractor_follow_up`.
+fn detractor(id: &str, c: &str, at: &str) -> String {
+    feedback(id, c, at, r#"{"nps":3}"#)
+}
+
+/// SPEC 3, frequency cap: at most `max_sent` actions of any kind within any `per_days` days of
+/// action time; `service_recovery` is neither capped nor counted; consent and cooldown come
+/// first, and what they suppress does not count.
+#[test]
+fn the_frequency_cap_limits_actions_of_any_kind_within_its_window() {
+    let config = "[actions]\nmax_sent = 2\nper_days = 30\n";
+    let out = replay_with(
+        &jsonl(&[
+            lead("e1", "c1", &d(0)),       // nurture_lead: 1 of 2
+            buy("e2", "c1", &d(1)),        // welcome_onboarding: 2 of 2
+            complaint("e3", "c1", &d(2)),  // service_recovery: not capped, not counted
+            detractor("e4", "c1", &d(3)),  // capped
+            detractor("e5", "c1", &d(30)), // d0 left the window (d30 = d0 + 30): 2 of 2 again
+            detractor("e6", "c1", &d(31)), // cooldown (30 days after e5), not the cap
+            withdraw("e7", "c1", &d(32)),
+            grant("e8", "c1", &d(33)),
+            complaint("e9", "c1", &d(34)), // service_recovery again: sent
+        ]),
+        None,
+        Some(config),
+    );
+    let mut check = Checker::new();
+    check.lines(
+        "frequency cap",
+        "actions",
+        &out.actions(),
+        &[
+            ac("c1", "nurture_lead", "prospect", &d(0), "e1"),
+            ac("c1", "welcome_onboarding", "new", &d(1), "e2"),
+            ac("c1", "service_recovery", "new", &d(2), "e3"),
+            ac("c1", "detractor_follow_up", "new", &d(30), "e5"),
+            ac("c1", "service_recovery", "new", &d(34), "e9"),
+        ],
+    );
+    check.eq(
+        "frequency cap",
+        "capped",
+        out.suppressed("frequency_cap"),
+        1,
+    );
+    check.eq("frequency cap", "cooldown", out.suppressed("cooldown"), 1);
+    // Without the cap (the default) the capped one is sent.
+    let free = replay_lines(&jsonl(&[
+        lead("e1", "c1", &d(0)),
+        buy("e2", "c1", &d(1)),
+        detractor("e4", "c1", &d(3)),
+    ]));
+    check.eq("no cap", "actions", free.actions().len(), 3);
+    check.eq("no cap", "capped", free.suppressed("frequency_cap"), 0);
+    check.finish();
+}
+
+/// SPEC 3, frequency cap: an action suppressed by consent does not count towards the cap.
+#[test]
+fn an_action_suppressed_by_consent_does_not_count_towards_the_cap() {
+    let config = "[actions]\nmax_sent = 1\nper_days = 30\n";
+    let out = replay_with(
+        &jsonl(&[
+            withdraw("e1", "c1", &d(0)), // nurture_lead: no consent, not counted
+            grant("e2", "c1", &d(1)),
+            buy("e3", "c1", &d(2)), // welcome_onboarding: 1 of 1
+            detractor("e4", "c1", &d(3)),
+        ]),
+        None,
+        Some(config),
+    );
+    let mut check = Checker::new();
+    check.lines(
+        "consent first",
+        "actions",
+        &out.actions(),
+        &[ac("c1", "welcome_onboarding", "new", &d(2), "e3")],
+    );
+    check.eq(
+        "consent first",
+        "no_consent",
+        out.suppressed("no_consent"),
+        1,
+    );
+    check.eq(
+        "consent first",
+        "capped",
+        out.suppressed("frequency_cap"),
+        1,
+    );
+    check.finish();
+}
+
+/// SPEC 3, backfill: an action dated before `send_from` is planned and counted, restarts its
+/// cooldown like a sent one, but is not sent; the state (so the transitions) equals a run
+/// without backfill.
+#[test]
+fn backfilled_actions_are_planned_and_counted_but_not_sent() {
+    let lines = jsonl(&[
+        lead("e1", "c1", &d(0)),
+        buy("e2", "c1", &d(5)),
+        detractor("e3", "c1", &d(8)),  // backfilled
+        detractor("e4", "c1", &d(20)), // after send_from, but within e3's cooldown
+        detractor("e5", "c1", &d(40)), // sent
+    ]);
+    let config = format!("[actions]\nsend_from = \"{}\"\n", d(10));
+    let out = replay_with(&lines, None, Some(&config));
+    let plain = replay_lines(&lines);
+    let mut check = Checker::new();
+    check.lines(
+        "backfill",
+        "actions",
+        &out.actions(),
+        &[ac("c1", "detractor_follow_up", "new", &d(40), "e5")],
+    );
+    check.eq("backfill", "backfilled", out.suppressed("backfill"), 3);
+    check.eq("backfill", "cooldown", out.suppressed("cooldown"), 1);
+    check.lines(
+        "backfill",
+        "transitions as without it",
+        &out.transitions(),
+        &plain.transitions(),
+    );
+    check.finish();
+}

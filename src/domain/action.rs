@@ -96,6 +96,12 @@ impl ActionKind {
     pub fn ignores_consent(self) -> bool {
         self == ActionKind::ServiceRecovery
     }
+
+    /// Whether the frequency cap counts (and can suppress) this kind: all but
+    /// `service_recovery` (SPEC 3).
+    pub fn counts_for_frequency_cap(self) -> bool {
+        self != ActionKind::ServiceRecovery
+    }
 }
 
 impl fmt::Display for ActionKind {
@@ -111,15 +117,26 @@ pub enum Suppression {
     Cooldown,
     /// The customer withdrew consent.
     NoConsent,
+    /// The customer was sent `actions.max_sent` actions within `actions.per_days` days.
+    FrequencyCap,
+    /// Dated before `actions.send_from`: planned and counted as sent, but not sent.
+    Backfill,
 }
 
 impl Suppression {
-    pub const ALL: [Suppression; 2] = [Suppression::Cooldown, Suppression::NoConsent];
+    pub const ALL: [Suppression; 4] = [
+        Suppression::Cooldown,
+        Suppression::NoConsent,
+        Suppression::FrequencyCap,
+        Suppression::Backfill,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Suppression::Cooldown => "cooldown",
             Suppression::NoConsent => "no_consent",
+            Suppression::FrequencyCap => "frequency_cap",
+            Suppression::Backfill => "backfill",
         }
     }
 }

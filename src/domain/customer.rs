@@ -145,6 +145,41 @@ impl LastSent {
     }
 }
 
+/// The times of the last actions the frequency cap counts (sent or backfilled, not
+/// `service_recovery`), at most `actions.max_sent` of them, oldest first; boxed, so a customer
+/// without any (the cap off, the default) pays one word.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapTimes(Option<Box<[Timestamp]>>);
+
+impl CapTimes {
+    pub fn times(&self) -> &[Timestamp] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+
+    pub(super) fn from_times(times: Vec<Timestamp>) -> CapTimes {
+        CapTimes((!times.is_empty()).then(|| times.into_boxed_slice()))
+    }
+
+    /// Counted actions less than `window` from `at`, either side (later ones exist only when
+    /// `at` is late: an action may not push any window of `window` over the cap).
+    pub fn near(&self, at: Timestamp, window: super::time::Span) -> usize {
+        self.times()
+            .iter()
+            .filter(|t| t.plus(window) > at && at.plus(window) > **t)
+            .count()
+    }
+
+    /// Counts an action at `at`, keeping the `keep` latest.
+    pub fn record(&mut self, at: Timestamp, keep: usize) {
+        let mut times = self.0.take().map_or_else(Vec::new, Vec::from);
+        let place = times.partition_point(|t| *t <= at);
+        times.insert(place, at);
+        let excess = times.len().saturating_sub(keep);
+        times.drain(..excess);
+        self.0 = Some(times.into_boxed_slice());
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Customer {
     /// Inline up to 24 bytes: no second allocation, and the id compare in the index lookup
@@ -166,6 +201,9 @@ pub struct Customer {
     pub need_level: Option<NeedLevel>,
     pub recent: RecentIds,
     pub last_sent: LastSent,
+    /// For the frequency cap (`[actions] max_sent`).
+    #[serde(default)]
+    pub cap_times: CapTimes,
     /// Kafka mode: the input offset of the last event applied (for at-least-once replays).
     #[serde(default)]
     pub last_offset: Option<i64>,
@@ -191,6 +229,7 @@ impl Customer {
             need_level: None,
             recent: RecentIds::default(),
             last_sent: LastSent::default(),
+            cap_times: CapTimes::default(),
             last_offset: None,
         }
     }

@@ -17,6 +17,7 @@
 //! | 8 + 8 | total spend, refund total (`f64` bits) |
 //! | 1 + 1 + 8 n | recent ids: count, ring position, hashes |
 //! | 1 + 9 n | last sent: count, then kind (its code, [`kind_code`]) and time |
+//! | 1 + 8 n | frequency-cap times: count, times (only when flagged; since session 17) |
 //! | 1 + n | the customer id: length, UTF-8 bytes |
 //!
 //! Stored enums are written as explicit codes, never as positions: a code, once given, is
@@ -25,7 +26,7 @@
 //! bytes of every format that shipped.
 
 use super::action::ActionKind;
-use super::customer::{Customer, LastSent, RECENT_IDS, RecentIds, Stage};
+use super::customer::{CapTimes, Customer, LastSent, RECENT_IDS, RecentIds, Stage};
 use super::event::NeedLevel;
 use super::time::Timestamp;
 
@@ -99,6 +100,7 @@ const LAST_ACTIVITY: u8 = 1 << 1;
 const LAST_NPS: u8 = 1 << 2;
 const CONTACTABLE: u8 = 1 << 3;
 const LAST_OFFSET: u8 = 1 << 4;
+const CAP_TIMES: u8 = 1 << 5;
 
 /// Why bytes are not a customer's state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +127,7 @@ impl Customer {
         flag(self.last_nps.is_some(), LAST_NPS);
         flag(self.contactable, CONTACTABLE);
         flag(self.last_offset.is_some(), LAST_OFFSET);
+        flag(!self.cap_times.times().is_empty(), CAP_TIMES);
         out.extend_from_slice(&[
             stage_code(self.stage),
             flags,
@@ -154,6 +157,13 @@ impl Customer {
         for (kind, at) in sent {
             out.push(kind_code(*kind));
             out.extend_from_slice(&at.as_nanos().to_le_bytes());
+        }
+        let cap = self.cap_times.times();
+        if !cap.is_empty() {
+            out.push(u8::try_from(cap.len()).unwrap_or(u8::MAX));
+            for t in cap.iter().take(usize::from(u8::MAX)) {
+                out.extend_from_slice(&t.as_nanos().to_le_bytes());
+            }
         }
         let id_len = u8::try_from(self.id.len()).expect("customer ids are at most 128 bytes");
         out.push(id_len);
@@ -208,6 +218,19 @@ impl Customer {
             sent.push((kind, r.time()?));
         }
         let last_sent = LastSent::from_entries(sent);
+        let cap_times = match has(CAP_TIMES) {
+            true => {
+                let [count] = r.take()?;
+                let times = (0..count)
+                    .map(|_| r.time())
+                    .collect::<Result<Vec<_>, _>>()?;
+                if times.is_empty() || !times.is_sorted() {
+                    return Err(StateBytesError::Invalid("frequency-cap times"));
+                }
+                CapTimes::from_times(times)
+            }
+            false => CapTimes::default(),
+        };
         let [len] = r.take()?;
         let id = std::str::from_utf8(r.slice(usize::from(len))?)
             .map_err(|_| StateBytesError::Invalid("customer id"))?;
@@ -231,6 +254,7 @@ impl Customer {
             need_level,
             recent,
             last_sent,
+            cap_times,
             last_offset,
         })
     }
@@ -286,6 +310,8 @@ mod tests {
         c.last_sent
             .set(ActionKind::NurtureLead, Timestamp::from_nanos(i64::MIN));
         c.last_offset = Some(-1);
+        c.cap_times.record(at, 3);
+        c.cap_times.record(Timestamp::from_nanos(i64::MIN), 3);
         c
     }
 
@@ -360,6 +386,7 @@ mod tests {
             recent in proptest::collection::vec(proptest::num::u64::ANY, 0..40),
             sent in proptest::collection::btree_map(0..10usize, proptest::num::i64::ANY, 0..10),
             offset in proptest::num::i64::ANY,
+            capped in proptest::collection::vec(proptest::num::i64::ANY, 0..6),
         ) {
             let t = Timestamp::from_nanos;
             let mut c = Customer::new(&id, t(times[0]));
@@ -371,6 +398,9 @@ mod tests {
             c.last_nps = present[2].then_some(nps);
             c.contactable = present[3];
             c.last_offset = present[4].then_some(offset);
+            for at in capped {
+                c.cap_times.record(t(at), 4);
+            }
             [c.total_spend, c.refund_total] = sums;
             c.need_level = NeedLevel::from_u8(need);
             for h in recent {

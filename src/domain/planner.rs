@@ -148,10 +148,16 @@ pub fn suppression(
     if !customer.contactable && !kind.ignores_consent() {
         return Some(Suppression::NoConsent);
     }
-    match customer.last_sent.get(kind) {
-        Some(last) if at < last.plus(rules.cooldown()) => Some(Suppression::Cooldown),
-        _ => None,
+    if let Some(last) = customer.last_sent.get(kind)
+        && at < last.plus(rules.cooldown())
+    {
+        return Some(Suppression::Cooldown);
     }
+    let capped = rules.max_sent > 0 && kind.counts_for_frequency_cap();
+    if capped && customer.cap_times.near(at, rules.cap_window()) >= rules.max_sent as usize {
+        return Some(Suppression::FrequencyCap);
+    }
+    None
 }
 
 /// Suppresses or sends each planned action in order, recording sent ones for cooldowns.
@@ -171,7 +177,18 @@ pub fn emit(
             });
             continue;
         }
+        // Sent, or backfilled: either restarts the cooldown and counts for the cap.
         customer.last_sent.set(p.kind, at);
+        if rules.max_sent > 0 && p.kind.counts_for_frequency_cap() {
+            customer.cap_times.record(at, rules.max_sent as usize);
+        }
+        if rules.send_from.is_some_and(|from| at < from) {
+            out.push(Record::Suppressed {
+                kind: p.kind,
+                reason: Suppression::Backfill,
+            });
+            continue;
+        }
         out.push(Record::Action(Action {
             record_type: RecordType::Action,
             action_id: action_id(&customer.id, p.kind, cause),

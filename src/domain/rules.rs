@@ -18,6 +18,12 @@ pub struct Rules {
     pub cooldown_days: u32,
     /// Purchase counts that trigger `surprise_delight`, ascending, without repeats.
     pub delight_milestones: Vec<u32>,
+    /// Frequency cap: at most this many actions (`service_recovery` aside) within any
+    /// `per_days` days of action time; 0 disables it.
+    pub max_sent: u32,
+    pub per_days: u32,
+    /// Backfill: an action dated before this is planned and counted but not sent.
+    pub send_from: Option<super::time::Timestamp>,
 }
 
 impl Rules {
@@ -32,5 +38,8 @@ impl Rules {
     }
     pub fn cooldown(&self) -> Span {
         Span::from_days(self.cooldown_days)
+    }
+    pub fn cap_window(&self) -> Span {
+        Span::from_days(self.per_days)
     }
 }
