@@ -25,6 +25,15 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::processor::ProcessError;
 
+/// A refusal that only a member the coordinator knows gets.
+fn known_member(e: &KafkaError) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(Code::RebalanceInProgress | Code::IllegalGeneration)
+    )
+}
+
 /// librdkafka's default `session.timeout.ms`.
 const DEFAULT_SESSION_TIMEOUT_MS: u64 = 45_000;
 
@@ -115,12 +124,10 @@ impl Membership {
                 tracing::debug!(partitions = ?self.committed.keys().collect::<Vec<_>>(), "group membership confirmed");
                 Ok(())
             }
-            // The coordinator answers this only to a member it knows: a rebalance is under
-            // way, and until it ends the partitions held are still this member's.
-            Err(e)
-                if e.rdkafka_error_code()
-                    == Some(rdkafka::error::RDKafkaErrorCode::RebalanceInProgress) =>
-            {
+            // The coordinator answers these only to a member it knows: a rebalance is under
+            // way (or just moved the generation on), and until this member has rejoined and
+            // revoked them, the partitions it holds are nobody else's.
+            Err(e) if !super::processor::not_a_member(&e) && known_member(&e) => {
                 self.confirmed(now);
                 Ok(())
             }

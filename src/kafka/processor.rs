@@ -110,19 +110,17 @@ fn commit_offsets<C: ConsumerContext>(
     }
 }
 
-/// An offset commit refused because this instance is not a member of the group's current
-/// generation: its partitions may belong to another instance now.
-fn not_a_member(e: &KafkaError) -> bool {
+/// An offset commit refused because the group no longer knows this instance (removed after
+/// its session timed out, or fenced by another with its instance id): its partitions may
+/// belong to another instance now. (`IllegalGeneration` is not that: the coordinator knows
+/// the member, whose generation is behind a rebalance under way; its partitions go to no one
+/// else before it has rejoined and revoked them, or been removed, after which its commits get
+/// `UnknownMemberId`.)
+pub(super) fn not_a_member(e: &KafkaError) -> bool {
     use rdkafka::error::RDKafkaErrorCode as Code;
     matches!(
         e.rdkafka_error_code(),
-        Some(
-            Code::IllegalGeneration
-                | Code::UnknownMemberId
-                | Code::AssignmentLost
-                | Code::FencedInstanceId
-                | Code::State
-        )
+        Some(Code::UnknownMemberId | Code::AssignmentLost | Code::FencedInstanceId)
     )
 }
 

@@ -279,7 +279,7 @@ impl Service {
         let child = Command::new(bin)
             .args(["run", "--config"])
             .arg(&config_path)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", std::env::var("SERVICE_LOG").unwrap_or_else(|_| "info".into()))
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
