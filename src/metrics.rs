@@ -30,6 +30,7 @@ pub struct Metrics {
     pub timers_pending: IntGauge,
     pub timers_fired: IntCounterVec,
     pub ready: IntGauge,
+    pub client_restarts: IntCounter,
     /// The children counted per event and per record, resolved once: `with_label_values`
     /// hashes its labels and takes a lock on every call.
     cached: Cached,
@@ -189,6 +190,10 @@ impl Metrics {
             ready: plain_gauge(
                 "lifecycle_ready",
                 "1 when every assigned partition is restored and the producer is usable.",
+            ),
+            client_restarts: plain_counter(
+                "lifecycle_client_restarts_total",
+                "Fatal Kafka client errors after which the consumer and producer are recreated.",
             ),
             cached: Cached::new(),
             registry,
@@ -421,6 +426,20 @@ mod tests {
             "started {started}"
         );
         drop(files);
+    }
+
+    #[test]
+    fn client_restarts_are_counted() {
+        let m = Metrics::new();
+        assert_eq!(
+            sample(&m.render(), "lifecycle_client_restarts_total"),
+            Some(0.0)
+        );
+        m.client_restarts.inc();
+        assert_eq!(
+            sample(&m.render(), "lifecycle_client_restarts_total"),
+            Some(1.0)
+        );
     }
 
     #[test]
