@@ -417,6 +417,29 @@ def check_manifests_structure():
     if not psel or any(pod_labels.get(k) != v for k, v in psel.items()):
         problem("PodDisruptionBudget selector does not match the pod labels")
 
+    # NetworkPolicy: the pods' HTTP endpoints are unauthenticated, so only the scraper may
+    # reach them; it must select the pods and admit the port the ServiceMonitor scrapes.
+    netpols = [d for _, d in objects("NetworkPolicy")]
+    if len(netpols) != 1:
+        problem(f"expected one NetworkPolicy for the pods' HTTP port, found {len(netpols)}")
+    for np_ in netpols:
+        nspec = np_.get("spec") or {}
+        nsel = (nspec.get("podSelector") or {}).get("matchLabels") or {}
+        if not nsel or any(pod_labels.get(k) != v for k, v in nsel.items()):
+            problem("NetworkPolicy podSelector does not match the pod labels")
+        if "Ingress" not in (nspec.get("policyTypes") or []):
+            problem("NetworkPolicy does not restrict Ingress")
+        rules = nspec.get("ingress") or []
+        for rule in rules:
+            if not rule.get("from"):
+                problem("NetworkPolicy has an ingress rule open to every source (no `from`)")
+            for p_ in rule.get("ports") or [{}]:
+                port = p_.get("port")
+                if port not in ("http", ports.get("http")):
+                    problem(f"NetworkPolicy admits port {port}, not the HTTP port")
+        if not any((rule.get("ports") or []) for rule in rules):
+            problem("NetworkPolicy admits no port (Prometheus could not scrape)")
+
     # ServiceMonitor: no schema in kubernetes-validate (a CRD), so checked here.
     sm = one("ServiceMonitor")
     if sm.get("apiVersion") != "monitoring.coreos.com/v1":
@@ -460,8 +483,8 @@ def check_manifests_structure():
     m = re.search(r"^EXPOSE\s+(\d+)", df, re.M)
     if m and int(m.group(1)) != ports.get("http"):
         problem(f"the image EXPOSEs {m.group(1)}, the container port is {ports.get('http')}")
-    finish("StatefulSet, Service, PodDisruptionBudget, ServiceMonitor, PrometheusRule, ConfigMap "
-           "and Secret references agree with each other, with config/default.toml and with the image")
+    finish("StatefulSet, Service, PodDisruptionBudget, NetworkPolicy, ServiceMonitor, PrometheusRule, "
+           "ConfigMap and Secret references agree with each other, with config/default.toml and with the image")
 
 def check_configmap_toml():
     """Writes the ConfigMap's config.toml to argv[2] (for `lifecycle check-config`)."""
@@ -831,7 +854,7 @@ docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 kinds = sorted(d["kind"] for d in docs)
 print(f"{len(docs)} objects: {', '.join(kinds)}")
 bad = [d["kind"] for d in docs if d["metadata"].get("labels", {}).get("app.kubernetes.io/part-of") != "lifecycle"]
-sys.exit(1 if bad or len(docs) != 6 else 0)
+sys.exit(1 if bad or len(docs) != 7 else 0)
 EOF
   }
   check "kubectl kustomize renders (offline)" kustomize_render
