@@ -203,6 +203,15 @@ def flatten(table, prefix=""):
             keys[path] = v
     return keys
 
+def quantity_bytes(q):
+    """A Kubernetes memory quantity ("2Gi", "512M", "1e9") in bytes, or None."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?(?:e\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?", q.strip())
+    if not m:
+        return None
+    scale = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+             "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}[m.group(2)]
+    return int(float(m.group(1)) * scale)
+
 def config_from_configmap():
     cms = [d for _, d in objects("ConfigMap")]
     for cm in cms:
@@ -339,6 +348,15 @@ def check_manifests_structure():
     res = c.get("resources") or {}
     if not (res.get("requests") or {}).get("memory") or not (res.get("limits") or {}).get("memory"):
         problem("container has no memory request and limit")
+    limit = quantity_bytes(str((res.get("limits") or {}).get("memory", "")))
+    with open(ALERTS) as f:
+        memory_rules = [r for g in yaml.safe_load(f)["groups"] for r in g["rules"]
+                        if "process_resident_memory_bytes" in r.get("expr", "")]
+    for r in memory_rules:
+        numbers = {int(n) for n in re.findall(r"\b\d{7,}\b", r["expr"])}
+        if limit is None or limit not in numbers:
+            problem(f"alerts.yml {r.get('alert')}: its memory limit {sorted(numbers)} is not the "
+                    f"container's memory limit {res.get('limits', {}).get('memory')} ({limit} bytes)")
     env = {e["name"]: e for e in c.get("env") or []}
     if "HOSTNAME" in env:
         problem("HOSTNAME is set in env: the default transactional id needs the pod name")
@@ -417,6 +435,29 @@ def check_manifests_structure():
     if not psel or any(pod_labels.get(k) != v for k, v in psel.items()):
         problem("PodDisruptionBudget selector does not match the pod labels")
 
+    # NetworkPolicy: the pods' HTTP endpoints are unauthenticated, so only the scraper may
+    # reach them; it must select the pods and admit the port the ServiceMonitor scrapes.
+    netpols = [d for _, d in objects("NetworkPolicy")]
+    if len(netpols) != 1:
+        problem(f"expected one NetworkPolicy for the pods' HTTP port, found {len(netpols)}")
+    for np_ in netpols:
+        nspec = np_.get("spec") or {}
+        nsel = (nspec.get("podSelector") or {}).get("matchLabels") or {}
+        if not nsel or any(pod_labels.get(k) != v for k, v in nsel.items()):
+            problem("NetworkPolicy podSelector does not match the pod labels")
+        if "Ingress" not in (nspec.get("policyTypes") or []):
+            problem("NetworkPolicy does not restrict Ingress")
+        rules = nspec.get("ingress") or []
+        for rule in rules:
+            if not rule.get("from"):
+                problem("NetworkPolicy has an ingress rule open to every source (no `from`)")
+            for p_ in rule.get("ports") or [{}]:
+                port = p_.get("port")
+                if port not in ("http", ports.get("http")):
+                    problem(f"NetworkPolicy admits port {port}, not the HTTP port")
+        if not any((rule.get("ports") or []) for rule in rules):
+            problem("NetworkPolicy admits no port (Prometheus could not scrape)")
+
     # ServiceMonitor: no schema in kubernetes-validate (a CRD), so checked here.
     sm = one("ServiceMonitor")
     if sm.get("apiVersion") != "monitoring.coreos.com/v1":
@@ -460,8 +501,8 @@ def check_manifests_structure():
     m = re.search(r"^EXPOSE\s+(\d+)", df, re.M)
     if m and int(m.group(1)) != ports.get("http"):
         problem(f"the image EXPOSEs {m.group(1)}, the container port is {ports.get('http')}")
-    finish("StatefulSet, Service, PodDisruptionBudget, ServiceMonitor, PrometheusRule, ConfigMap "
-           "and Secret references agree with each other, with config/default.toml and with the image")
+    finish("StatefulSet, Service, PodDisruptionBudget, NetworkPolicy, ServiceMonitor, PrometheusRule, "
+           "ConfigMap and Secret references agree with each other, with config/default.toml and with the image")
 
 def check_configmap_toml():
     """Writes the ConfigMap's config.toml to argv[2] (for `lifecycle check-config`)."""
@@ -471,12 +512,27 @@ def check_configmap_toml():
     rdk = (load_toml(text, is_text=True).get("kafka") or {}).get("librdkafka") or {}
     print(" ".join(sorted(v[4:] for v in rdk.values() if isinstance(v, str) and v.startswith("env:"))))
 
+# What the prometheus crate's process collector exports (src/metrics.rs registers it when
+# Cargo.toml enables the crate's `process` feature).
+PROCESS_METRICS = {
+    "process_cpu_seconds_total", "process_open_fds", "process_max_fds",
+    "process_virtual_memory_bytes", "process_resident_memory_bytes",
+    "process_start_time_seconds", "process_threads"}
+
+def process_metrics():
+    cargo = load_toml(os.path.join(ROOT, "Cargo.toml"))
+    prom = cargo.get("dependencies", {}).get("prometheus", {})
+    on = isinstance(prom, dict) and "process" in (prom.get("features") or [])
+    src = os.path.join(ROOT, "src/metrics.rs")
+    registered = os.path.exists(src) and "ProcessCollector" in open(src).read()
+    return PROCESS_METRICS if on and registered else set()
+
 def known_metrics():
     src = os.path.join(ROOT, "src/metrics.rs")
     if os.path.exists(src):
         names = set(re.findall(r'"(lifecycle_[a-z0-9_]+)"', open(src).read()))
         if names:
-            return names, "src/metrics.rs"
+            return names | process_metrics(), "src/metrics.rs"
     return {
         "lifecycle_events_total", "lifecycle_dead_letters_total", "lifecycle_transitions_total",
         "lifecycle_actions_total", "lifecycle_customers", "lifecycle_event_time_lag_seconds",
@@ -487,7 +543,7 @@ def known_metrics():
 
 def used_metrics(text):
     out = set()
-    for n in re.findall(r"\blifecycle_[a-z0-9_]+", text):
+    for n in re.findall(r"\b(?:lifecycle|process)_[a-z0-9_]+", text):
         for suffix in ("_bucket", "_sum", "_count"):
             if n.endswith(suffix) and n[: -len(suffix)].endswith(("_seconds", "_events")):
                 n = n[: -len(suffix)]
@@ -722,6 +778,30 @@ def check_dockerfile():
     finish(f"stages {froms}; {len(sources)} COPY sources present and not ignored; "
            "the staged context's manifest, targets and lock file are consistent (cargo fetch --locked)")
 
+def github_anchor(heading):
+    """The anchor GitHub gives a Markdown heading."""
+    a = heading.strip().lower()
+    a = re.sub(r"[^\w\- ]", "", a)
+    return a.replace(" ", "-")
+
+def check_runbooks():
+    text = open(os.path.join(ROOT, "README.md")).read()
+    text = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)  # no headings in code blocks
+    anchors = {github_anchor(m) for m in re.findall(r"^#{1,6}\s+(.+?)\s*$", text, re.M)}
+    with open(ALERTS) as f:
+        rules = [r for g in yaml.safe_load(f)["groups"] for r in g["rules"] if "alert" in r]
+    for r in rules:
+        url = (r.get("annotations") or {}).get("runbook_url")
+        if not url:
+            problem(f"{r['alert']}: no annotations.runbook_url")
+            continue
+        m = re.fullmatch(r"https://github\.com/[^/]+/[^/]+/blob/[^/]+/README\.md#([a-z0-9-]+)", url)
+        if not m:
+            problem(f"{r['alert']}: runbook_url {url} is not https://github.com/OWNER/REPO/blob/BRANCH/README.md#ANCHOR")
+        elif m.group(1) not in anchors:
+            problem(f"{r['alert']}: runbook_url points at #{m.group(1)}, which no heading of README.md makes")
+    finish(f"{len(rules)} alerts, each with a runbook_url to a section of README.md")
+
 def sync_rules():
     with open(ALERTS) as f:
         groups = yaml.safe_load(f)["groups"]
@@ -748,6 +828,7 @@ def sync_rules():
     "manifests-structure": check_manifests_structure,
     "configmap-toml": check_configmap_toml,
     "metric-names": check_metric_names,
+    "runbooks": check_runbooks,
     "dashboard": check_dashboard,
     "dockerfile": check_dockerfile,
     "sync-rules": sync_rules,
@@ -784,6 +865,7 @@ EOF
 }
 check "every alert is tested firing and not firing" alert_tests
 check "alert and dashboard queries use only the service's metric names" py metric-names
+check "every alert has a runbook_url to a section of README.md" py runbooks
 
 # --- Grafana ------------------------------------------------------------------------------
 echo "== Grafana dashboard"
@@ -831,7 +913,7 @@ docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 kinds = sorted(d["kind"] for d in docs)
 print(f"{len(docs)} objects: {', '.join(kinds)}")
 bad = [d["kind"] for d in docs if d["metadata"].get("labels", {}).get("app.kubernetes.io/part-of") != "lifecycle"]
-sys.exit(1 if bad or len(docs) != 6 else 0)
+sys.exit(1 if bad or len(docs) != 7 else 0)
 EOF
   }
   check "kubectl kustomize renders (offline)" kustomize_render

@@ -30,6 +30,7 @@ pub struct Metrics {
     pub timers_pending: IntGauge,
     pub timers_fired: IntCounterVec,
     pub ready: IntGauge,
+    pub client_restarts: IntCounter,
     /// The children counted per event and per record, resolved once: `with_label_values`
     /// hashes its labels and takes a lock on every call.
     cached: Cached,
@@ -99,6 +100,13 @@ impl Metrics {
                 .expect("metric registered once");
             h
         };
+        let plain_counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("metric registered once");
+            c
+        };
         let plain_gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).expect("valid metric");
             registry
@@ -161,17 +169,10 @@ impl Metrics {
                 "Consumer lag of each assigned input partition (librdkafka statistics).",
                 &["partition"],
             ),
-            restore_records: {
-                let c = IntCounter::new(
-                    "lifecycle_restore_records_total",
-                    "Changelog records read while restoring partitions.",
-                )
-                .expect("valid metric");
-                registry
-                    .register(Box::new(c.clone()))
-                    .expect("metric registered once");
-                c
-            },
+            restore_records: plain_counter(
+                "lifecycle_restore_records_total",
+                "Changelog records read while restoring partitions.",
+            ),
             partitions: gauge(
                 "lifecycle_partitions",
                 "Input partitions by state (assigned, restoring).",
@@ -190,6 +191,10 @@ impl Metrics {
                 "lifecycle_ready",
                 "1 when every assigned partition is restored and the producer is usable.",
             ),
+            client_restarts: plain_counter(
+                "lifecycle_client_restarts_total",
+                "Fatal Kafka client errors after which the consumer and producer are recreated.",
+            ),
             cached: Cached::new(),
             registry,
         };
@@ -203,6 +208,16 @@ impl Metrics {
             .register(Box::new(build.clone()))
             .expect("metric registered once");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        // The process's memory, CPU time, file descriptors, threads and start time, under
+        // the names every exporter uses (`process_resident_memory_bytes`, ...), read from
+        // /proc at each scrape. Linux only: procfs is what the prometheus crate reads.
+        #[cfg(target_os = "linux")]
+        metrics
+            .registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process metrics registered once");
         for stage in Stage::ALL {
             metrics
                 .customers
@@ -365,6 +380,65 @@ mod tests {
         assert_eq!(
             m.events.with_label_values(&["purchase", "applied"]).get(),
             2
+        );
+    }
+
+    /// The sample value of an unlabelled series in a text exposition.
+    fn sample(text: &str, name: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_registry_exposes_this_process_memory_and_file_descriptors() {
+        let m = Metrics::new();
+        // Files held open here are descriptors of the process at the next scrape.
+        let before = sample(&m.render(), "process_open_fds").expect("process_open_fds");
+        let files: Vec<std::fs::File> = (0..256)
+            .map(|_| std::fs::File::open("Cargo.toml").expect("open a file"))
+            .collect();
+        let text = m.render();
+        let rss = sample(&text, "process_resident_memory_bytes").expect("resident memory");
+        let virt = sample(&text, "process_virtual_memory_bytes").expect("virtual memory");
+        assert!(rss > 1e6 && virt >= rss, "rss {rss}, virtual {virt}");
+        let fds = sample(&text, "process_open_fds").expect("process_open_fds");
+        // Other tests of this binary open and close files meanwhile: hence the margin.
+        assert!(
+            fds >= before + 200.0,
+            "open fds {fds}, before opening 256: {before}"
+        );
+        for name in [
+            "process_cpu_seconds_total",
+            "process_max_fds",
+            "process_start_time_seconds",
+            "process_threads",
+        ] {
+            assert!(sample(&text, name).is_some(), "missing {name} in\n{text}");
+        }
+        let started = sample(&text, "process_start_time_seconds").expect("start time");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64();
+        assert!(
+            started <= now && started > now - 86_400.0,
+            "started {started}"
+        );
+        drop(files);
+    }
+
+    #[test]
+    fn client_restarts_are_counted() {
+        let m = Metrics::new();
+        assert_eq!(
+            sample(&m.render(), "lifecycle_client_restarts_total"),
+            Some(0.0)
+        );
+        m.client_restarts.inc();
+        assert_eq!(
+            sample(&m.render(), "lifecycle_client_restarts_total"),
+            Some(1.0)
         );
     }
 

@@ -11,8 +11,10 @@
 //! - [`sink`]: the producer and delivery tracking.
 //! - [`outbox`]: records staged, then enqueued by a sending thread (or inline).
 //! - [`topic_handles`]: enqueueing a record with a topic handle instead of its name.
+//! - [`backoff`]: the growing delay between client restarts after fatal errors.
 //! - [`client`]: librdkafka settings from the configuration, checked, with value-free errors.
 
+pub mod backoff;
 pub mod changelog;
 pub mod changelog_apply;
 pub mod client;

@@ -11,6 +11,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::Producer;
 
+use super::backoff::{Backoff, wait_unless_stopped};
 use super::client;
 use super::codec::sink_topics;
 use super::processor::{ProcessError, Processor, Settings, Stats};
@@ -220,10 +221,13 @@ enum Ended {
 }
 
 /// Runs the service until `shutdown` is set; then commits, leaves the group and returns.
-/// A fatal producer error (fencing) closes both clients and starts them again.
+/// A fatal producer error (fencing) closes both clients and starts them again, after a
+/// delay that doubles with each restart up to 30 s ([`Backoff`]) and that shutdown cuts short.
 pub fn run(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) -> Result<RunReport> {
     let mut report = RunReport::default();
+    let mut backoff = Backoff::for_client_restarts();
     loop {
+        let started = std::time::Instant::now();
         let (stats, fatal) = match run_clients(config, shutdown, telemetry)? {
             Ended::Shutdown(stats) => (stats, None),
             Ended::Fatal(e, stats) => (stats, Some(e)),
@@ -241,11 +245,14 @@ pub fn run(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) -> Res
                     .batches
                     .with_label_values(&["failed"])
                     .inc();
-                tracing::error!(error = %format!("{e:#}"), "fatal Kafka client error: recreating the consumer and producer");
-                if shutdown.load(Ordering::Relaxed) {
+                telemetry.metrics.client_restarts.inc();
+                let delay = backoff.delay(started.elapsed());
+                tracing::error!(error = %format!("{e:#}"), delay_ms = delay.as_millis() as u64, restarts = report.client_restarts, "fatal Kafka client error: recreating the consumer and producer after the delay");
+                // The loop is waiting by design, not stuck: /healthz stays up (/readyz is
+                // down, the producer being unusable).
+                if !wait_unless_stopped(delay, shutdown, || telemetry.health.beat()) {
                     return Ok(report);
                 }
-                std::thread::sleep(Duration::from_millis(500));
             }
         }
     }
