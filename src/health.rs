@@ -44,6 +44,12 @@ impl Health {
         self.assigned.store(true, Ordering::Relaxed);
     }
 
+    /// The clients are being recreated: not ready until the new consumer has its first
+    /// assignment (and has restored it).
+    pub fn set_unassigned(&self) {
+        self.assigned.store(false, Ordering::Relaxed);
+    }
+
     pub fn set_restoring(&self, n: usize) {
         self.restoring.store(n, Ordering::Relaxed);
     }
@@ -82,6 +88,13 @@ mod tests {
         assert!(h.ready());
         h.set_producer_ok(false);
         assert!(!h.ready());
+        // Clients recreated: a new producer alone is not ready; the new consumer's first
+        // assignment is awaited again.
+        h.set_unassigned();
+        h.set_producer_ok(true);
+        assert!(!h.ready());
+        h.set_assigned();
+        assert!(h.ready());
     }
 
     #[test]

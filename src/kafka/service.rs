@@ -240,6 +240,7 @@ pub fn run(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) -> Res
             Some(e) => {
                 report.client_restarts += 1;
                 telemetry.health.set_producer_ok(false);
+                telemetry.health.set_unassigned();
                 telemetry
                     .metrics
                     .batches
