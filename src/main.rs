@@ -108,7 +108,9 @@ fn init_tracing(log: &LogConfig) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr);
+        .with_writer(io::stderr)
+        // Colours only on a terminal: a log file or pipeline gets plain text.
+        .with_ansi(io::stderr().is_terminal());
     match log.format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
