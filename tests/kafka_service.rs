@@ -76,7 +76,7 @@ fn malformed_events_go_to_the_dead_letter_topic_and_good_ones_are_processed() {
         r#"{"event_id":"b1","customer_id":"c1","type":"purchase","occurred_at":"2025-01-01T10:00:00Z","data":{"amount":-1}}"#.to_string(),
         r#"{"event_id":"b2","customer_id":"c2","type":"engagement","occurred_at":"2025-01-01T10:00"}"#.to_string(),
         r#"{"event_id":"b3","event_id":"b3","customer_id":"c3","type":"engagement","occurred_at":"2025-01-01T10:00:00Z"}"#.to_string(),
-        r#"{"event_id":"b4","customer_id":"c4","type":"engagement","occurred_at":"2999-01-01T10:00:00Z"}"#.to_string(),
+        r#"{"event_id":"b4","customer_id":"c4","type":"engagement","occurred_at":"2200-01-01T10:00:00Z"}"#.to_string(),
     ];
     let mut lines = Vec::new();
     for i in 0..20 {
