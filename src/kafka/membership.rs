@@ -9,8 +9,8 @@
 //! an offset commit the group accepted (a commit carries the member id and generation, and
 //! the coordinator refuses it from a member it has removed). Before writing, the processor
 //! asks [`Membership::ensure`]; past the lease it commits the last committed offsets again,
-//! which changes nothing but confirms the membership, or fails with
-//! [`ProcessError::Fenced`]. A pause longer than the session timeout always outlasts the
+//! which changes nothing but confirms the membership, or fails with the group's refusal
+//! (the processor's `ProcessError::Fenced`). A pause longer than the session timeout always outlasts the
 //! lease, so the first write after it waits for a confirmation that the group refuses.
 //!
 //! What a lease cannot stop (records already handed to librdkafka before the pause, sent
@@ -23,7 +23,19 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::processor::ProcessError;
+/// An offset commit refused because the group no longer knows this instance (removed after
+/// its session timed out, or fenced by another with its instance id): its partitions may
+/// belong to another instance now. (`IllegalGeneration` is not that: the coordinator knows
+/// the member, whose generation is behind a rebalance under way; its partitions go to no one
+/// else before it has rejoined and revoked them, or been removed, after which its commits get
+/// `UnknownMemberId`.)
+pub fn not_a_member(e: &KafkaError) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(Code::UnknownMemberId | Code::AssignmentLost | Code::FencedInstanceId)
+    )
+}
 
 /// A refusal that only a member the coordinator knows gets.
 fn known_member(e: &KafkaError) -> bool {
@@ -101,21 +113,20 @@ impl Membership {
     }
 
     /// Ok while the lease holds; otherwise confirms the membership with a commit of the
-    /// offsets already committed (a round trip). Fails with [`ProcessError::Fenced`] when
+    /// offsets already committed (a round trip). Fails with the group's refusal when
     /// the group refuses it: nothing may be written for the partitions held.
     pub fn ensure<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
         topic: &str,
-    ) -> Result<(), ProcessError> {
+    ) -> Result<(), KafkaError> {
         let now = Instant::now();
         if self.holds(now) || self.committed.is_empty() {
             return Ok(());
         }
         let mut tpl = TopicPartitionList::new();
         for (&p, &o) in &self.committed {
-            tpl.add_partition_offset(topic, p, Offset::Offset(o))
-                .map_err(ProcessError::Fenced)?;
+            tpl.add_partition_offset(topic, p, Offset::Offset(o))?;
         }
         self.confirmations += 1;
         match consumer.commit(&tpl, CommitMode::Sync) {
@@ -127,13 +138,13 @@ impl Membership {
             // The coordinator answers these only to a member it knows: a rebalance is under
             // way (or just moved the generation on), and until this member has rejoined and
             // revoked them, the partitions it holds are nobody else's.
-            Err(e) if !super::processor::not_a_member(&e) && known_member(&e) => {
+            Err(e) if !not_a_member(&e) && known_member(&e) => {
                 self.confirmed(now);
                 Ok(())
             }
             Err(e) => {
                 self.confirmed_at = None;
-                Err(ProcessError::Fenced(e))
+                Err(e)
             }
         }
     }

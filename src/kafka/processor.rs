@@ -23,7 +23,7 @@ use super::codec::{
     STATE_TOPIC, append_record, dead_letter_headers, dead_letter_value, encode_customer_owned,
     encode_meta, output_index,
 };
-use super::membership::Membership;
+use super::membership::{Membership, not_a_member};
 use super::outbox::Envelope;
 use super::sink::{Sink, SinkError};
 use crate::config::{ClockSource, Guarantee, KeyMismatch, Topics};
@@ -108,20 +108,6 @@ fn commit_offsets<C: ConsumerContext>(
         0 => Ok(()),
         _ => consumer.commit(offsets, CommitMode::Sync),
     }
-}
-
-/// An offset commit refused because the group no longer knows this instance (removed after
-/// its session timed out, or fenced by another with its instance id): its partitions may
-/// belong to another instance now. (`IllegalGeneration` is not that: the coordinator knows
-/// the member, whose generation is behind a rebalance under way; its partitions go to no one
-/// else before it has rejoined and revoked them, or been removed, after which its commits get
-/// `UnknownMemberId`.)
-pub(super) fn not_a_member(e: &KafkaError) -> bool {
-    use rdkafka::error::RDKafkaErrorCode as Code;
-    matches!(
-        e.rdkafka_error_code(),
-        Some(Code::UnknownMemberId | Code::AssignmentLost | Code::FencedInstanceId)
-    )
 }
 
 /// An offset commit refused because the group is changing (a rebalance under way, or this
@@ -459,7 +445,8 @@ impl Processor {
         max_epoch: OwnerEpoch,
     ) -> Result<OwnerEpoch, ProcessError> {
         self.membership
-            .ensure(consumer, &self.settings.topics.input)?;
+            .ensure(consumer, &self.settings.topics.input)
+            .map_err(ProcessError::Fenced)?;
         let epoch = restored.epoch.max(max_epoch) + 1;
         let claim = ChangelogRecord {
             partition: p,
@@ -658,7 +645,8 @@ impl Processor {
         match self.settings.guarantee {
             Guarantee::AtLeastOnce => self
                 .membership
-                .ensure(consumer, &self.settings.topics.input),
+                .ensure(consumer, &self.settings.topics.input)
+                .map_err(ProcessError::Fenced),
             Guarantee::ExactlyOnce => Ok(()),
         }
     }
