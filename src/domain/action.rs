@@ -141,14 +141,35 @@ impl Suppression {
     }
 }
 
+/// The kinds of timer; each stage has at most one armed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimerKind {
+    /// `new`/`mature` with no activity for `inactivity_days`.
+    Inactivity,
+    /// `churning` for `churned_after_days` without reactivation.
+    NoReactivation,
+}
+
+impl TimerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::Inactivity => "inactivity",
+            TimerKind::NoReactivation => "no_reactivation",
+        }
+    }
+}
+
 /// What caused an input: an applied event, or a timer firing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cause<'a> {
     /// An event: its id and its `occurred_at` (a source may re-use an event id later, after
     /// the 16 remembered ones or an erasure; the time keeps their action ids apart).
-    Event { id: &'a str, at: Timestamp },
+    Event {
+        id: &'a str,
+        at: Timestamp,
+    },
     Timer {
-        kind: super::customer::TimerKind,
+        kind: TimerKind,
         stamp: Timestamp,
     },
 }
@@ -338,7 +359,7 @@ mod tests {
         assert_eq!(short, Uuid::new_v5(&ACTION_NAMESPACE, name.as_bytes()));
         let stamp = Timestamp::parse_rfc3339("2025-03-02T10:00:00.5Z").unwrap();
         let timer = Cause::Timer {
-            kind: super::super::customer::TimerKind::Inactivity,
+            kind: TimerKind::Inactivity,
             stamp,
         };
         let name = "c-1\u{1f}retention_offer\u{1f}timer:inactivity:2025-03-02T10:00:00.5Z";

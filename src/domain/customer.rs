@@ -8,6 +8,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::action::ActionKind;
+pub use super::action::TimerKind;
 use super::event::NeedLevel;
 use super::rules::Rules;
 use super::time::Timestamp;
@@ -46,24 +47,6 @@ impl Stage {
 impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// The kinds of timer; each stage has at most one armed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimerKind {
-    /// `new`/`mature` with no activity for `inactivity_days`.
-    Inactivity,
-    /// `churning` for `churned_after_days` without reactivation.
-    NoReactivation,
-}
-
-impl TimerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimerKind::Inactivity => "inactivity",
-            TimerKind::NoReactivation => "no_reactivation",
-        }
     }
 }
 

@@ -10,7 +10,6 @@ use super::customer::Stage;
 use super::event::{EventType, NeedLevel, Severity};
 use super::explain::{Explain, Why};
 use super::kano::KanoClass;
-use super::record_json;
 use super::time::Timestamp;
 
 /// Serializes a [`Timestamp`] as RFC 3339 UTC text.
@@ -166,16 +165,6 @@ impl Record {
             Record::Action(a) => Some(&a.customer_id),
             Record::Suppressed { .. } => None,
         }
-    }
-
-    /// Appends the record as one JSON line; suppressed actions write nothing.
-    pub fn write_json_line(&self, out: &mut Vec<u8>) {
-        match self {
-            Record::Transition(t) => record_json::write_transition(t, out),
-            Record::Action(a) => record_json::write_action(a, out),
-            Record::Suppressed { .. } => return,
-        }
-        out.push(b'\n');
     }
 
     /// The same line through the derived `Serialize` (the reference the hand-written

@@ -4,8 +4,21 @@
 //! test checks it), so the derived `Serialize` stays the reference.
 
 use super::action::{ActionReason, Reason};
-use super::record::{Action, Facts, Rfc3339, Transition};
+use super::record::{Action, Facts, Record, Rfc3339, Transition};
 use super::time::Timestamp;
+
+impl Record {
+    /// Appends the record as one JSON line; suppressed actions write nothing. (Here, beside
+    /// the encoder, so that `record.rs`, the types, does not depend on their encoding.)
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        match self {
+            Record::Transition(t) => write_transition(t, out),
+            Record::Action(a) => write_action(a, out),
+            Record::Suppressed { .. } => return,
+        }
+        out.push(b'\n');
+    }
+}
 
 /// Appends `{"type":"transition",...}` without the line feed.
 pub fn write_transition(t: &Transition, out: &mut Vec<u8>) {

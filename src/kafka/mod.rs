@@ -8,7 +8,8 @@
 //! - [`membership`]: writing only while the group membership is confirmed (fencing).
 //! - [`codec`]: record, dead-letter and changelog encodings.
 //! - [`consumer_batches`]: the restore's reading of many messages per call.
-//! - [`sink`]: the producer and delivery tracking.
+//! - [`sink`]: the producer, staging through the outbox, and whether a batch arrived.
+//! - [`delivery`]: the producer's context: delivery reports counted per batch.
 //! - [`outbox`]: records staged, then enqueued by a sending thread (or inline).
 //! - [`topic_handles`]: enqueueing a record with a topic handle instead of its name.
 //! - [`backoff`]: the growing delay between client restarts after fatal errors.
@@ -20,6 +21,7 @@ pub mod changelog_apply;
 pub mod client;
 pub mod codec;
 pub mod consumer_batches;
+pub mod delivery;
 pub mod membership;
 pub mod outbox;
 pub mod processor;

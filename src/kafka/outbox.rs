@@ -20,7 +20,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::Producer;
 
-use super::sink::KafkaProducer;
+use super::delivery::KafkaProducer;
 use super::topic_handles::{Outgoing, TopicHandles};
 
 /// Staged records are handed over once this many wait (and whenever the processor asks).

@@ -20,7 +20,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{BaseRecord, Producer};
 
-use super::sink::KafkaProducer;
+use super::delivery::KafkaProducer;
 
 /// A librdkafka handle per topic of the sink, released before the producer it belongs to
 /// (it keeps the producer alive).
