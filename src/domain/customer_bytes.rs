@@ -232,8 +232,12 @@ impl Customer {
             false => CapTimes::default(),
         };
         let [len] = r.take()?;
+        // A customer id is 1..=128 bytes without control characters (SPEC 1): a record
+        // holding another could not be written back (nor be any customer's).
         let id = std::str::from_utf8(r.slice(usize::from(len))?)
-            .map_err(|_| StateBytesError::Invalid("customer id"))?;
+            .ok()
+            .filter(|id| (1..=128).contains(&id.len()) && !id.chars().any(char::is_control))
+            .ok_or(StateBytesError::Invalid("customer id"))?;
         if !r.0.is_empty() {
             return Err(StateBytesError::Trailing(r.0.len()));
         }
@@ -344,6 +348,27 @@ mod tests {
     }
 
     #[test]
+    fn an_id_no_customer_can_have_is_refused() {
+        // The id is the record's last field: its length byte, then its bytes.
+        let with_id = |id: &[u8]| {
+            let mut bytes = bytes(&Customer::new("x", Timestamp::from_nanos(0)));
+            bytes.truncate(bytes.len() - 2);
+            bytes.push(id.len() as u8);
+            bytes.extend_from_slice(id);
+            Customer::read_bytes(&bytes)
+        };
+        assert!(with_id(b"c-1").is_ok());
+        assert!(with_id(&[b'a'; 128]).is_ok());
+        for id in [&[b'a'; 129][..], b"", b"c\x01"] {
+            assert_eq!(
+                with_id(id),
+                Err(StateBytesError::Invalid("customer id")),
+                "{id:?}"
+            );
+        }
+    }
+
+    #[test]
     fn out_of_range_codes_are_refused() {
         let b = bytes(&customer());
         let with = |at: usize, v: u8| {
@@ -375,7 +400,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn any_state_reads_back_as_written(
-            id in "[^\\x00]{1,40}",
+            id in "[^\\p{Cc}]{1,32}",
             stage in 0..5usize,
             counters in proptest::array::uniform3(proptest::num::u32::ANY),
             times in proptest::array::uniform4(proptest::num::i64::ANY),
