@@ -56,16 +56,7 @@ fn produce_raw_with_headers(
 }
 
 fn all_outputs(broker: &Broker, topics: &TestTopics) -> Vec<Consumed> {
-    read_all(
-        broker,
-        &[
-            &topics.transitions,
-            &topics.care,
-            &topics.retention,
-            &topics.marketing,
-            &topics.state,
-        ],
-    )
+    read_all(broker, &topics.outputs_and_state())
 }
 
 fn line(id: &str, customer: &str, ty: &str, at: &str, data: &str) -> String {

@@ -123,16 +123,7 @@ fn an_instance_paused_past_its_session_timeout_neither_loses_nor_corrupts_state(
     assert!(a.terminate(), "a shut down cleanly:\n{}", a.log_text());
     assert!(b.terminate(), "b shut down cleanly:\n{}", b.log_text());
 
-    let consumed = read_all(
-        &broker,
-        &[
-            &topics.transitions,
-            &topics.care,
-            &topics.retention,
-            &topics.marketing,
-            &topics.state,
-        ],
-    );
+    let consumed = read_all(&broker, &topics.outputs_and_state());
     // Only byte-identical duplicates: one payload per action id.
     let mut by_id: BTreeMap<String, &Vec<u8>> = BTreeMap::new();
     for m in consumed

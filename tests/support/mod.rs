@@ -194,6 +194,17 @@ impl TestTopics {
         broker.create_topic(&self.state, partitions, true);
     }
 
+    /// The outputs and the changelog: everything a run writes but dead letters.
+    pub fn outputs_and_state(&self) -> [&str; 5] {
+        [
+            &self.transitions,
+            &self.care,
+            &self.retention,
+            &self.marketing,
+            &self.state,
+        ]
+    }
+
     pub fn outputs(&self) -> [&str; 4] {
         [
             &self.transitions,
@@ -263,6 +274,13 @@ pub struct Service {
 impl Service {
     /// Starts `lifecycle run`; `HTTP_PORT` in the config becomes a free port.
     pub fn start(dir: &Path, name: &str, config: &str) -> Service {
+        Service::start_with_env(dir, name, config, &[])
+    }
+
+    /// [`Service::start`] with `env` added to the child's environment, after the harness's
+    /// own `RUST_LOG` (so `("RUST_LOG", "trace")` overrides it): secrets for `env:NAME`
+    /// settings, a log level.
+    pub fn start_with_env(dir: &Path, name: &str, config: &str, env: &[(&str, &str)]) -> Service {
         let http_port = free_port();
         let config = config.replace("HTTP_PORT", &http_port.to_string());
         let config_path = dir.join(format!("{name}.toml"));
@@ -283,6 +301,7 @@ impl Service {
                 "RUST_LOG",
                 std::env::var("SERVICE_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
@@ -772,43 +791,5 @@ impl Service {
             assert!(self.is_running(), "service died:\n{}", self.log_text());
             self.is_ready()
         });
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Environment for the child (tests/kafka_observability.rs).
-// ---------------------------------------------------------------------------------------
-
-impl Service {
-    /// [`Service::start`] with `env` added to the child's environment, after the harness's
-    /// own `RUST_LOG=info` (so `("RUST_LOG", "trace")` overrides it): secrets for `env:NAME`
-    /// settings, a log level.
-    pub fn start_with_env(dir: &Path, name: &str, config: &str, env: &[(&str, &str)]) -> Service {
-        let http_port = free_port();
-        let config = config.replace("HTTP_PORT", &http_port.to_string());
-        let config_path = dir.join(format!("{name}.toml"));
-        std::fs::write(&config_path, config).expect("write config");
-        let log = dir.join(format!("{name}.log"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("service log");
-        let bin = std::env::var("LIFECYCLE_BIN")
-            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_lifecycle").to_string());
-        let child = Command::new(bin)
-            .args(["run", "--config"])
-            .arg(&config_path)
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("start lifecycle run");
-        Service {
-            child,
-            log,
-            http_port,
-        }
     }
 }
