@@ -288,7 +288,10 @@ fn service(config: &Config, total: u64) -> f64 {
     let shutdown = Arc::new(AtomicBool::new(false));
     let flag = shutdown.clone();
     let cfg = config.clone();
-    let handle = std::thread::spawn(move || run(&cfg, &flag, &telemetry).expect("service run"));
+    let handle = std::thread::spawn(move || {
+        let (_asker, inbox) = lifecycle::kafka::queries::channel();
+        run(&cfg, &flag, &telemetry, &inbox).expect("service run")
+    });
     while (committed.get_sample_sum() as u64) < total {
         assert!(!handle.is_finished(), "the service stopped early");
         std::thread::sleep(Duration::from_millis(1));
@@ -336,7 +339,10 @@ fn latency(b: &Broker, data: &[u8], rate: f64) -> (f64, f64, usize) {
     let cfg = config.clone();
     let telemetry = Telemetry::new(Duration::from_secs(600));
     let health = telemetry.health.clone();
-    let handle = std::thread::spawn(move || run(&cfg, &flag, &telemetry).expect("service run"));
+    let handle = std::thread::spawn(move || {
+        let (_asker, inbox) = lifecycle::kafka::queries::channel();
+        run(&cfg, &flag, &telemetry, &inbox).expect("service run")
+    });
     // Steady state, not startup: input starts once the service has its partitions restored
     // (as /readyz reports it).
     let waited = Instant::now();

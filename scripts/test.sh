@@ -14,8 +14,8 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
-echo "== no import cycles between the files of src/kafka and src/domain"
-python3 scripts/import-cycles.py src/kafka src/domain
+echo "== no import cycles between the files of src/"
+python3 scripts/import-cycles.py src
 
 echo "== build"
 cargo build --all-targets --locked

@@ -1,24 +1,36 @@
-//! `GET /metrics` (Prometheus text), `/healthz` (alive, loop not stuck) and `/readyz`
-//! (every assigned partition restored, producer usable).
+//! `GET /metrics` (Prometheus text), `/healthz` (alive, loop not stuck), `/readyz` (every
+//! assigned partition restored, producer usable) and `/v1/status` (what the processing loop
+//! holds, answered by the loop itself through [`queries`](crate::kafka::queries)).
 
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::Router;
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
 use tokio::net::TcpListener;
 
 use crate::health::Health;
+use crate::kafka::queries::{Queries, QueryError};
 use crate::metrics::Metrics;
 
-#[derive(Clone)]
-struct AppState {
-    metrics: Metrics,
-    health: Arc<Health>,
+/// What the endpoints read: the metrics, the health state, and the way into the loop.
+#[derive(Clone, Debug)]
+pub struct Endpoints {
+    pub metrics: Metrics,
+    pub health: Arc<Health>,
+    pub queries: Queries,
 }
+
+type AppState = Endpoints;
+
+/// How long an HTTP request waits for the processing loop's answer: it answers between
+/// polls (every 20 ms or so) unless it is restoring or restarting its clients.
+const LOOP_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     s.metrics.ready.set(i64::from(s.health.ready()));
@@ -50,18 +62,40 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// The loop's status as JSON; 503 with `Retry-After` when the loop does not answer in time.
+async fn status(State(s): State<AppState>) -> Response {
+    match s.queries.status(LOOP_ANSWER_TIMEOUT).await {
+        Ok(status) => Json(status).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            Json(serde_json::json!({ "error": e.to_string(), "code": error_code(&e) })),
+        )
+            .into_response(),
+    }
+}
+
+/// A stable code per [`QueryError`], for programs reading the answer.
+fn error_code(e: &QueryError) -> &'static str {
+    match e {
+        QueryError::Busy => "busy",
+        QueryError::Timeout => "timeout",
+        QueryError::Stopped => "stopped",
+    }
+}
+
 /// Serves the endpoints on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
-    metrics: Metrics,
-    health: Arc<Health>,
+    endpoints: Endpoints,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/metrics", get(self::metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(AppState { metrics, health });
+        .route("/v1/status", get(status))
+        .with_state(endpoints);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

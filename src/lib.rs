@@ -23,18 +23,40 @@
 //!     happened as its parts, put into words only when a record is encoded.
 //! - [`config`]: one serde tree; defaults only in `config/default.toml`.
 //! - [`replay`]: the engine over a JSONL file, in three threads (decode | engine | encode).
+//! - [`tally`]: one function per notable thing an edge sees (event handled, input rejected,
+//!   record written) that logs it and counts it: replay's summary or the service's metrics.
 //! - [`generate`]: a deterministic synthetic CRM stream.
+//! - [`kafka`]: the service, the only code that knows rdkafka:
+//!   - [`kafka::service`]: the loop (poll, answer queries, restore, handle, tick, commit) and
+//!     the restart of its clients after fatal errors.
+//!   - [`kafka::processor`]: an engine per assigned partition; messages in, records out,
+//!     routed by [`kafka::outputs::Output`]; restoring and claiming partitions.
+//!   - [`kafka::commit`]: the commit protocol of each guarantee (the `at_least_once`
+//!     pipeline, the `exactly_once` transaction), owning the sink, batch and offsets.
+//!   - [`kafka::queries`]: questions into the loop, answered between polls.
+//!   - [`kafka::changelog`], [`kafka::membership`], [`kafka::sink`]: restore, fencing, producer.
+//! - [`app`]: the composition root: `run` wires the runtime, [`http`], the service, the
+//!   [`metrics`], the [`health`] state and the [`shutdown`] flag; `main.rs` only parses.
+//! - [`http`]: `/metrics`, `/healthz`, `/readyz`, `/v1/status`.
+//! - [`metrics`], [`health`]: the Prometheus registry; liveness and readiness.
+//! - [`shutdown`]: signals and the shutdown deadline.
 //! - [`memory`]: process-wide memory settings (transparent huge pages off).
 //!
 //! ## Message flow
 //!
 //! ```text
-//! source (JSONL line) -> decode -> Engine::apply (timers first, then rules 1-6)
-//!     -> planner (net change, cooldown, consent) -> records -> encode (JSON line) -> sink
+//! source (JSONL line | Kafka message) -> decode -> Engine::apply_batch (timers first, then
+//!     rules 1-6) -> planner (net change, cooldown, consent) -> records
+//!     -> replay: encode (JSON line) -> file
+//!     -> service: route by Output -> commit protocol: outputs and dead letters, then the
+//!        changelog (changed customers, progress record), then the input offsets (or all of
+//!        it in one transaction) -> topics
 //! ```
 //!
 //! Replay mode and the Kafka service drive the same [`domain::Engine`]; only the edges differ.
+//! `docs/decisions.md` ("Architecture") has the module map and why the seams are there.
 
+pub mod app;
 pub mod config;
 pub mod domain;
 pub mod generate;
@@ -45,3 +67,4 @@ pub mod memory;
 pub mod metrics;
 pub mod replay;
 pub mod shutdown;
+pub mod tally;

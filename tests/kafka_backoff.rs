@@ -111,7 +111,10 @@ fn repeated_fatal_errors_space_restarts_out_and_shutdown_ends_the_wait() {
     let shutdown = Arc::new(AtomicBool::new(false));
     let service = {
         let (shutdown, telemetry) = (shutdown.clone(), telemetry.clone());
-        std::thread::spawn(move || run(&config, &shutdown, &telemetry))
+        std::thread::spawn(move || {
+            let (_asker, inbox) = lifecycle::kafka::queries::channel();
+            run(&config, &shutdown, &telemetry, &inbox)
+        })
     };
 
     // Wait for the fourth restart, then ask for shutdown during its 4 s wait.

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use lifecycle::config::Config;
-use lifecycle::kafka::service::{RunReport, Telemetry, run};
+use lifecycle::kafka::service::RunReport;
 use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, Producer};
@@ -46,15 +46,12 @@ fn start(bootstrap: &str, topics: &TestTopics, transactional_id: &str) -> Runnin
         .with_test_writer()
         .try_init();
     let extra = format!("guarantee = \"exactly_once\"\ntransactional_id = \"{transactional_id}\"");
-    // In process: no HTTP endpoints are served, any port makes a valid config.
+    // The whole service in process (the composition root), HTTP on a port the system picks.
     let text = service_config_for(bootstrap, topics, "eos-group", &extra).replace("HTTP_PORT", "0");
     let config = Config::from_toml_str(&text, "test").expect("valid config");
     let shutdown = Arc::new(AtomicBool::new(false));
     let flag = shutdown.clone();
-    let handle = std::thread::spawn(move || {
-        let telemetry = Telemetry::new(Duration::from_secs(60));
-        run(&config, &flag, &telemetry)
-    });
+    let handle = std::thread::spawn(move || lifecycle::app::run(&config, &flag));
     Running { shutdown, handle }
 }
 

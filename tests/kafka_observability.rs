@@ -125,7 +125,7 @@ fn json_logs_are_one_object_per_line_with_timestamp_level_and_message() {
     }
     // The lines of the service's life are there, with their fields as keys of their own.
     for expected in [
-        "serving /metrics, /healthz, /readyz",
+        "serving /metrics, /healthz, /readyz, /v1/status",
         "lifecycle service started",
         "shutdown requested",
         "stopped",
@@ -322,4 +322,55 @@ fn no_metric_line_carries_a_customer_id() {
             panic!("customer {c} in the metrics line {line}");
         }
     }
+}
+
+#[test]
+fn the_loop_answers_its_status_with_the_partitions_it_holds() {
+    let (broker, topics, lines) = setup("status", 30, 37);
+    let group = "status-group";
+    let config = service_config(&broker, &topics, group, "");
+    let mut service = Service::start(broker.dir.path(), "status", &config);
+    service.wait_ready(Duration::from_secs(60));
+    produce_lines(&broker, &topics.input, PARTITIONS, &lines);
+    wait_processed(&broker, &mut service, group, &topics, PARTITIONS);
+
+    let (code, body) = service.get("/v1/status").expect("an answer");
+    assert_eq!(code, 200, "{body}");
+    let status: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(status["guarantee"], "at_least_once", "{status}");
+    assert_eq!(status["clock"], "event", "{status}");
+    assert_eq!(status["restoring"], serde_json::json!([]), "{status}");
+    let partitions = status["partitions"].as_array().expect("partitions");
+    let held: Vec<i64> = partitions
+        .iter()
+        .map(|p| p["partition"].as_i64().unwrap())
+        .collect();
+    assert_eq!(held, (0..PARTITIONS as i64).collect::<Vec<_>>(), "{status}");
+    let mut customers = 0;
+    for p in partitions {
+        let n = p["partition"].as_i64().unwrap() as i32;
+        // Every message of the partition was applied or dead-lettered: the last one's offset.
+        let messages = lines
+            .iter()
+            .filter(|l| partition_of(&key_of(l), PARTITIONS) == n)
+            .count() as i64;
+        assert_eq!(p["applied_offset"], messages - 1, "partition {n}: {p}");
+        assert!(p["epoch"].as_u64().unwrap() >= 1, "claimed: {p}");
+        assert!(p["clock"].is_string(), "an event-time clock: {p}");
+        customers += p["customers"].as_i64().unwrap();
+    }
+    // The customers held are those the metrics count by stage (two separate tallies).
+    let (_, metrics) = service.get("/metrics").expect("metrics");
+    let by_stage: f64 = ["prospect", "new", "mature", "churning", "churned"]
+        .iter()
+        .map(|s| metric(&metrics, &format!("lifecycle_customers{{stage=\"{s}\"}}")).unwrap_or(0.0))
+        .sum();
+    assert_eq!(customers as f64, by_stage, "{status}\n{metrics}");
+    let ids: BTreeSet<String> = lines.iter().map(|l| customer_of(l)).collect();
+    assert!(
+        customers > 0 && customers < ids.len() as i64,
+        "one was erased: {customers} of {}",
+        ids.len()
+    );
+    service.stop_cleanly();
 }

@@ -2,17 +2,17 @@
 //! first, and appends the resulting records. Pure and deterministic: the same inputs give
 //! the same records, and a snapshot restored into a fresh engine continues identically.
 
-use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::action::{Cause, Reason};
 use super::changes::Changes;
 use super::customer::{Customer, Stage, TimerKind, event_id_hash};
-use super::event::{Event, EventType, Payload};
+use super::event::{Event, Payload};
 use super::explain::Why;
 use super::planner::{PlannedActions, emit, entry_planned, event_actions};
 use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
 use super::rules::Rules;
+use super::steps::{NetChange, Steps, set_stage, transition_record, update_counters};
 use super::store::{Slot, Store};
 pub use super::store::{customer_hash, customer_hash_bytes};
 use super::time::Timestamp;
@@ -106,12 +106,6 @@ pub struct Engine {
     changes: Option<Changes>,
 }
 
-/// The transitions of one input so far, for the net-change rule.
-struct NetChange {
-    before: Option<Stage>,
-    last: Option<(Stage, Reason, Why, Facts)>,
-}
-
 impl Engine {
     pub fn new(rules: Rules) -> Engine {
         Engine {
@@ -190,6 +184,26 @@ impl Engine {
         }
     }
 
+    /// Works through `items` in order, calling `each` with the engine for every item: the
+    /// one entry point for a driver with many events (or restored customers) at hand.
+    /// `customer_of(item)` is the [`customer_hash`] of the item's customer (`None` for an
+    /// item without one, a rejected line say), so that the customers of the items a few
+    /// places ahead are fetched from memory while the engine works on this one (see
+    /// `warm_ahead`): the results are the same as calling `each` in a plain loop. The first
+    /// error `each` returns stops the batch and is returned.
+    pub fn apply_batch<T, E>(
+        &mut self,
+        items: &[T],
+        customer_of: impl Fn(&T) -> Option<u64>,
+        mut each: impl FnMut(&mut Engine, &T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for (i, item) in items.iter().enumerate() {
+            self.warm_ahead(i, |j| items.get(j).and_then(&customer_of));
+            each(self, item)?;
+        }
+        Ok(())
+    }
+
     /// Prefetch hints for a batch of events, to call before applying event `i` of it;
     /// `hash_at(j)` is the [`customer_hash`] of event `j`'s customer (`None` past the end).
     ///
@@ -197,7 +211,7 @@ impl Engine {
     /// timer); this starts those reads for the events a few places ahead, in three steps
     /// each depending on the one before, so they arrive while the engine works on the
     /// events in between. Only a hint: results are the same without it.
-    pub fn warm_ahead(&self, i: usize, hash_at: impl Fn(usize) -> Option<u64>) {
+    fn warm_ahead(&self, i: usize, hash_at: impl Fn(usize) -> Option<u64>) {
         if let Some(hash) = hash_at(i + 3 * WARM_DISTANCE) {
             self.store.warm_index(hash);
         }
@@ -395,83 +409,13 @@ impl Engine {
             && !matches!(payload, Payload::Purchase { amount, .. } if amount <= 0.0);
 
         // Rules 3-6, in order, each on the stage the previous one left.
-        if converts && customer.stage == Stage::Prospect {
-            let facts = conversion_facts(customer, event_type);
-            let explain = Why::FirstConversion(event_type);
-            step(
-                customer,
-                Stage::New,
-                Reason::FirstConversion,
-                at,
-                event,
-                explain,
-                facts,
-                &mut net,
-                out,
-            );
-        }
-        if converts && matches!(customer.stage, Stage::Churning | Stage::Churned) {
-            let from = customer.stage;
-            let mature = customer.meets_mature_rule(at, rules);
-            let to = if mature { Stage::Mature } else { Stage::New };
-            let facts = mature_facts(customer, at, rules, Some(event_type));
-            let explain = Why::Reactivated {
-                event_type,
-                from,
-                mature,
-            };
-            step(
-                customer,
-                to,
-                Reason::Reactivated,
-                at,
-                event,
-                explain,
-                facts,
-                &mut net,
-                out,
-            );
-        }
-        if customer.stage == Stage::New && customer.meets_mature_rule(at, rules) {
-            let facts = mature_facts(customer, at, rules, None);
-            let explain = Why::MatureCriteria {
-                purchases: customer.purchase_count,
-                min_purchases: rules.mature_min_purchases,
-                days: facts.days_since_first_conversion.unwrap_or_default(),
-                min_days: rules.mature_min_tenure_days,
-            };
-            step(
-                customer,
-                Stage::Mature,
-                Reason::MatureCriteria,
-                at,
-                event,
-                explain,
-                facts,
-                &mut net,
-                out,
-            );
-        }
-        if rules.churn_signal_events.contains(event_type)
-            && matches!(customer.stage, Stage::New | Stage::Mature)
-        {
-            let facts = Facts {
-                event_type: Some(event_type),
-                ..Facts::default()
-            };
-            let explain = Why::ChurnSignal(event_type);
-            step(
-                customer,
-                Stage::Churning,
-                Reason::ChurnSignal(event_type),
-                at,
-                event,
-                explain,
-                facts,
-                &mut net,
-                out,
-            );
-        }
+        let mut steps = Steps {
+            at,
+            event,
+            net: &mut net,
+            out: &mut *out,
+        };
+        steps.rules_3_to_6(customer, event_type, converts, rules);
         customer.recent.push(hash);
         if offset.is_some() {
             customer.last_offset = offset;
@@ -592,136 +536,5 @@ impl Engine {
     fn rearm(&mut self, slot: Slot) {
         let timer = self.store.get(slot).timer(&self.rules).map(|t| t.fires_at);
         self.store.set_timer(slot, timer);
-    }
-}
-
-/// Step 2 of SPEC 2: counters and flags. Returns the purchase count when this event made it
-/// reach a delight milestone.
-fn update_counters(
-    c: &mut Customer,
-    payload: &Payload,
-    at: Timestamp,
-    rules: &Rules,
-) -> Option<u32> {
-    let event_type = payload.event_type();
-    c.first_seen = c.first_seen.min(at);
-    if rules.activity_events.contains(event_type) {
-        c.last_activity_at = Some(c.last_activity_at.map_or(at, |t| t.max(at)));
-    }
-    let positive_purchase = matches!(payload, Payload::Purchase { amount, .. } if *amount > 0.0);
-    if rules.conversion_events.contains(event_type)
-        && (event_type != EventType::Purchase || positive_purchase)
-    {
-        c.first_conversion_at = Some(c.first_conversion_at.map_or(at, |t| t.min(at)));
-    }
-    let mut milestone = None;
-    match *payload {
-        Payload::Purchase { amount, need_level } => {
-            c.total_spend += amount;
-            if amount > 0.0 {
-                c.purchase_count += 1;
-                if rules.delight_milestones.contains(&c.purchase_count) {
-                    milestone = Some(c.purchase_count);
-                }
-            }
-            if need_level.is_some() {
-                c.need_level = c.need_level.max(need_level);
-            }
-        }
-        Payload::Refund { amount } => c.refund_total += amount,
-        Payload::Complaint => c.complaint_count += 1,
-        Payload::Feedback { nps: Some(n), .. } => c.last_nps = Some(n),
-        Payload::ConsentWithdrawn => c.contactable = false,
-        Payload::ConsentGranted => c.contactable = true,
-        Payload::LeadCreated
-        | Payload::Engagement
-        | Payload::SubscriptionStarted
-        | Payload::SubscriptionCancelled
-        | Payload::SupportTicket { .. }
-        | Payload::Feedback { nps: None, .. }
-        | Payload::CustomerErased => {}
-    }
-    milestone
-}
-
-fn set_stage(c: &mut Customer, to: Stage, at: Timestamp) {
-    c.stage = to;
-    c.stage_entered_at = at;
-    c.seq += 1;
-}
-
-/// One event-caused transition: moves the customer, writes the record, notes the net change.
-#[allow(clippy::too_many_arguments)]
-fn step(
-    c: &mut Customer,
-    to: Stage,
-    reason: Reason,
-    at: Timestamp,
-    event: &Event,
-    explain: Why,
-    facts: Facts,
-    net: &mut NetChange,
-    out: &mut dyn RecordSink,
-) {
-    let from = c.stage;
-    set_stage(c, to, at);
-    out.push(transition_record(
-        c,
-        Some(from),
-        reason,
-        at,
-        Some(&event.event_id),
-        explain,
-        facts.clone(),
-    ));
-    net.last = Some((to, reason, explain, facts));
-}
-
-fn transition_record(
-    c: &Customer,
-    from: Option<Stage>,
-    reason: Reason,
-    at: Timestamp,
-    event_id: Option<&str>,
-    explain: Why,
-    facts: Facts,
-) -> Record {
-    Record::Transition(Transition {
-        record_type: RecordType::Transition,
-        customer_id: c.id.clone(),
-        from,
-        to: Some(c.stage),
-        reason,
-        at: Rfc3339(at),
-        event_id: event_id.map(CompactString::from),
-        seq: c.seq,
-        explain,
-        facts,
-    })
-}
-
-fn conversion_facts(c: &Customer, event_type: EventType) -> Facts {
-    Facts {
-        event_type: Some(event_type),
-        purchase_count: Some(c.purchase_count),
-        total_spend: Some(c.total_spend),
-        ..Facts::default()
-    }
-}
-
-fn mature_facts(
-    c: &Customer,
-    at: Timestamp,
-    rules: &Rules,
-    event_type: Option<EventType>,
-) -> Facts {
-    Facts {
-        event_type,
-        purchase_count: Some(c.purchase_count),
-        mature_min_purchases: Some(rules.mature_min_purchases),
-        first_conversion_at: c.first_conversion_at.map(Rfc3339),
-        days_since_first_conversion: c.first_conversion_at.map(|f| at.days_since(f)),
-        mature_min_tenure_days: Some(rules.mature_min_tenure_days),
-        ..Facts::default()
     }
 }

@@ -19,6 +19,7 @@ pub use prefetch::prefetch;
 pub mod record;
 mod record_json;
 pub mod rules;
+mod steps;
 pub mod store;
 pub mod time;
 pub mod timers;

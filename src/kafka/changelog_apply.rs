@@ -77,33 +77,39 @@ pub fn apply_batches(
     let mut applied = Applied::default();
     let mut unconfirmed = Unconfirmed::default();
     for mut batch in batches {
-        let hashes = &batch.hashes;
-        for (i, entry) in batch.entries.drain(..).enumerate() {
-            engine.warm_ahead(i, |j| hashes.get(j).copied().flatten());
-            let current = applied.meta.epoch;
-            let entry = entry?;
-            let epoch = match &entry {
-                ChangelogEntry::Meta(m) => m.epoch,
-                ChangelogEntry::Customer(_, e) | ChangelogEntry::Tombstone(_, e) => *e,
-            };
-            applied.max_epoch = applied.max_epoch.max(epoch);
-            if epoch < current {
-                applied.fenced += 1;
-                continue;
-            }
-            match entry {
-                ChangelogEntry::Meta(m) => {
-                    if m.epoch > current {
-                        // A claim: what earlier owners left unconfirmed never counts.
-                        applied.discarded += unconfirmed.undo_below(engine, m.epoch);
-                    }
-                    applied.meta = m;
-                    unconfirmed.confirm();
+        // An entry per hash: the hashes are what the engine prefetches by.
+        let mut entries = batch.entries.drain(..);
+        engine.apply_batch(
+            &batch.hashes,
+            |h| *h,
+            |engine, _| {
+                let entry = entries.next().expect("an entry per hash")?;
+                let current = applied.meta.epoch;
+                let epoch = match &entry {
+                    ChangelogEntry::Meta(m) => m.epoch,
+                    ChangelogEntry::Customer(_, e) | ChangelogEntry::Tombstone(_, e) => *e,
+                };
+                applied.max_epoch = applied.max_epoch.max(epoch);
+                if epoch < current {
+                    applied.fenced += 1;
+                    return Ok(());
                 }
-                ChangelogEntry::Customer(c, e) => unconfirmed.put(engine, c, e),
-                ChangelogEntry::Tombstone(id, e) => unconfirmed.remove(engine, &id, e),
-            }
-        }
+                match entry {
+                    ChangelogEntry::Meta(m) => {
+                        if m.epoch > current {
+                            // A claim: what earlier owners left unconfirmed never counts.
+                            applied.discarded += unconfirmed.undo_below(engine, m.epoch);
+                        }
+                        applied.meta = m;
+                        unconfirmed.confirm();
+                    }
+                    ChangelogEntry::Customer(c, e) => unconfirmed.put(engine, c, e),
+                    ChangelogEntry::Tombstone(id, e) => unconfirmed.remove(engine, &id, e),
+                }
+                Ok::<(), ChangelogError>(())
+            },
+        )?;
+        drop(entries);
         batch.hashes.clear();
         // The poller may have finished already; then the batch is simply dropped.
         let _ = recycle.send(batch);

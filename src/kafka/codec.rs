@@ -3,8 +3,7 @@
 use rdkafka::message::{BorrowedHeaders, Header, Headers, OwnedHeaders};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Topics;
-use crate::domain::{Category, Customer, Record, Rejection, Timestamp};
+use crate::domain::{Customer, Record, Rejection, Timestamp};
 
 /// The changelog key of a partition's own record (its clock and applied offset). A customer
 /// id cannot contain U+0000, so it cannot collide.
@@ -33,29 +32,6 @@ pub type OwnerEpoch = u64;
 /// The header that carries a tombstone's owner epoch (a tombstone has no value to carry it).
 pub const EPOCH_HEADER: &std::ffi::CStr = c"lifecycle_epoch";
 
-/// The topics the sink writes, in the order [`output_index`], [`STATE_TOPIC`] and
-/// [`DEAD_LETTER_TOPIC`] number them.
-pub fn sink_topics(topics: &Topics) -> Vec<String> {
-    [
-        &topics.transitions,
-        &topics.care,
-        &topics.retention,
-        &topics.marketing,
-        &topics.state,
-        &topics.dead_letters,
-        &topics.input,
-    ]
-    .map(Clone::clone)
-    .to_vec()
-}
-
-/// The changelog's index in [`sink_topics`].
-pub const STATE_TOPIC: usize = 4;
-/// The dead letters' index in [`sink_topics`].
-pub const DEAD_LETTER_TOPIC: usize = 5;
-/// The input topic's index in [`sink_topics`] (`key_mismatch = "repartition"`).
-pub const INPUT_TOPIC: usize = 6;
-
 /// The most of a rejected record's value a dead letter keeps: the event limit (SPEC 1).
 pub const DEAD_LETTER_MAX_VALUE: usize = crate::domain::decode::MAX_EVENT_BYTES;
 
@@ -67,19 +43,6 @@ pub fn dead_letter_value(value: Option<&[u8]>) -> (Option<&[u8]>, Option<usize>)
             (Some(&v[..DEAD_LETTER_MAX_VALUE]), Some(v.len()))
         }
         other => (other, None),
-    }
-}
-
-/// Which of [`sink_topics`] an output record goes to; `None` for one that is not sent.
-pub fn output_index(record: &Record) -> Option<usize> {
-    match record {
-        Record::Transition(_) => Some(0),
-        Record::Action(a) => Some(match a.kind.category() {
-            Category::Care => 1,
-            Category::Retention => 2,
-            Category::Marketing => 3,
-        }),
-        Record::Suppressed { .. } => None,
     }
 }
 

@@ -7,6 +7,8 @@
 //! - [`changelog_apply`]: the restore's applying side, and undoing an unconfirmed batch.
 //! - [`membership`]: writing only while the group membership is confirmed (fencing).
 //! - [`codec`]: record, dead-letter and changelog encodings.
+//! - [`outputs`]: the kinds of output (transitions, actions by category, changelog, dead
+//!   letters, the input for re-keyed events), each with its topic.
 //! - [`consumer_batches`]: the restore's reading of many messages per call.
 //! - [`sink`]: the producer, staging through the outbox, and whether a batch arrived.
 //! - [`delivery`]: the producer's context: delivery reports counted per batch.
@@ -20,12 +22,16 @@ pub mod changelog;
 pub mod changelog_apply;
 pub mod client;
 pub mod codec;
+pub mod commit;
 pub mod consumer_batches;
 pub mod delivery;
+pub mod error;
 pub mod membership;
 pub mod outbox;
+pub mod outputs;
 pub mod processor;
 pub mod produce;
+pub mod queries;
 pub mod service;
 pub mod sink;
 pub mod topic_handles;

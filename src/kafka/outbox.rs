@@ -21,6 +21,7 @@ use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::Producer;
 
 use super::delivery::KafkaProducer;
+use super::outputs::Output;
 use super::topic_handles::{Outgoing, TopicHandles};
 
 /// Staged records are handed over once this many wait (and whenever the processor asks).
@@ -38,7 +39,7 @@ pub(super) struct Staged {
 
 #[derive(Debug)]
 struct StagedRecord {
-    topic: usize,
+    topic: Output,
     partition: Option<i32>,
     /// `None`: a null key.
     key: Option<Range<usize>>,
@@ -52,8 +53,8 @@ struct StagedRecord {
 /// Where a staged record goes, and what it carries besides its payload.
 #[derive(Debug)]
 pub struct Envelope<'a> {
-    /// An index into the sink's topics (see `codec::sink_topics`).
-    pub topic: usize,
+    /// Which of the sink's topics.
+    pub topic: Output,
     /// `None`: the partitioner picks one from the key.
     pub partition: Option<i32>,
     /// `None`: a null key (a dead letter of a record that had none).
@@ -301,18 +302,21 @@ mod tests {
         };
         let mut staged = Staged::default();
         staged.push(
-            envelope(2, None, Some(b"c-1"), Some(7), 4),
+            envelope(Output::Retention, None, Some(b"c-1"), Some(7), 4),
             Some(|b: &mut Vec<u8>| b.extend_from_slice(b"{\"a\":1}")),
         );
         staged.push(
-            envelope(4, Some(3), Some(b"c-2"), None, 5),
+            envelope(Output::State, Some(3), Some(b"c-2"), None, 5),
             None::<fn(&mut Vec<u8>)>,
         );
         staged.push(
-            envelope(0, None, Some(b""), None, 5),
+            envelope(Output::Transitions, None, Some(b""), None, 5),
             Some(|b: &mut Vec<u8>| b.push(b'x')),
         );
-        staged.push(envelope(5, None, None, None, 6), None::<fn(&mut Vec<u8>)>);
+        staged.push(
+            envelope(Output::DeadLetters, None, None, None, 6),
+            None::<fn(&mut Vec<u8>)>,
+        );
         assert_eq!(staged.len(), 4);
         let parts: Vec<_> = staged
             .records
@@ -332,17 +336,24 @@ mod tests {
             parts,
             [
                 (
-                    2,
+                    Output::Retention,
                     None,
                     Some(&b"c-1"[..]),
                     Some(&b"{\"a\":1}"[..]),
                     Some(7),
                     4
                 ),
-                (4, Some(3), Some(&b"c-2"[..]), None, None, 5),
-                (0, None, Some(&b""[..]), Some(&b"x"[..]), None, 5),
+                (Output::State, Some(3), Some(&b"c-2"[..]), None, None, 5),
+                (
+                    Output::Transitions,
+                    None,
+                    Some(&b""[..]),
+                    Some(&b"x"[..]),
+                    None,
+                    5
+                ),
                 // A null key and a null value stay null (a dead letter of such a record).
-                (5, None, None, None, None, 6),
+                (Output::DeadLetters, None, None, None, None, 6),
             ]
         );
         staged.clear();

@@ -68,6 +68,15 @@ pub fn produce(k: &KafkaConfig, input: &mut dyn BufRead) -> Result<(u64, f64)> {
     producer
         .flush(Duration::from_secs(120))
         .context("flushing the producer")?;
-    super::sink::Sink::new(producer, Vec::new(), false)?.take_failures()?;
+    let failures = std::mem::take(
+        &mut *producer
+            .context()
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    );
+    if !failures.is_empty() {
+        anyhow::bail!("records were not delivered: {}", failures.join("; "));
+    }
     Ok((lines, started.elapsed().as_secs_f64()))
 }

@@ -13,8 +13,8 @@ use rdkafka::producer::Producer;
 
 use super::backoff::{Backoff, wait_unless_stopped};
 use super::client;
-use super::codec::sink_topics;
 use super::processor::{ProcessError, Processor, Settings, Stats};
+use super::queries::QueryInbox;
 use super::sink::{DeliveryContext, KafkaProducer, Sink};
 use crate::config::{Config, Guarantee};
 use crate::domain::Timestamp;
@@ -223,12 +223,20 @@ enum Ended {
 /// Runs the service until `shutdown` is set; then commits, leaves the group and returns.
 /// A fatal producer error (fencing) closes both clients and starts them again, after a
 /// delay that doubles with each restart up to 30 s ([`Backoff`]) and that shutdown cuts short.
-pub fn run(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) -> Result<RunReport> {
+///
+/// Between two polls the loop answers the queries waiting in `queries` (see
+/// [`queries`](super::queries)).
+pub fn run(
+    config: &Config,
+    shutdown: &AtomicBool,
+    telemetry: &Telemetry,
+    queries: &QueryInbox,
+) -> Result<RunReport> {
     let mut report = RunReport::default();
     let mut backoff = Backoff::for_client_restarts();
     loop {
         let started = std::time::Instant::now();
-        let (stats, fatal) = match run_clients(config, shutdown, telemetry)? {
+        let (stats, fatal) = match run_clients(config, shutdown, telemetry, queries)? {
             Ended::Shutdown(stats) => (stats, None),
             Ended::Fatal(e, stats) => (stats, Some(e)),
         };
@@ -259,7 +267,12 @@ pub fn run(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) -> Res
     }
 }
 
-fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) -> Result<Ended> {
+fn run_clients(
+    config: &Config,
+    shutdown: &AtomicBool,
+    telemetry: &Telemetry,
+    queries: &QueryInbox,
+) -> Result<Ended> {
     let k = &config.kafka;
     let timeout = Duration::from_millis(k.operation_timeout_ms);
     let settings = Settings {
@@ -279,8 +292,8 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
     // at_least_once: a sending thread enqueues the records. exactly_once enqueues them on
     // this thread, so that each is in the transaction before it commits or aborts.
     let background = k.guarantee == Guarantee::AtLeastOnce;
-    let sink = Sink::new(producer, sink_topics(&k.topics), background)
-        .context("cannot start the sending thread")?;
+    let sink =
+        Sink::new(producer, &k.topics, background).context("cannot start the sending thread")?;
     let processor: SharedProcessor = Arc::new(Mutex::new(Processor::new(
         settings,
         sink,
@@ -320,6 +333,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
                  instance uses the same group.instance.id"
             );
         }
+        queries.answer_waiting(|q| p.answer(q));
         let step = (|| -> Result<(), ProcessError> {
             p.restore_pending(&consumer)?;
             let now = Timestamp::now();
@@ -328,7 +342,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
             if p.batch_due(polled.is_empty()) {
                 p.commit(&consumer)?;
             } else {
-                p.advance(&consumer, false)?;
+                p.advance(&consumer)?;
             }
             Ok(())
         })();
@@ -340,7 +354,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
                 // Nothing uncommitted may be committed now, not even by the revocation that
                 // closing the consumer runs.
                 p.fail();
-                let stats = p.stats.clone();
+                let stats = p.stats();
                 p.release_all();
                 drop(p);
                 consumer.unsubscribe();
@@ -351,7 +365,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
                 if let Err(abort) = p.abort_and_rewind(&consumer) {
                     // Could not abort cleanly: start over from the last commit with new clients.
                     p.fail();
-                    let stats = p.stats.clone();
+                    let stats = p.stats();
                     p.release_all();
                     drop(p);
                     consumer.unsubscribe();
@@ -374,7 +388,7 @@ fn run_clients(config: &Config, shutdown: &AtomicBool, telemetry: &Telemetry) ->
         p.fail();
         return Err(e).context("final flush failed");
     }
-    let stats = p.stats.clone();
+    let stats = p.stats();
     p.release_all();
     drop(p);
     consumer.unsubscribe();

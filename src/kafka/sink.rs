@@ -11,7 +11,9 @@ use rdkafka::producer::Producer;
 
 pub use super::delivery::{DeliveryContext, KafkaProducer};
 use super::outbox::{Envelope, Outbox, Sending, SendingThread};
+use super::outputs::Output;
 use super::topic_handles::TopicHandles;
+use crate::config::Topics;
 
 /// Why a batch could not be delivered.
 #[derive(Debug, thiserror::Error)]
@@ -41,15 +43,15 @@ impl std::fmt::Debug for Sink {
 }
 
 impl Sink {
-    /// A sink whose staged records go to `topics` (indexed by [`Envelope::topic`]), enqueued
-    /// by a sending thread when `background`, else by the caller.
+    /// A sink whose staged records go to each [`Output`]'s topic in `topics`, enqueued by a
+    /// sending thread when `background`, else by the caller.
     pub fn new(
         producer: KafkaProducer,
-        topics: Vec<String>,
+        topics: &Topics,
         background: bool,
     ) -> std::io::Result<Sink> {
         let producer = Arc::new(producer);
-        let topics = Arc::new(TopicHandles::new(producer.clone(), topics));
+        let topics = Arc::new(TopicHandles::new(producer.clone(), Output::topics(topics)));
         let sending = match background {
             true => Sending::Thread(SendingThread::start(producer.clone(), topics.clone())?),
             false => Sending::Inline,

@@ -21,6 +21,7 @@ use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{BaseRecord, Producer};
 
 use super::delivery::KafkaProducer;
+use super::outputs::Output;
 
 /// A librdkafka handle per topic of the sink, released before the producer it belongs to
 /// (it keeps the producer alive).
@@ -38,7 +39,7 @@ unsafe impl Sync for TopicHandles {}
 
 /// One record to enqueue (its headers, if any, are passed beside it).
 pub(super) struct Outgoing<'a> {
-    pub topic: usize,
+    pub topic: Output,
     /// `None`: the partitioner picks one from the key.
     pub partition: Option<i32>,
     /// `None`: a null key.
@@ -71,8 +72,8 @@ impl TopicHandles {
         }
     }
 
-    pub fn name(&self, topic: usize) -> &str {
-        &self.names[topic]
+    pub fn name(&self, topic: Output) -> &str {
+        &self.names[topic.index()]
     }
 
     /// Enqueues `record`: with its topic's handle, or by name (rdkafka's `send`) when it
@@ -83,7 +84,7 @@ impl TopicHandles {
         record: &Outgoing<'_>,
         headers: Option<OwnedHeaders>,
     ) -> Result<(), (KafkaError, Option<OwnedHeaders>)> {
-        match (self.handles[record.topic], headers) {
+        match (self.handles[record.topic.index()], headers) {
             (Some(rkt), None) => self
                 .produce(rkt, record)
                 .map_err(|code| (KafkaError::MessageProduction(code), None)),

@@ -2,19 +2,21 @@
 //! memory grows with the number of customers, not with the length of the input.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::fmt;
 use std::io::{self, BufRead, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
 use compact_str::CompactString;
+
+mod summary;
+use crate::tally::{self, Counts};
 use serde::Serialize;
+pub use summary::Summary;
 
 use crate::domain::decode::MAX_EVENT_BYTES;
 use crate::domain::{
-    ActionKind, Category, Engine, Event, EventHashes, Outcome, Payload, Record, RecordSink,
-    RejectReason, Rejection, Rules, Stage, Suppression, Timestamp, decode, prefetch,
+    Engine, Event, EventHashes, Payload, Record, RecordSink, RejectReason, Rejection, Rules,
+    Timestamp, decode, prefetch,
 };
 
 /// Where rejected lines go, if anywhere.
@@ -30,134 +32,6 @@ pub struct ReplayOptions {
     pub now: Timestamp,
     /// Print progress to stderr now and then.
     pub progress: bool,
-}
-
-/// Counts of one run: events by outcome, records, customers by stage.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Summary {
-    pub lines: u64,
-    pub blank_lines: u64,
-    pub outcomes: BTreeMap<Outcome, u64>,
-    pub rejected: BTreeMap<RejectReason, u64>,
-    pub transitions: u64,
-    pub actions: BTreeMap<ActionKind, u64>,
-    pub suppressed: BTreeMap<Suppression, u64>,
-    pub stages: BTreeMap<Stage, u64>,
-}
-
-impl Summary {
-    pub fn rejected_total(&self) -> u64 {
-        self.rejected.values().sum()
-    }
-
-    pub fn events(&self) -> u64 {
-        self.outcomes.values().sum::<u64>() + self.rejected_total()
-    }
-
-    pub fn outcome(&self, o: Outcome) -> u64 {
-        self.outcomes.get(&o).copied().unwrap_or(0)
-    }
-}
-
-/// The per-event counts of a run, in arrays indexed by the enums' discriminants: a
-/// `BTreeMap` entry per event and per record cost the engine thread a few percent. Folded
-/// into the [`Summary`] at the end (only the keys that occurred, as `entry` would).
-#[derive(Default)]
-struct Tally {
-    outcomes: [u64; Outcome::ALL.len()],
-    actions: [u64; ActionKind::ALL.len()],
-    suppressed: [u64; Suppression::ALL.len()],
-    transitions: u64,
-}
-
-impl Tally {
-    fn record(&mut self, record: &Record) {
-        match record {
-            Record::Transition(_) => self.transitions += 1,
-            Record::Action(a) => self.actions[a.kind as usize] += 1,
-            Record::Suppressed { reason, .. } => self.suppressed[*reason as usize] += 1,
-        }
-    }
-
-    fn fold_into(&self, summary: &mut Summary) {
-        fn fold<K: Copy + Ord>(map: &mut BTreeMap<K, u64>, keys: &[K], counts: &[u64]) {
-            for (key, n) in keys.iter().zip(counts).filter(|(_, n)| **n > 0) {
-                *map.entry(*key).or_default() += n;
-            }
-        }
-        fold(&mut summary.outcomes, &Outcome::ALL, &self.outcomes);
-        fold(&mut summary.actions, &ActionKind::ALL, &self.actions);
-        fold(&mut summary.suppressed, &Suppression::ALL, &self.suppressed);
-        summary.transitions += self.transitions;
-    }
-}
-
-fn list<K: Copy + Ord>(map: &BTreeMap<K, u64>, name: impl Fn(K) -> &'static str) -> String {
-    if map.is_empty() {
-        return "none".into();
-    }
-    map.iter()
-        .map(|(k, v)| format!("{} {v}", name(*k)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sent: u64 = self.actions.values().sum();
-        let suppressed: u64 = self.suppressed.values().sum();
-        let customers: u64 = self.stages.values().sum();
-        let mut by_category: BTreeMap<Category, u64> = BTreeMap::new();
-        for (kind, n) in &self.actions {
-            *by_category.entry(kind.category()).or_default() += n;
-        }
-        writeln!(f, "replay summary")?;
-        writeln!(
-            f,
-            "  lines: {} ({} blank, skipped)",
-            self.lines, self.blank_lines
-        )?;
-        writeln!(
-            f,
-            "  events: {} (applied {}, duplicate {}, ignored {}, nothing_to_erase {}, rejected {})",
-            self.events(),
-            self.outcome(Outcome::Applied),
-            self.outcome(Outcome::Duplicate),
-            self.outcome(Outcome::Ignored),
-            self.outcome(Outcome::NothingToErase),
-            self.rejected_total()
-        )?;
-        writeln!(
-            f,
-            "  rejected by reason: {}",
-            list(&self.rejected, RejectReason::as_str)
-        )?;
-        writeln!(f, "  transitions: {}", self.transitions)?;
-        writeln!(
-            f,
-            "  actions sent: {sent} ({})",
-            list(&by_category, Category::as_str)
-        )?;
-        writeln!(
-            f,
-            "  actions by kind: {}",
-            list(&self.actions, ActionKind::as_str)
-        )?;
-        writeln!(
-            f,
-            "  actions suppressed: {suppressed} ({})",
-            list(&self.suppressed, Suppression::as_str)
-        )?;
-        let stages: BTreeMap<Stage, u64> = Stage::ALL
-            .iter()
-            .map(|s| (*s, self.stages.get(s).copied().unwrap_or(0)))
-            .collect();
-        writeln!(
-            f,
-            "  customers: {customers} ({})",
-            list(&stages, Stage::as_str)
-        )
-    }
 }
 
 /// One line of the rejects file.
@@ -249,12 +123,12 @@ struct RecordBatches {
     /// ends with the encoder's error.
     closed: bool,
     summary: Summary,
-    tally: Tally,
+    counts: Counts,
 }
 
 impl RecordSink for RecordBatches {
     fn push(&mut self, record: Record) {
-        self.tally.record(&record);
+        tally::record_written(&mut self.counts, &record);
         if matches!(record, Record::Suppressed { .. }) {
             return;
         }
@@ -313,42 +187,46 @@ pub fn replay(
             spare: spare_records_rx,
             closed: false,
             summary: Summary::default(),
-            tally: Tally::default(),
+            counts: Counts::default(),
         };
         let processed = (|| -> io::Result<()> {
             for batch in lines_rx.iter() {
                 let mut batch = batch?;
-                let hash_at = |j: usize| match batch.get(j) {
-                    Some(Line::Event(e)) => Some(e.hashes.customer),
+                let customer_of = |line: &Line| match line {
+                    Line::Event(e) => Some(e.hashes.customer),
                     _ => None,
                 };
-                for (i, line) in batch.iter().enumerate() {
+                let mut i = 0;
+                engine.apply_batch(&batch, customer_of, |engine, line| {
                     if let Some(ahead) = batch.get(i + LINES_AHEAD) {
                         prefetch(ahead);
                     }
-                    engine.warm_ahead(i, hash_at);
+                    i += 1;
                     let summary = &mut sink.summary;
                     summary.lines += 1;
+                    let line_number = summary.lines;
                     match line {
                         Line::Blank => summary.blank_lines += 1,
                         Line::Event(event) => {
                             let outcome =
                                 engine.apply_hashed(&event.event(), event.hashes, None, &mut sink);
-                            sink.tally.outcomes[outcome as usize] += 1;
+                            let event_type = event.payload.as_ref().map(Payload::event_type);
+                            tally::event_handled(&mut sink.counts, event_type, outcome);
                         }
                         Line::Rejected {
                             rejection,
                             text,
                             cut_from,
                         } => {
-                            *summary.rejected.entry(rejection.reason).or_default() += 1;
+                            tally::input_rejected(&mut sink.counts, rejection, line_number);
                             if let (Some(out), Some(text)) = (rejects.as_deref_mut(), text) {
-                                write_reject(out, summary.lines, rejection, text, *cut_from)?;
+                                write_reject(out, line_number, rejection, text, *cut_from)?;
                             }
                         }
                     }
-                    progress.tick(sink.summary.lines);
-                }
+                    progress.tick(line_number);
+                    Ok::<(), io::Error>(())
+                })?;
                 batch.clear();
                 let _ = spare_lines_tx.try_send(batch);
                 if sink.closed {
@@ -368,7 +246,7 @@ pub fn replay(
         // write is why processing stopped early.
         drop(lines_rx);
         let mut summary = std::mem::take(&mut sink.summary);
-        sink.tally.fold_into(&mut summary);
+        summary.add(&sink.counts);
         drop(sink);
         let written = encoder
             .join()
@@ -625,129 +503,4 @@ impl Progress {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_blank_line_is_white_space_alone_ascii_or_not() {
-        for blank in [
-            "",
-            " \t\r",
-            "\u{b}",
-            "\u{c}\u{b}",
-            "\u{85}",
-            "\u{3000}",
-            " \u{a0}\u{2003} ",
-            "\u{2028}\u{b}",
-        ] {
-            assert!(is_blank(blank.as_bytes()), "{blank:?}");
-        }
-        for text in ["{}", " x", "\u{3000}x", "\u{a0}\u{e9}"] {
-            assert!(!is_blank(text.as_bytes()), "{text:?}");
-        }
-        assert!(!is_blank(b" \xff"), "invalid UTF-8 is not blank");
-    }
-
-    #[test]
-    fn the_tally_indexes_by_each_enums_place_in_its_all_list() {
-        fn in_place<K: Copy>(all: &[K], index: fn(K) -> usize) -> bool {
-            all.iter().enumerate().all(|(i, k)| index(*k) == i)
-        }
-        assert!(in_place(&Outcome::ALL, |k| k as usize));
-        assert!(in_place(&ActionKind::ALL, |k| k as usize));
-        assert!(in_place(&Suppression::ALL, |k| k as usize));
-    }
-
-    fn options() -> ReplayOptions {
-        ReplayOptions {
-            rules: Rules::default(),
-            as_of: None,
-            now: Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").unwrap(),
-            progress: false,
-        }
-    }
-
-    /// Many more lines than the channels hold, each making records.
-    fn input(customers: usize) -> String {
-        (0..customers)
-            .map(|i| {
-                format!(
-                    r#"{{"event_id":"e{i}","customer_id":"c{i}","type":"purchase","occurred_at":"2025-01-01T00:00:00Z","data":{{"amount":1}}}}"#
-                ) + "\n"
-            })
-            .collect()
-    }
-
-    /// Accepts `left` bytes, then fails.
-    struct FailingWriter {
-        left: usize,
-    }
-
-    impl Write for FailingWriter {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.left < buf.len() {
-                return Err(io::Error::other("disk full"));
-            }
-            self.left -= buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_failed_write_ends_the_run_with_that_error() {
-        let text = input(50_000);
-        let mut out = FailingWriter { left: 200_000 };
-        let err = replay(&mut text.as_bytes(), &mut out, None, &options()).unwrap_err();
-        assert_eq!(err.to_string(), "disk full");
-    }
-
-    /// Yields its text, then fails instead of ending.
-    struct FailingReader<'a> {
-        text: &'a [u8],
-    }
-
-    impl io::Read for FailingReader<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.text.is_empty() {
-                return Err(io::Error::other("connection reset"));
-            }
-            self.text.read(buf)
-        }
-    }
-
-    #[test]
-    fn a_failed_read_ends_the_run_with_that_error() {
-        let text = input(20_000);
-        let mut reader = io::BufReader::new(FailingReader {
-            text: text.as_bytes(),
-        });
-        let mut out = Vec::new();
-        let err = replay(&mut reader, &mut out, None, &options()).unwrap_err();
-        assert_eq!(err.to_string(), "connection reset");
-    }
-
-    #[test]
-    fn the_pipelined_run_writes_every_record_in_order() {
-        let text = input(20_000);
-        let mut out = Vec::new();
-        let summary = replay(&mut text.as_bytes(), &mut out, None, &options()).unwrap();
-        let lines: Vec<&[u8]> = out
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-            .collect();
-        // Per customer: first_seen, first_conversion, welcome_onboarding.
-        assert_eq!(lines.len(), 60_000);
-        assert_eq!(summary.transitions, 40_000);
-        for (i, chunk) in lines.chunks(3).enumerate() {
-            let id = format!(r#""customer_id":"c{i}""#);
-            assert!(
-                chunk
-                    .iter()
-                    .all(|l| String::from_utf8_lossy(l).contains(&id))
-            );
-        }
-    }
-}
+mod tests;

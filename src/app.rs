@@ -1,0 +1,143 @@
+//! The composition root: what each command wires together, so that `main.rs` only parses the
+//! command line and a test can run the whole service in-process ([`run`]).
+//!
+//! `lifecycle run` is: a small tokio runtime serving HTTP ([`http`](crate::http): metrics,
+//! health, readiness, and questions into the loop through [`queries`]), the processing loop
+//! ([`service::run`]) on the calling thread, one [`Telemetry`] they share, and a
+//! shutdown flag set by the signal handlers ([`shutdown`](crate::shutdown)) or the caller.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::config::{Config, LogConfig, LogFormat};
+use crate::domain::{TimeError, Timestamp};
+use crate::kafka::queries;
+use crate::kafka::service::{self, RunReport, Telemetry};
+use crate::replay::{ReplayOptions, Summary, replay};
+
+/// Logs to stderr, as text or JSON; RUST_LOG, when set, overrides the configured level.
+/// Once per process: later calls (a second service in one test process) keep the first.
+pub fn init_tracing(log: &LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        // Colours only on a terminal: a log file or pipeline gets plain text.
+        .with_ansi(io::stderr().is_terminal());
+    let _ = match log.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// The service until `shutdown` is set: HTTP on `http.address` (on a small runtime), the
+/// processing loop on this thread. Returns what the loop did once it has committed, left the
+/// group and the HTTP server has stopped.
+pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<RunReport> {
+    let telemetry = Telemetry::new(Duration::from_millis(config.http.stuck_after_ms));
+    let (asker, inbox) = queries::channel();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(&config.http.address))
+        .with_context(|| format!("cannot listen on http.address {}", config.http.address))?;
+    let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
+    let endpoints = crate::http::Endpoints {
+        metrics: telemetry.metrics.clone(),
+        health: telemetry.health.clone(),
+        queries: asker,
+    };
+    let server = runtime.spawn(crate::http::serve(listener, endpoints, async {
+        let _ = stopped.await;
+    }));
+    tracing::info!(address = %config.http.address, "serving /metrics, /healthz, /readyz, /v1/status");
+    let result = service::run(config, shutdown, &telemetry, &inbox);
+    let _ = stop_http.send(());
+    let _ = runtime.block_on(server);
+    let report = result?;
+    tracing::info!(?report, "stopped");
+    Ok(report)
+}
+
+/// `lifecycle replay`: the engine over `input` (a path or `-`), records to `output`.
+pub fn replay_file(
+    input: &str,
+    config: &Config,
+    as_of: Option<&str>,
+    output: &str,
+    rejects: Option<&Path>,
+) -> Result<Summary> {
+    let as_of = as_of.map(parse_as_of).transpose()?;
+    let mut reader = open_input(input)?;
+    let mut writer = open_raw_output(output)?;
+    let mut rejects_file = rejects
+        .map(|p| {
+            File::create(p)
+                .map(BufWriter::new)
+                .with_context(|| format!("cannot create {}", p.display()))
+        })
+        .transpose()?;
+    let options = ReplayOptions {
+        rules: config.rules(),
+        as_of,
+        now: Timestamp::now(),
+        progress: io::stderr().is_terminal(),
+    };
+    replay(
+        &mut reader,
+        &mut writer,
+        rejects_file.as_mut().map(|w| w as &mut dyn Write),
+        &options,
+    )
+    .context("replay failed")
+}
+
+/// `--as-of`: past or future values are taken as given (SPEC 5); beyond the nanosecond range
+/// (1677..2262) the clock saturates at its end.
+fn parse_as_of(s: &str) -> Result<Timestamp> {
+    match Timestamp::parse_rfc3339(s) {
+        Ok(t) => Ok(t),
+        Err(TimeError::TooLate) => Ok(Timestamp::MAX),
+        Err(TimeError::TooEarly) => Ok(Timestamp::MIN),
+        Err(_) => Err(anyhow::anyhow!(
+            "--as-of `{s}` is not an RFC 3339 date-time"
+        )),
+    }
+}
+
+/// The input file, or stdin for `-`, buffered.
+pub fn open_input(path: &str) -> Result<Box<dyn io::BufRead + Send>> {
+    Ok(if path == "-" {
+        Box::new(BufReader::with_capacity(1 << 20, io::stdin()))
+    } else {
+        let file = File::open(path).with_context(|| format!("cannot read {path}"))?;
+        Box::new(BufReader::with_capacity(1 << 20, file))
+    })
+}
+
+/// The output file (truncated) or stdout, buffered.
+pub fn open_output(path: &str) -> Result<Box<dyn Write + Send>> {
+    Ok(Box::new(BufWriter::with_capacity(
+        256 * 1024,
+        open_raw_output(path)?,
+    )))
+}
+
+/// The output file (truncated) or stdout, unbuffered: for a writer that already writes in
+/// large chunks (replay's encoder writes 64 KiB of whole lines at a time), where a buffer
+/// would only copy every byte once more.
+fn open_raw_output(path: &str) -> Result<Box<dyn Write + Send>> {
+    Ok(if path == "-" {
+        Box::new(io::stdout())
+    } else {
+        Box::new(File::create(path).with_context(|| format!("cannot create {path}"))?)
+    })
+}

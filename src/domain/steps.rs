@@ -1,0 +1,237 @@
+//! The transitions an event causes (SPEC 2, steps 2-6): the customer's counters, then rules
+//! 3-6 in order, each a [`Move`] written as a transition record and noted for the net-change
+//! rule. Timers' transitions are the engine's (`Engine::fire`).
+
+use super::action::Reason;
+use super::customer::{Customer, Stage};
+use super::event::{Event, EventType, Payload};
+use super::explain::Why;
+use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
+use super::rules::Rules;
+use super::time::Timestamp;
+use compact_str::CompactString;
+
+/// The transitions of one input so far, for the net-change rule.
+pub(super) struct NetChange {
+    pub before: Option<Stage>,
+    pub last: Option<(Stage, Reason, Why, Facts)>,
+}
+
+/// One transition: where to, why, and the facts it was decided on.
+pub(super) struct Move {
+    pub to: Stage,
+    pub reason: Reason,
+    pub explain: Why,
+    pub facts: Facts,
+}
+
+/// The transitions of one event: its time, the event, the net change so far and where the
+/// records go.
+pub(super) struct Steps<'a, 'e> {
+    pub at: Timestamp,
+    pub event: &'a Event<'e>,
+    pub net: &'a mut NetChange,
+    pub out: &'a mut dyn RecordSink,
+}
+
+impl Steps<'_, '_> {
+    /// Rules 3-6 of SPEC 2, in order, each on the stage the previous one left.
+    pub fn rules_3_to_6(
+        &mut self,
+        customer: &mut Customer,
+        event_type: EventType,
+        converts: bool,
+        rules: &Rules,
+    ) {
+        if converts && customer.stage == Stage::Prospect {
+            let facts = conversion_facts(customer, event_type);
+            let explain = Why::FirstConversion(event_type);
+            self.step(
+                customer,
+                Move {
+                    to: Stage::New,
+                    reason: Reason::FirstConversion,
+                    explain,
+                    facts,
+                },
+            );
+        }
+        if converts && matches!(customer.stage, Stage::Churning | Stage::Churned) {
+            let from = customer.stage;
+            let mature = customer.meets_mature_rule(self.at, rules);
+            let to = if mature { Stage::Mature } else { Stage::New };
+            let facts = mature_facts(customer, self.at, rules, Some(event_type));
+            let explain = Why::Reactivated {
+                event_type,
+                from,
+                mature,
+            };
+            self.step(
+                customer,
+                Move {
+                    to,
+                    reason: Reason::Reactivated,
+                    explain,
+                    facts,
+                },
+            );
+        }
+        if customer.stage == Stage::New && customer.meets_mature_rule(self.at, rules) {
+            let facts = mature_facts(customer, self.at, rules, None);
+            let explain = Why::MatureCriteria {
+                purchases: customer.purchase_count,
+                min_purchases: rules.mature_min_purchases,
+                days: facts.days_since_first_conversion.unwrap_or_default(),
+                min_days: rules.mature_min_tenure_days,
+            };
+            self.step(
+                customer,
+                Move {
+                    to: Stage::Mature,
+                    reason: Reason::MatureCriteria,
+                    explain,
+                    facts,
+                },
+            );
+        }
+        if rules.churn_signal_events.contains(event_type)
+            && matches!(customer.stage, Stage::New | Stage::Mature)
+        {
+            let facts = Facts {
+                event_type: Some(event_type),
+                ..Facts::default()
+            };
+            let explain = Why::ChurnSignal(event_type);
+            self.step(
+                customer,
+                Move {
+                    to: Stage::Churning,
+                    reason: Reason::ChurnSignal(event_type),
+                    explain,
+                    facts,
+                },
+            );
+        }
+    }
+
+    /// One event-caused transition: moves the customer, writes the record, notes the net
+    /// change.
+    fn step(&mut self, c: &mut Customer, m: Move) {
+        let from = c.stage;
+        set_stage(c, m.to, self.at);
+        self.out.push(transition_record(
+            c,
+            Some(from),
+            m.reason,
+            self.at,
+            Some(&self.event.event_id),
+            m.explain,
+            m.facts.clone(),
+        ));
+        self.net.last = Some((m.to, m.reason, m.explain, m.facts));
+    }
+}
+
+/// Step 2 of SPEC 2: counters and flags. Returns the purchase count when this event made it
+/// reach a delight milestone.
+pub(super) fn update_counters(
+    c: &mut Customer,
+    payload: &Payload,
+    at: Timestamp,
+    rules: &Rules,
+) -> Option<u32> {
+    let event_type = payload.event_type();
+    c.first_seen = c.first_seen.min(at);
+    if rules.activity_events.contains(event_type) {
+        c.last_activity_at = Some(c.last_activity_at.map_or(at, |t| t.max(at)));
+    }
+    let positive_purchase = matches!(payload, Payload::Purchase { amount, .. } if *amount > 0.0);
+    if rules.conversion_events.contains(event_type)
+        && (event_type != EventType::Purchase || positive_purchase)
+    {
+        c.first_conversion_at = Some(c.first_conversion_at.map_or(at, |t| t.min(at)));
+    }
+    let mut milestone = None;
+    match *payload {
+        Payload::Purchase { amount, need_level } => {
+            c.total_spend += amount;
+            if amount > 0.0 {
+                c.purchase_count += 1;
+                if rules.delight_milestones.contains(&c.purchase_count) {
+                    milestone = Some(c.purchase_count);
+                }
+            }
+            if need_level.is_some() {
+                c.need_level = c.need_level.max(need_level);
+            }
+        }
+        Payload::Refund { amount } => c.refund_total += amount,
+        Payload::Complaint => c.complaint_count += 1,
+        Payload::Feedback { nps: Some(n), .. } => c.last_nps = Some(n),
+        Payload::ConsentWithdrawn => c.contactable = false,
+        Payload::ConsentGranted => c.contactable = true,
+        Payload::LeadCreated
+        | Payload::Engagement
+        | Payload::SubscriptionStarted
+        | Payload::SubscriptionCancelled
+        | Payload::SupportTicket { .. }
+        | Payload::Feedback { nps: None, .. }
+        | Payload::CustomerErased => {}
+    }
+    milestone
+}
+
+pub(super) fn set_stage(c: &mut Customer, to: Stage, at: Timestamp) {
+    c.stage = to;
+    c.stage_entered_at = at;
+    c.seq += 1;
+}
+
+pub(super) fn transition_record(
+    c: &Customer,
+    from: Option<Stage>,
+    reason: Reason,
+    at: Timestamp,
+    event_id: Option<&str>,
+    explain: Why,
+    facts: Facts,
+) -> Record {
+    Record::Transition(Transition {
+        record_type: RecordType::Transition,
+        customer_id: c.id.clone(),
+        from,
+        to: Some(c.stage),
+        reason,
+        at: Rfc3339(at),
+        event_id: event_id.map(CompactString::from),
+        seq: c.seq,
+        explain,
+        facts,
+    })
+}
+
+fn conversion_facts(c: &Customer, event_type: EventType) -> Facts {
+    Facts {
+        event_type: Some(event_type),
+        purchase_count: Some(c.purchase_count),
+        total_spend: Some(c.total_spend),
+        ..Facts::default()
+    }
+}
+
+fn mature_facts(
+    c: &Customer,
+    at: Timestamp,
+    rules: &Rules,
+    event_type: Option<EventType>,
+) -> Facts {
+    Facts {
+        event_type,
+        purchase_count: Some(c.purchase_count),
+        mature_min_purchases: Some(rules.mature_min_purchases),
+        first_conversion_at: c.first_conversion_at.map(Rfc3339),
+        days_since_first_conversion: c.first_conversion_at.map(|f| at.days_since(f)),
+        mature_min_tenure_days: Some(rules.mature_min_tenure_days),
+        ..Facts::default()
+    }
+}

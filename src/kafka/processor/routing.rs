@@ -1,0 +1,113 @@
+//! Where the processor's records go: engine records to their [`Output`] topics, rejected
+//! input to the dead letters, and events under the wrong key back to the input.
+
+use rdkafka::Message;
+use rdkafka::message::BorrowedMessage;
+
+use super::super::codec::{append_record, dead_letter_headers, dead_letter_value};
+use super::super::outbox::Envelope;
+use super::super::outputs::Output;
+use super::Processor;
+use crate::config::KeyMismatch;
+use crate::domain::{Event, Outcome, RejectReason, Rejection, Timestamp};
+use crate::tally;
+
+/// An envelope of the current batch (the protocol sets the batch).
+fn envelope<'a>(topic: Output, key: Option<&'a [u8]>, now: Timestamp) -> Envelope<'a> {
+    Envelope {
+        topic,
+        partition: None,
+        key,
+        headers: None,
+        timestamp_ms: Some(now.as_nanos().div_euclid(1_000_000)),
+        batch: 0,
+    }
+}
+
+impl Processor {
+    /// Stages the engine's pending records; `now`, the time read for the messages being
+    /// handled, is their timestamp.
+    pub(super) fn emit(&mut self, now: Timestamp) {
+        for record in self.records.drain(..) {
+            tally::record_written(&mut self.metrics, &record);
+            let Some(topic) = Output::of_record(&record) else {
+                continue;
+            };
+            let customer = record.customer_id().unwrap_or_default();
+            self.commit.stage(
+                envelope(topic, Some(customer.as_bytes()), now),
+                Some(|buf: &mut Vec<u8>| append_record(&record, buf)),
+            );
+            self.stats.records_sent += 1;
+        }
+    }
+
+    /// An event whose record key is not its customer id (`kafka.key_mismatch`).
+    pub(super) fn key_mismatch(&mut self, msg: &BorrowedMessage, event: &Event, now: Timestamp) {
+        match self.settings.key_mismatch {
+            KeyMismatch::DeadLetter => {
+                let detail = match msg.key() {
+                    None => "the record has no key; it must be its customer_id",
+                    Some([]) => "the record's key is empty; it must be its customer_id",
+                    Some(_) => "the record's key is not its customer_id",
+                };
+                let rejection = Rejection::new(RejectReason::KeyMismatch, detail);
+                self.dead_letter(msg, &rejection, now);
+            }
+            KeyMismatch::Repartition => self.repartition(msg, event, now),
+        }
+    }
+
+    /// Stages the dead letter of `msg`: its key and value as they were (a null stays null; a
+    /// value over the event limit is cut to it, and a header says so), with headers naming
+    /// the reason and where it came from.
+    pub(super) fn dead_letter(
+        &mut self,
+        msg: &BorrowedMessage,
+        rejection: &Rejection,
+        now: Timestamp,
+    ) {
+        let (p, offset) = (msg.partition(), msg.offset());
+        tally::input_rejected(
+            &mut self.metrics,
+            rejection,
+            format_args!("{}[{p}]@{offset}", self.settings.topics.input),
+        );
+        let (payload, cut_from) = dead_letter_value(msg.payload());
+        let headers = dead_letter_headers(
+            rejection,
+            &self.settings.topics.input,
+            p,
+            offset,
+            cut_from,
+            msg.headers(),
+        );
+        self.commit.stage(
+            Envelope {
+                headers: Some(headers),
+                ..envelope(Output::DeadLetters, msg.key(), now)
+            },
+            payload.map(|v| move |buf: &mut Vec<u8>| buf.extend_from_slice(v)),
+        );
+    }
+
+    /// Stages `msg` again on the input topic, keyed by its customer id, so that it is
+    /// processed on that customer's partition (`kafka.key_mismatch = "repartition"`).
+    fn repartition(&mut self, msg: &BorrowedMessage, event: &Event, now: Timestamp) {
+        tally::event_handled(
+            &mut self.metrics,
+            event.event_type(),
+            Outcome::Repartitioned,
+        );
+        tracing::debug!(
+            partition = msg.partition(),
+            offset = msg.offset(),
+            "re-producing an event under its customer_id key"
+        );
+        let payload = msg.payload().unwrap_or_default();
+        self.commit.stage(
+            envelope(Output::Input, Some(event.customer_id.as_bytes()), now),
+            Some(|buf: &mut Vec<u8>| buf.extend_from_slice(payload)),
+        );
+    }
+}

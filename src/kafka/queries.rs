@@ -1,0 +1,212 @@
+//! Questions into the processing loop. The loop owns every engine and touches them from one
+//! thread only; a caller on another thread (the HTTP server) does not lock them but sends a
+//! [`Query`] over a bounded channel, and the loop answers each one between two polls
+//! ([`QueryInbox::answer_waiting`]), so an answer reflects a consistent state and costs the
+//! loop at most one lookup per query. A query the loop does not answer in time (restoring a
+//! partition, restarting its clients, or the channel full) fails fast: the caller answers
+//! 503 with `Retry-After`. `GET /v1/status` is the first user; the per-customer queries of
+//! SPEC 9 are the next variant.
+
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{ClockSource, Guarantee};
+use crate::domain::Timestamp;
+
+/// Queries waiting for the loop, at most: past that the caller is told to retry.
+pub const QUERIES_WAITING: usize = 64;
+
+/// A question for the processing loop, with where its answer goes.
+#[derive(Debug)]
+pub enum Query {
+    /// What this instance holds: its partitions and their progress.
+    Status(Reply<Status>),
+}
+
+/// Where one answer goes (the asker may have given up; then the answer is dropped).
+#[derive(Debug)]
+pub struct Reply<T>(tokio::sync::oneshot::Sender<T>);
+
+impl<T> Reply<T> {
+    pub fn send(self, answer: T) {
+        let _ = self.0.send(answer);
+    }
+}
+
+/// The answer to [`Query::Status`].
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Status {
+    #[serde(serialize_with = "guarantee_name")]
+    pub guarantee: Guarantee,
+    #[serde(serialize_with = "clock_name")]
+    pub clock: ClockSource,
+    /// The partitions restored here, in order.
+    pub partitions: Vec<PartitionStatus>,
+    /// Assigned partitions still restoring.
+    pub restoring: Vec<i32>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PartitionStatus {
+    pub partition: i32,
+    pub customers: usize,
+    pub timers_pending: usize,
+    /// The partition's clock (RFC 3339), once it has one.
+    #[serde(serialize_with = "instant")]
+    pub clock: Option<Timestamp>,
+    /// The input offset of the last event applied.
+    pub applied_offset: Option<i64>,
+    /// The owner epoch this instance writes the partition's changelog with.
+    pub epoch: u64,
+}
+
+fn guarantee_name<S: serde::Serializer>(g: &Guarantee, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match g {
+        Guarantee::AtLeastOnce => "at_least_once",
+        Guarantee::ExactlyOnce => "exactly_once",
+    })
+}
+
+fn clock_name<S: serde::Serializer>(c: &ClockSource, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match c {
+        ClockSource::Event => "event",
+        ClockSource::Wall => "wall",
+    })
+}
+
+fn instant<S: serde::Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&t.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Why a query got no answer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum QueryError {
+    #[error("the processing loop has {QUERIES_WAITING} queries waiting already")]
+    Busy,
+    #[error("the processing loop did not answer in time")]
+    Timeout,
+    #[error("the processing loop is not running")]
+    Stopped,
+}
+
+/// The askers' end: cheap to clone, one per HTTP handler.
+#[derive(Debug, Clone)]
+pub struct Queries {
+    to_loop: SyncSender<Query>,
+}
+
+/// The loop's end.
+#[derive(Debug)]
+pub struct QueryInbox {
+    from_askers: Receiver<Query>,
+}
+
+/// A channel for queries into the processing loop.
+pub fn channel() -> (Queries, QueryInbox) {
+    let (to_loop, from_askers) = sync_channel(QUERIES_WAITING);
+    (Queries { to_loop }, QueryInbox { from_askers })
+}
+
+impl Queries {
+    /// Asks for the loop's [`Status`], waiting at most `timeout`.
+    pub async fn status(&self, timeout: Duration) -> Result<Status, QueryError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        match self.to_loop.try_send(Query::Status(Reply(tx))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(QueryError::Busy),
+            Err(TrySendError::Disconnected(_)) => return Err(QueryError::Stopped),
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(status)) => Ok(status),
+            // The loop dropped the query unanswered (its clients restarting).
+            Ok(Err(_)) => Err(QueryError::Stopped),
+            Err(_) => Err(QueryError::Timeout),
+        }
+    }
+}
+
+impl QueryInbox {
+    /// Answers every query waiting now with `answer` (called by the loop between polls).
+    pub fn answer_waiting(&self, mut answer: impl FnMut(Query)) {
+        while let Ok(query) = self.from_askers.try_recv() {
+            answer(query);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status() -> Status {
+        Status {
+            guarantee: Guarantee::AtLeastOnce,
+            clock: ClockSource::Event,
+            partitions: vec![PartitionStatus {
+                partition: 3,
+                customers: 2,
+                timers_pending: 1,
+                clock: Some(Timestamp::from_nanos(0)),
+                applied_offset: Some(41),
+                epoch: 2,
+            }],
+            restoring: vec![5],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_query_is_answered_by_whoever_drains_the_inbox() {
+        let (queries, inbox) = channel();
+        let answering = std::thread::spawn(move || {
+            let mut answered = 0;
+            while answered == 0 {
+                inbox.answer_waiting(|q| match q {
+                    Query::Status(reply) => {
+                        reply.send(status());
+                        answered += 1;
+                    }
+                });
+                std::thread::yield_now();
+            }
+        });
+        let got = queries.status(Duration::from_secs(10)).await;
+        answering.join().unwrap();
+        assert_eq!(got, Ok(status()));
+        let json = serde_json::to_value(status()).unwrap();
+        assert_eq!(json["guarantee"], "at_least_once");
+        assert_eq!(json["partitions"][0]["clock"], "1970-01-01T00:00:00Z");
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_query_times_out_and_a_full_inbox_is_busy() {
+        let (queries, inbox) = channel();
+        assert_eq!(
+            queries.status(Duration::from_millis(1)).await,
+            Err(QueryError::Timeout)
+        );
+        for _ in 1..QUERIES_WAITING {
+            let (tx, _rx) = tokio::sync::oneshot::channel();
+            queries.to_loop.try_send(Query::Status(Reply(tx))).unwrap();
+        }
+        assert_eq!(
+            queries.status(Duration::from_millis(1)).await,
+            Err(QueryError::Busy)
+        );
+        drop(inbox);
+    }
+
+    #[tokio::test]
+    async fn a_query_to_a_stopped_loop_fails_at_once() {
+        let (queries, inbox) = channel();
+        drop(inbox);
+        assert_eq!(
+            queries.status(Duration::from_secs(60)).await,
+            Err(QueryError::Stopped)
+        );
+    }
+}

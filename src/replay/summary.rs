@@ -1,0 +1,118 @@
+//! What a replay run did: its [`Summary`], printed on stderr at the end.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::domain::{ActionKind, Category, Outcome, RejectReason, Stage, Suppression};
+use crate::tally::Counts;
+
+/// Counts of one run: events by outcome, records, customers by stage.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub lines: u64,
+    pub blank_lines: u64,
+    pub outcomes: BTreeMap<Outcome, u64>,
+    pub rejected: BTreeMap<RejectReason, u64>,
+    pub transitions: u64,
+    pub actions: BTreeMap<ActionKind, u64>,
+    pub suppressed: BTreeMap<Suppression, u64>,
+    pub stages: BTreeMap<Stage, u64>,
+}
+
+impl Summary {
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    pub fn events(&self) -> u64 {
+        self.outcomes.values().sum::<u64>() + self.rejected_total()
+    }
+
+    pub fn outcome(&self, o: Outcome) -> u64 {
+        self.outcomes.get(&o).copied().unwrap_or(0)
+    }
+}
+
+impl Summary {
+    /// Adds a run's [`Counts`] (only the keys that occurred, as `entry` would).
+    pub fn add(&mut self, counts: &Counts) {
+        fn fold<K: Copy + Ord>(map: &mut BTreeMap<K, u64>, keys: &[K], counts: &[u64]) {
+            for (key, n) in keys.iter().zip(counts).filter(|(_, n)| **n > 0) {
+                *map.entry(*key).or_default() += n;
+            }
+        }
+        fold(&mut self.outcomes, &Outcome::ALL, &counts.outcomes);
+        fold(&mut self.rejected, &RejectReason::ALL, &counts.rejected);
+        fold(&mut self.actions, &ActionKind::ALL, &counts.actions);
+        fold(&mut self.suppressed, &Suppression::ALL, &counts.suppressed);
+        self.transitions += counts.transitions;
+    }
+}
+
+fn list<K: Copy + Ord>(map: &BTreeMap<K, u64>, name: impl Fn(K) -> &'static str) -> String {
+    if map.is_empty() {
+        return "none".into();
+    }
+    map.iter()
+        .map(|(k, v)| format!("{} {v}", name(*k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sent: u64 = self.actions.values().sum();
+        let suppressed: u64 = self.suppressed.values().sum();
+        let customers: u64 = self.stages.values().sum();
+        let mut by_category: BTreeMap<Category, u64> = BTreeMap::new();
+        for (kind, n) in &self.actions {
+            *by_category.entry(kind.category()).or_default() += n;
+        }
+        writeln!(f, "replay summary")?;
+        writeln!(
+            f,
+            "  lines: {} ({} blank, skipped)",
+            self.lines, self.blank_lines
+        )?;
+        writeln!(
+            f,
+            "  events: {} (applied {}, duplicate {}, ignored {}, nothing_to_erase {}, rejected {})",
+            self.events(),
+            self.outcome(Outcome::Applied),
+            self.outcome(Outcome::Duplicate),
+            self.outcome(Outcome::Ignored),
+            self.outcome(Outcome::NothingToErase),
+            self.rejected_total()
+        )?;
+        writeln!(
+            f,
+            "  rejected by reason: {}",
+            list(&self.rejected, RejectReason::as_str)
+        )?;
+        writeln!(f, "  transitions: {}", self.transitions)?;
+        writeln!(
+            f,
+            "  actions sent: {sent} ({})",
+            list(&by_category, Category::as_str)
+        )?;
+        writeln!(
+            f,
+            "  actions by kind: {}",
+            list(&self.actions, ActionKind::as_str)
+        )?;
+        writeln!(
+            f,
+            "  actions suppressed: {suppressed} ({})",
+            list(&self.suppressed, Suppression::as_str)
+        )?;
+        let stages: BTreeMap<Stage, u64> = Stage::ALL
+            .iter()
+            .map(|s| (*s, self.stages.get(s).copied().unwrap_or(0)))
+            .collect();
+        writeln!(
+            f,
+            "  customers: {customers} ({})",
+            list(&stages, Stage::as_str)
+        )
+    }
+}
