@@ -43,5 +43,6 @@ pub mod http;
 pub mod kafka;
 pub mod memory;
 pub mod metrics;
+pub mod predict;
 pub mod replay;
 pub mod shutdown;
