@@ -65,6 +65,7 @@ pub mod http;
 pub mod kafka;
 pub mod memory;
 pub mod metrics;
+pub mod predict;
 pub mod replay;
 pub mod shutdown;
 pub mod tally;
