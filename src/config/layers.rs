@@ -1,7 +1,7 @@
 //! The configuration's layers: the defaults, the user's file laid over them, then
 //! `LIFECYCLE__...` environment variables; each layer's problems named by key.
 
-use super::{ENV_PREFIX, OPEN_TABLES};
+use super::{ENV_PREFIX, OPEN_TABLES, OPTIONAL_NUMBERS};
 /// A TOML syntax error by line and column, without toml's quote of the line: the line may
 /// hold a secret (a value with a quoting mistake).
 pub(super) fn syntax_error(text: &str, e: &toml::de::Error) -> String {
@@ -46,7 +46,9 @@ pub(super) fn env_overrides(
                 .expect("only tables are inserted on the path");
         }
         let key = path.last().cloned().unwrap_or_default();
+        let optional_number = OPTIONAL_NUMBERS.contains(&path.join(".").as_str());
         let value = match default.and_then(|t| t.get(&key)) {
+            None if optional_number => raw.parse().map(toml::Value::Float).ok(),
             Some(toml::Value::Integer(_)) => raw.parse().map(toml::Value::Integer).ok(),
             Some(toml::Value::Boolean(_)) => raw.parse().map(toml::Value::Boolean).ok(),
             Some(toml::Value::Float(_)) => raw.parse().map(toml::Value::Float).ok(),
@@ -92,6 +94,19 @@ pub(super) fn overlay(
             continue;
         }
         match base.get_mut(&key) {
+            // A number without a default (TOML has no null): absent means unset.
+            None if OPTIONAL_NUMBERS.contains(&path.as_str()) => match value {
+                toml::Value::Float(_) => {
+                    base.insert(key, value);
+                }
+                toml::Value::Integer(i) => {
+                    base.insert(key, toml::Value::Float(i as f64));
+                }
+                other => problems.push(format!(
+                    "{path}: must be a number, not {}",
+                    article(other.type_str())
+                )),
+            },
             None => problems.push(format!("{path}: unknown key (see config/default.toml)")),
             Some(toml::Value::Table(b)) => match value {
                 toml::Value::Table(u) => overlay(b, u, &format!("{path}."), problems),

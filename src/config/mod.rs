@@ -8,7 +8,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::domain::event::{EventSet, EventType};
+use crate::domain::prediction::Prediction;
 use crate::domain::rules::Rules;
+pub use crate::predict::PredictionConfig;
 use crate::domain::time::{Span, Timestamp};
 
 /// The documented defaults, also the list of valid keys.
@@ -22,6 +24,7 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub kafka: KafkaConfig,
+    pub prediction: PredictionConfig,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -120,6 +123,10 @@ pub const RESERVED_LIBRDKAFKA: &[&str] = &[
 
 /// Tables whose keys are free (not checked against the defaults).
 const OPEN_TABLES: &[&str] = &["kafka.librdkafka"];
+
+/// Numbers that have no default and are unset unless given (`config/default.toml` shows them
+/// commented out): the prediction's parameters.
+const OPTIONAL_NUMBERS: &[&str] = &["prediction.r", "prediction.alpha", "prediction.a", "prediction.b"];
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -298,6 +305,7 @@ impl Config {
                     .into(),
             );
         }
+        problems.extend(self.prediction.problems());
         let k = &self.kafka;
         if k.brokers.trim().is_empty() {
             problems.push("kafka.brokers: must name at least one broker".into());
@@ -367,6 +375,12 @@ impl Config {
             max_sent: self.actions.max_sent,
             per_days: self.actions.per_days,
             send_from: Timestamp::parse_rfc3339(&self.actions.send_from).ok(),
+            prediction: self.prediction.params().map(|params| Prediction {
+                model: self.prediction.model,
+                params,
+                unit_days: self.prediction.unit_days,
+                at_risk_below: self.prediction.at_risk_below,
+            }),
         }
     }
 }

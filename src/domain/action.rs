@@ -22,6 +22,8 @@ pub enum ActionKind {
     DetractorFollowUp,
     AdvocacyInvite,
     SurpriseDelight,
+    /// P(alive) fell below `prediction.at_risk_below` (SPEC 8).
+    ChurnRisk,
 }
 
 /// Which output topic an action goes to.
@@ -51,7 +53,7 @@ impl fmt::Display for Category {
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 10] = [
+    pub const ALL: [ActionKind; 11] = [
         ActionKind::NurtureLead,
         ActionKind::WelcomeOnboarding,
         ActionKind::LoyaltyReward,
@@ -62,6 +64,7 @@ impl ActionKind {
         ActionKind::DetractorFollowUp,
         ActionKind::AdvocacyInvite,
         ActionKind::SurpriseDelight,
+        ActionKind::ChurnRisk,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,13 +79,16 @@ impl ActionKind {
             ActionKind::DetractorFollowUp => "detractor_follow_up",
             ActionKind::AdvocacyInvite => "advocacy_invite",
             ActionKind::SurpriseDelight => "surprise_delight",
+            ActionKind::ChurnRisk => "churn_risk",
         }
     }
 
     pub fn category(self) -> Category {
         match self {
             ActionKind::NurtureLead | ActionKind::AdvocacyInvite => Category::Marketing,
-            ActionKind::RetentionOffer | ActionKind::WinBackCampaign => Category::Retention,
+            ActionKind::RetentionOffer | ActionKind::WinBackCampaign | ActionKind::ChurnRisk => {
+                Category::Retention
+            }
             ActionKind::WelcomeOnboarding
             | ActionKind::LoyaltyReward
             | ActionKind::WelcomeBack
@@ -141,13 +147,17 @@ impl Suppression {
     }
 }
 
-/// The kinds of timer; each stage has at most one armed.
+/// The kinds of timer: each stage arms at most one stage timer, and `new`/`mature` also the
+/// prediction's `churn_risk`; a customer's earliest one is armed (a stage timer first on a
+/// tie).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimerKind {
     /// `new`/`mature` with no activity for `inactivity_days`.
     Inactivity,
     /// `churning` for `churned_after_days` without reactivation.
     NoReactivation,
+    /// P(alive) falls below `prediction.at_risk_below` (SPEC 8); moves no stage.
+    ChurnRisk,
 }
 
 impl TimerKind {
@@ -155,6 +165,7 @@ impl TimerKind {
         match self {
             TimerKind::Inactivity => "inactivity",
             TimerKind::NoReactivation => "no_reactivation",
+            TimerKind::ChurnRisk => "churn_risk",
         }
     }
 }
@@ -327,6 +338,8 @@ pub enum ActionReason {
     Promoter,
     MustBeUnsatisfied,
     Milestone,
+    /// P(alive) fell below the threshold (the `churn_risk` timer).
+    ChurnRisk,
 }
 
 impl fmt::Display for ActionReason {
@@ -339,6 +352,7 @@ impl fmt::Display for ActionReason {
             ActionReason::Promoter => f.write_str("nps_promoter"),
             ActionReason::MustBeUnsatisfied => f.write_str("kano_must_be_unsatisfied"),
             ActionReason::Milestone => f.write_str("purchase_milestone"),
+            ActionReason::ChurnRisk => f.write_str("churn_risk"),
         }
     }
 }

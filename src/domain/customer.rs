@@ -12,6 +12,7 @@ pub use super::action::TimerKind;
 use super::event::NeedLevel;
 use super::rules::Rules;
 use super::time::Timestamp;
+use crate::predict::Tally;
 
 /// The lifecycle stages, in their natural order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -190,6 +191,13 @@ pub struct Customer {
     /// Kafka mode: the input offset of the last event applied (for at-least-once replays).
     #[serde(default)]
     pub last_offset: Option<i64>,
+    /// Purchases with an amount above 0, as the prediction counts them (SPEC 8): kept
+    /// whether or not prediction is on, so that turning it on needs no rebuild.
+    #[serde(default)]
+    pub transactions: Tally,
+    /// `churn_risk` fired for the current transactions (re-armed by the next one).
+    #[serde(default)]
+    pub risk_fired: bool,
 }
 
 impl Customer {
@@ -214,6 +222,8 @@ impl Customer {
             last_sent: LastSent::default(),
             cap_times: CapTimes::default(),
             last_offset: None,
+            transactions: Tally::EMPTY,
+            risk_fired: false,
         }
     }
 
@@ -226,8 +236,33 @@ impl Customer {
                 .is_some_and(|first| at >= first.plus(rules.mature_min_tenure()))
     }
 
-    /// The timer this state arms, if any.
+    /// The timer this state arms, if any: the earlier of its stage timer and its
+    /// `churn_risk` timer, the stage timer on a tie (SPEC 8).
     pub fn timer(&self, rules: &Rules) -> Option<Timer> {
+        let stage = self.stage_timer(rules);
+        match (stage, self.risk_timer(rules)) {
+            (Some(s), Some(r)) if r.fires_at < s.fires_at => Some(r),
+            (None, risk) => risk,
+            (stage, _) => stage,
+        }
+    }
+
+    /// The `churn_risk` timer: in `new` or `mature`, prediction on with a threshold, not
+    /// fired yet for the current transactions, stamped when P(alive) falls below it.
+    fn risk_timer(&self, rules: &Rules) -> Option<Timer> {
+        if self.risk_fired || !matches!(self.stage, Stage::New | Stage::Mature) {
+            return None;
+        }
+        let stamp = rules.prediction.as_ref()?.risk_stamp(&self.transactions)?;
+        Some(Timer {
+            kind: TimerKind::ChurnRisk,
+            stamp,
+            fires_at: stamp.plus(rules.allowed_lateness),
+        })
+    }
+
+    /// The timer of the stage, if it has one.
+    fn stage_timer(&self, rules: &Rules) -> Option<Timer> {
         let (kind, stamp) = match self.stage {
             Stage::New | Stage::Mature => (
                 TimerKind::Inactivity,

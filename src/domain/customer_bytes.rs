@@ -8,7 +8,7 @@
 //! | bytes | field |
 //! |---|---|
 //! | 1 | stage (its code, [`stage_code`]) |
-//! | 1 | flags: which optional fields follow, and `contactable` |
+//! | 1 | flags: which optional fields follow, `contactable`, and whether `churn_risk` fired |
 //! | 1 | need level (0: none) |
 //! | 1 | last NPS (meaningful when its flag is set) |
 //! | 4 + 4 + 4 | seq, purchase count, complaint count |
@@ -18,6 +18,7 @@
 //! | 1 + 1 + 8 n | recent ids: count, ring position, hashes |
 //! | 1 + 9 n | last sent: count, then kind (its code, [`kind_code`]) and time |
 //! | 1 + 8 n | frequency-cap times: count, times (only when flagged; since session 17) |
+//! | 8 + 8 + 4 | transactions: first, latest, days counted (only when flagged; issue 20) |
 //! | 1 + n | the customer id: length, UTF-8 bytes |
 //!
 //! Stored enums are written as explicit codes, never as positions: a code, once given, is
@@ -29,6 +30,7 @@ use super::action::ActionKind;
 use super::customer::{CapTimes, Customer, LastSent, RECENT_IDS, RecentIds, Stage};
 use super::event::NeedLevel;
 use super::time::Timestamp;
+use crate::predict::Tally;
 
 /// A stage's code in state records (stable: see the module docs).
 pub fn stage_code(stage: Stage) -> u8 {
@@ -65,6 +67,7 @@ pub fn kind_code(kind: ActionKind) -> u8 {
         ActionKind::DetractorFollowUp => 7,
         ActionKind::AdvocacyInvite => 8,
         ActionKind::SurpriseDelight => 9,
+        ActionKind::ChurnRisk => 10,
     }
 }
 
@@ -80,6 +83,7 @@ pub fn kind_from_code(code: u8) -> Option<ActionKind> {
         7 => ActionKind::DetractorFollowUp,
         8 => ActionKind::AdvocacyInvite,
         9 => ActionKind::SurpriseDelight,
+        10 => ActionKind::ChurnRisk,
         _ => return None,
     })
 }
@@ -101,6 +105,8 @@ const LAST_NPS: u8 = 1 << 2;
 const CONTACTABLE: u8 = 1 << 3;
 const LAST_OFFSET: u8 = 1 << 4;
 const CAP_TIMES: u8 = 1 << 5;
+const TRANSACTIONS: u8 = 1 << 6;
+const RISK_FIRED: u8 = 1 << 7;
 
 /// Why bytes are not a customer's state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -128,6 +134,8 @@ impl Customer {
         flag(self.contactable, CONTACTABLE);
         flag(self.last_offset.is_some(), LAST_OFFSET);
         flag(!self.cap_times.times().is_empty(), CAP_TIMES);
+        flag(self.transactions.has_transaction(), TRANSACTIONS);
+        flag(self.risk_fired, RISK_FIRED);
         out.extend_from_slice(&[
             stage_code(self.stage),
             flags,
@@ -164,6 +172,11 @@ impl Customer {
             for t in cap.iter().take(usize::from(u8::MAX)) {
                 out.extend_from_slice(&t.as_nanos().to_le_bytes());
             }
+        }
+        if let Some((first, latest, days)) = self.transactions.parts() {
+            out.extend_from_slice(&first.as_nanos().to_le_bytes());
+            out.extend_from_slice(&latest.as_nanos().to_le_bytes());
+            out.extend_from_slice(&days.to_le_bytes());
         }
         let id_len = u8::try_from(self.id.len()).expect("customer ids are at most 128 bytes");
         out.push(id_len);
@@ -231,6 +244,15 @@ impl Customer {
             }
             false => CapTimes::default(),
         };
+        let transactions = match has(TRANSACTIONS) {
+            true => {
+                let (first, latest) = (r.time()?, r.time()?);
+                let days = u32::from_le_bytes(r.take()?);
+                Tally::from_parts(first, latest, days)
+                    .ok_or(StateBytesError::Invalid("transactions"))?
+            }
+            false => Tally::EMPTY,
+        };
         let [len] = r.take()?;
         // A customer id is 1..=128 bytes without control characters (SPEC 1): a record
         // holding another could not be written back (nor be any customer's).
@@ -260,6 +282,8 @@ impl Customer {
             last_sent,
             cap_times,
             last_offset,
+            transactions,
+            risk_fired: has(RISK_FIRED),
         })
     }
 }
@@ -316,6 +340,9 @@ mod tests {
         c.last_offset = Some(-1);
         c.cap_times.record(at, 3);
         c.cap_times.record(Timestamp::from_nanos(i64::MIN), 3);
+        c.transactions.observe(at);
+        c.transactions.observe(at.plus(crate::domain::Span::from_days(9)));
+        c.risk_fired = true;
         c
     }
 
@@ -381,7 +408,7 @@ mod tests {
         // The last-sent kinds: the first after the 20 recent ids, the second 9 bytes on.
         let first_kind = 4 + 12 + 24 + 8 + 16 + 2 + 16 * 8 + 1;
         assert_eq!(
-            with(first_kind, 10),
+            with(first_kind, 11),
             Err(StateBytesError::Invalid("action kind"))
         );
         let second_kind = first_kind + 9;
@@ -409,9 +436,11 @@ mod tests {
             nps in 0..=10u8,
             need in 0..=5u8,
             recent in proptest::collection::vec(proptest::num::u64::ANY, 0..40),
-            sent in proptest::collection::btree_map(0..10usize, proptest::num::i64::ANY, 0..10),
+            sent in proptest::collection::btree_map(0..ActionKind::ALL.len(), proptest::num::i64::ANY, 0..10),
             offset in proptest::num::i64::ANY,
             capped in proptest::collection::vec(proptest::num::i64::ANY, 0..6),
+            purchases in proptest::collection::vec(proptest::num::i64::ANY, 0..5),
+            risk_fired in proptest::bool::ANY,
         ) {
             let t = Timestamp::from_nanos;
             let mut c = Customer::new(&id, t(times[0]));
@@ -426,6 +455,10 @@ mod tests {
             for at in capped {
                 c.cap_times.record(t(at), 4);
             }
+            for at in purchases {
+                c.transactions.observe(t(at));
+            }
+            c.risk_fired = risk_fired;
             [c.total_spend, c.refund_total] = sums;
             c.need_level = NeedLevel::from_u8(need);
             for h in recent {

@@ -6,13 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use super::action::{Cause, Reason};
 use super::changes::Changes;
-use super::customer::{Customer, Stage, TimerKind, event_id_hash};
+use super::customer::{Customer, Stage, event_id_hash};
 use super::event::{Event, Payload};
 use super::explain::Why;
-use super::planner::{PlannedActions, emit, entry_planned, event_actions};
+use super::planner::{PlannedActions, emit, entry_planned, event_actions, risk_planned};
 use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
 use super::rules::Rules;
-use super::steps::{NetChange, Steps, set_stage, transition_record, update_counters};
+use super::steps::{
+    NetChange, Steps, set_stage, timer_move, transition_record, update_counters, with_p_alive,
+};
 use super::store::{Slot, Store};
 pub use super::store::{customer_hash, customer_hash_bytes};
 use super::time::Timestamp;
@@ -385,6 +387,7 @@ impl Engine {
                     event_type: Some(event_type),
                     ..Facts::default()
                 };
+                let facts = with_p_alive(facts, self.store.get(slot), at, &self.rules);
                 out.push(transition_record(
                     self.store.get(slot),
                     None,
@@ -410,6 +413,7 @@ impl Engine {
 
         // Rules 3-6, in order, each on the stage the previous one left.
         let mut steps = Steps {
+            rules,
             at,
             event,
             net: &mut net,
@@ -472,59 +476,35 @@ impl Engine {
         let Some(timer) = customer.timer(rules) else {
             return;
         };
-        let from = customer.stage;
-        let (to, reason, explain, facts) = match timer.kind {
-            TimerKind::Inactivity => {
-                let last = customer.last_activity_at.unwrap_or(timer.stamp);
-                (
-                    Stage::Churning,
-                    Reason::Inactivity,
-                    Why::Inactivity {
-                        last,
-                        days: rules.inactivity_days,
-                    },
-                    Facts {
-                        last_activity_at: Some(Rfc3339(last)),
-                        inactivity_days: Some(rules.inactivity_days),
-                        allowed_lateness_secs: Some(
-                            rules.allowed_lateness.as_nanos() / 1_000_000_000,
-                        ),
-                        ..Facts::default()
-                    },
-                )
-            }
-            TimerKind::NoReactivation => (
-                Stage::Churned,
-                Reason::NoReactivation,
-                Why::NoReactivation {
-                    since: customer.stage_entered_at,
-                    days: rules.churned_after_days,
-                },
-                Facts {
-                    churning_since: Some(Rfc3339(customer.stage_entered_at)),
-                    churned_after_days: Some(rules.churned_after_days),
-                    allowed_lateness_secs: Some(rules.allowed_lateness.as_nanos() / 1_000_000_000),
-                    ..Facts::default()
-                },
-            ),
-        };
         let at = timer.stamp;
-        set_stage(customer, to, at);
-        let planned = [entry_planned(Some(from), to, reason, explain, &facts)];
-        out.push(transition_record(
-            customer,
-            Some(from),
-            reason,
-            at,
-            None,
-            explain,
-            facts,
-        ));
         let cause = Cause::Timer {
             kind: timer.kind,
             stamp: timer.stamp,
         };
-        emit(customer, planned, at, &cause, rules, out);
+        let planned = match timer_move(customer, &timer, rules) {
+            Some(m) => {
+                let from = customer.stage;
+                set_stage(customer, m.to, at);
+                let facts = with_p_alive(m.facts, customer, at, rules);
+                let planned = entry_planned(Some(from), m.to, m.reason, m.explain, &facts);
+                out.push(transition_record(
+                    customer,
+                    Some(from),
+                    m.reason,
+                    at,
+                    None,
+                    m.explain,
+                    facts,
+                ));
+                planned
+            }
+            None => {
+                // `churn_risk`: an action, no transition; not again before a transaction.
+                customer.risk_fired = true;
+                risk_planned(customer, at, rules)
+            }
+        };
+        emit(customer, [planned], at, &cause, rules, out);
         match customer.timer(rules) {
             // Only with zero-day rules: the next timer is due at this very instant, and this
             // customer still sorts first among those due now.

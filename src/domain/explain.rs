@@ -133,6 +133,12 @@ pub enum Explain {
     Promoter(u8),
     MustBeUnsatisfied(u8),
     Milestone(u32),
+    /// P(alive) fell below `threshold` after `repeats` repeat purchases, the latest at `last`.
+    ChurnRisk {
+        threshold: f64,
+        repeats: u32,
+        last: Timestamp,
+    },
 }
 
 impl Explain {
@@ -165,6 +171,19 @@ impl Explain {
             }
             Explain::Milestone(m) => {
                 w.s("purchase number ").n(m).s(" is a delight milestone");
+            }
+            Explain::ChurnRisk {
+                threshold,
+                repeats,
+                last,
+            } => {
+                w.s("the probability that this customer is still active fell below ")
+                    .s(&threshold.to_string())
+                    .s(": no purchase since ")
+                    .t(last)
+                    .s(" after ")
+                    .n(repeats)
+                    .s(" repeat purchases");
             }
         }
     }

@@ -14,6 +14,7 @@ mod id_index;
 pub mod json;
 pub mod kano;
 pub mod planner;
+pub mod prediction;
 mod prefetch;
 pub use prefetch::prefetch;
 pub mod record;

@@ -182,6 +182,10 @@ pub fn emit(
         if rules.max_sent > 0 && p.kind.counts_for_frequency_cap() {
             customer.cap_times.record(at, rules.max_sent as usize);
         }
+        let mut facts = p.facts;
+        if let Some(prediction) = &rules.prediction {
+            facts.p_alive = Some(prediction.p_alive(&customer.transactions, at));
+        }
         if rules.send_from.is_some_and(|from| at < from) {
             out.push(Record::Suppressed {
                 kind: p.kind,
@@ -201,8 +205,28 @@ pub fn emit(
             cause_event_id: cause.event_id().map(Into::into),
             need_level: customer.need_level,
             explain: p.explain,
-            facts: p.facts,
+            facts,
         }));
+    }
+}
+
+/// The `churn_risk` action of the prediction's timer (SPEC 8), at `at`, its stamp.
+pub fn risk_planned(customer: &Customer, at: Timestamp, rules: &Rules) -> Planned {
+    let threshold = rules.prediction.map_or(0.0, |p| p.at_risk_below);
+    Planned {
+        kind: ActionKind::ChurnRisk,
+        reason: ActionReason::ChurnRisk,
+        explain: Explain::ChurnRisk {
+            threshold,
+            repeats: customer.transactions.repeats(),
+            last: customer.transactions.latest().unwrap_or(at),
+        },
+        facts: Facts {
+            repeat_purchases: Some(customer.transactions.repeats()),
+            last_purchase_at: customer.transactions.latest().map(Rfc3339),
+            at_risk_below: Some(threshold),
+            ..Facts::default()
+        },
     }
 }
 

@@ -84,6 +84,16 @@ pub struct Facts {
     pub kano_class: Option<KanoClass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub milestone: Option<u32>,
+    /// Repeat transactions (the prediction's x) and the latest transaction's time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_purchases: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_purchase_at: Option<Rfc3339>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_risk_below: Option<f64>,
+    /// P(alive) at the record's `at`, when prediction is on (SPEC 8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_alive: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -149,6 +149,22 @@ fn facts(f: &Facts, out: &mut Vec<u8>) {
         o.key("milestone");
         integer(i64::from(v), o.out);
     }
+    if let Some(v) = f.repeat_purchases {
+        o.key("repeat_purchases");
+        integer(i64::from(v), o.out);
+    }
+    if let Some(Rfc3339(v)) = f.last_purchase_at {
+        o.key("last_purchase_at");
+        timestamp(v, o.out);
+    }
+    if let Some(v) = f.at_risk_below {
+        o.key("at_risk_below");
+        float(v, o.out);
+    }
+    if let Some(v) = f.p_alive {
+        o.key("p_alive");
+        float(v, o.out);
+    }
     o.close();
 }
 

@@ -24,6 +24,8 @@ pub struct Rules {
     pub per_days: u32,
     /// Backfill: an action dated before this is planned and counted but not sent.
     pub send_from: Option<super::time::Timestamp>,
+    /// Churn prediction (SPEC 8), when `[prediction]` is on.
+    pub prediction: Option<super::prediction::Prediction>,
 }
 
 impl Rules {

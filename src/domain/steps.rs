@@ -3,7 +3,7 @@
 //! rule. Timers' transitions are the engine's (`Engine::fire`).
 
 use super::action::Reason;
-use super::customer::{Customer, Stage};
+use super::customer::{Customer, Stage, Timer, TimerKind};
 use super::event::{Event, EventType, Payload};
 use super::explain::Why;
 use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
@@ -28,6 +28,7 @@ pub(super) struct Move {
 /// The transitions of one event: its time, the event, the net change so far and where the
 /// records go.
 pub(super) struct Steps<'a, 'e> {
+    pub rules: &'a Rules,
     pub at: Timestamp,
     pub event: &'a Event<'e>,
     pub net: &'a mut NetChange,
@@ -119,6 +120,7 @@ impl Steps<'_, '_> {
     fn step(&mut self, c: &mut Customer, m: Move) {
         let from = c.stage;
         set_stage(c, m.to, self.at);
+        let facts = with_p_alive(m.facts, c, self.at, self.rules);
         self.out.push(transition_record(
             c,
             Some(from),
@@ -126,9 +128,9 @@ impl Steps<'_, '_> {
             self.at,
             Some(&self.event.event_id),
             m.explain,
-            m.facts.clone(),
+            facts.clone(),
         ));
-        self.net.last = Some((m.to, m.reason, m.explain, m.facts));
+        self.net.last = Some((m.to, m.reason, m.explain, facts));
     }
 }
 
@@ -157,6 +159,12 @@ pub(super) fn update_counters(
             c.total_spend += amount;
             if amount > 0.0 {
                 c.purchase_count += 1;
+                let before = c.transactions;
+                c.transactions.observe(at);
+                // x or t_x changed: the `churn_risk` timer is armed again (SPEC 8).
+                if c.transactions != before {
+                    c.risk_fired = false;
+                }
                 if rules.delight_milestones.contains(&c.purchase_count) {
                     milestone = Some(c.purchase_count);
                 }
@@ -185,6 +193,54 @@ pub(super) fn set_stage(c: &mut Customer, to: Stage, at: Timestamp) {
     c.stage = to;
     c.stage_entered_at = at;
     c.seq += 1;
+}
+
+/// `facts` with the customer's P(alive) at `at`, when prediction is on (SPEC 8).
+pub(super) fn with_p_alive(mut facts: Facts, c: &Customer, at: Timestamp, rules: &Rules) -> Facts {
+    if let Some(prediction) = &rules.prediction {
+        facts.p_alive = Some(prediction.p_alive(&c.transactions, at));
+    }
+    facts
+}
+
+/// The transition a stage timer makes (SPEC 2), or `None` for `churn_risk`, which moves no
+/// stage.
+pub(super) fn timer_move(c: &Customer, timer: &Timer, rules: &Rules) -> Option<Move> {
+    let lateness = Some(rules.allowed_lateness.as_nanos() / 1_000_000_000);
+    Some(match timer.kind {
+        TimerKind::Inactivity => {
+            let last = c.last_activity_at.unwrap_or(timer.stamp);
+            Move {
+                to: Stage::Churning,
+                reason: Reason::Inactivity,
+                explain: Why::Inactivity {
+                    last,
+                    days: rules.inactivity_days,
+                },
+                facts: Facts {
+                    last_activity_at: Some(Rfc3339(last)),
+                    inactivity_days: Some(rules.inactivity_days),
+                    allowed_lateness_secs: lateness,
+                    ..Facts::default()
+                },
+            }
+        }
+        TimerKind::NoReactivation => Move {
+            to: Stage::Churned,
+            reason: Reason::NoReactivation,
+            explain: Why::NoReactivation {
+                since: c.stage_entered_at,
+                days: rules.churned_after_days,
+            },
+            facts: Facts {
+                churning_since: Some(Rfc3339(c.stage_entered_at)),
+                churned_after_days: Some(rules.churned_after_days),
+                allowed_lateness_secs: lateness,
+                ..Facts::default()
+            },
+        },
+        TimerKind::ChurnRisk => return None,
+    })
 }
 
 pub(super) fn transition_record(

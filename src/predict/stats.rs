@@ -20,7 +20,7 @@ const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
 /// 24 bytes: two instants and a day count. `days == 0` means no transaction yet (the
 /// instants are then meaningless).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     first: Timestamp,
     latest: Timestamp,
@@ -62,6 +62,22 @@ impl Tally {
         }
         self.first = self.first.min(at);
         self.latest = self.latest.max(at);
+    }
+
+    /// (first, latest, days counted) for the changelog's bytes; `None` without a transaction.
+    pub fn parts(&self) -> Option<(Timestamp, Timestamp, u32)> {
+        self.has_transaction()
+            .then_some((self.first, self.latest, self.days))
+    }
+
+    /// The tally of [`parts`](Self::parts); `None` for parts no tally has (no day counted,
+    /// or the latest before the first).
+    pub fn from_parts(first: Timestamp, latest: Timestamp, days: u32) -> Option<Tally> {
+        (days > 0 && first <= latest).then_some(Tally {
+            first,
+            latest,
+            days,
+        })
     }
 
     /// Whether a transaction was observed.
