@@ -6,6 +6,11 @@
 //! the number of customers, not of events. A small share of the lines are deliberately
 //! imperfect: duplicates, late events (dated up to two days before their position), unknown
 //! types and malformed lines.
+//!
+//! With [`GenerateOptions::bgnbd`] set (the CLI flag is to be `--bgnbd r,alpha,a,b`), every
+//! customer is instead a buyer drawn from BG/NBD (or MBG/NBD): only `purchase` events, at most
+//! one per UTC day, a clean stream (no duplicates, late or malformed lines) for checking that
+//! `lifecycle fit` recovers the parameters. See [`BuyerProcess`].
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -15,6 +20,9 @@ use anyhow::{Result, bail};
 
 use crate::domain::Timestamp;
 
+mod buyers;
+pub use buyers::BuyerProcess;
+
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
     pub customers: u64,
@@ -22,6 +30,8 @@ pub struct GenerateOptions {
     /// First and last instant of the stream, in seconds since the epoch.
     pub from: i64,
     pub to: i64,
+    /// `None`: the archetype stream (its bytes depend only on the other fields).
+    pub bgnbd: Option<BuyerProcess>,
 }
 
 impl GenerateOptions {
@@ -41,6 +51,21 @@ impl GenerateOptions {
             seed,
             from: secs(from),
             to: secs(to) + 86_399,
+            bgnbd: None,
+        })
+    }
+
+    /// Buyers drawn from `process` instead of the archetypes.
+    pub fn with_bgnbd(self, process: BuyerProcess) -> Result<Self> {
+        if !process.params.are_valid() {
+            bail!("the BG/NBD parameters must all be above 0");
+        }
+        if !(process.unit_days.is_finite() && process.unit_days > 0.0) {
+            bail!("the BG/NBD time unit must be above 0 days");
+        }
+        Ok(GenerateOptions {
+            bgnbd: Some(process),
+            ..self
         })
     }
 }
@@ -373,6 +398,9 @@ fn event_line(event_id: &str, customer: &str, event_type: &str, t: i64, data: &s
 
 /// Writes the stream; returns the number of lines written.
 pub fn generate(opts: &GenerateOptions, out: &mut dyn Write) -> io::Result<u64> {
+    if let Some(process) = &opts.bgnbd {
+        return buyers::generate_buyers(opts, process, out);
+    }
     let mut heap: BinaryHeap<Reverse<(i64, u64)>> = BinaryHeap::new();
     let mut customers: Vec<Customer> = Vec::with_capacity(opts.customers as usize);
     for i in 0..opts.customers {
@@ -420,6 +448,15 @@ mod tests {
     fn the_same_seed_gives_the_same_bytes() {
         assert_eq!(run(200, 7), run(200, 7));
         assert_ne!(run(200, 7), run(200, 8));
+    }
+
+    #[test]
+    fn without_buyers_the_stream_is_the_one_before_they_existed() {
+        // xxh3 of the stream of the code before `bgnbd` was added (commit 1c03ae8), same
+        // arguments: the option must not move a byte of the archetype stream.
+        let out = run(500, 11);
+        assert_eq!(out.len(), 701_157);
+        assert_eq!(xxhash_rust::xxh3::xxh3_64(&out), 0xdee2_7a8c_9232_cf80);
     }
 
     #[test]

@@ -59,7 +59,12 @@ fn bg_nbd_on_cdnow_reproduces_the_papers_estimates() {
     let p = fitted.params;
     // To the precision the paper prints (3 decimals: 3 or 4 significant digits).
     assert_eq!(
-        [round(p.r, 3), round(p.alpha, 3), round(p.a, 3), round(p.b, 3)],
+        [
+            round(p.r, 3),
+            round(p.alpha, 3),
+            round(p.a, 3),
+            round(p.b, 3)
+        ],
         [0.243, 4.414, 0.793, 2.426],
         "{p:?}"
     );
@@ -78,7 +83,12 @@ fn mbg_nbd_on_cdnow_reproduces_btydplus_estimates() {
     let fitted = fit(Model::MbgNbd, &customers).expect("the fit converges");
     let p = fitted.params;
     assert_eq!(
-        [round(p.r, 3), round(p.alpha, 3), round(p.a, 3), round(p.b, 3)],
+        [
+            round(p.r, 3),
+            round(p.alpha, 3),
+            round(p.a, 3),
+            round(p.b, 3)
+        ],
         [0.525, 6.183, 0.891, 1.614],
         "{p:?}"
     );
@@ -113,7 +123,10 @@ fn tallies(until: Timestamp, counts: impl Fn(f64) -> bool) -> BTreeMap<u32, Tall
 
 fn assert_same_summary(id: u32, got: &Summary, published: &Summary) {
     // The CSV rounds t_x and T to 2 decimals.
-    assert_eq!(got.x, published.x, "customer {id}: {got:?} vs {published:?}");
+    assert_eq!(
+        got.x, published.x,
+        "customer {id}: {got:?} vs {published:?}"
+    );
     assert!(
         (got.t_x - published.t_x).abs() <= 0.005 + 1e-9,
         "customer {id}: {got:?} vs {published:?}"
@@ -168,14 +181,9 @@ fn spec_8_leaves_out_the_customers_whose_only_order_cost_nothing() {
     let fitted = fit(Model::BgNbd, &customers).expect("the fit converges");
     let p = fitted.params;
     assert!(
-        [
-            (p.r, 0.243),
-            (p.alpha, 4.414),
-            (p.a, 0.793),
-            (p.b, 2.426)
-        ]
-        .iter()
-        .all(|(got, published)| ((got - published) / published).abs() < 5e-3),
+        [(p.r, 0.243), (p.alpha, 4.414), (p.a, 0.793), (p.b, 2.426)]
+            .iter()
+            .all(|(got, published)| ((got - published) / published).abs() < 5e-3),
         "{p:?}"
     );
 }

@@ -378,7 +378,7 @@ impl Config {
             prediction: self.prediction.params().map(|params| Prediction {
                 model: self.prediction.model,
                 params,
-                unit_days: self.prediction.unit_days,
+                unit_days: f64::from(self.prediction.unit_days),
                 at_risk_below: self.prediction.at_risk_below,
             }),
         }

@@ -338,6 +338,7 @@ fn the_canonical_path_fills_what_the_general_path_fills() {
         seed: 7,
         from: 1_704_067_200,
         to: 1_735_689_600,
+        bgnbd: None,
     };
     let mut generated = Vec::new();
     crate::generate::generate(&opts, &mut generated).expect("generate");

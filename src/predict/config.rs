@@ -5,6 +5,10 @@ use serde::Deserialize;
 
 use super::model::{Model, Params};
 
+/// The longest time unit: a year (alpha is a time in these units, so a longer one only
+/// loses precision).
+const MAX_UNIT_DAYS: u32 = 366;
+
 /// `[prediction]`. `model`, `unit_days` and `at_risk_below` take their defaults from
 /// `config/default.toml` like every other key; the parameters have none (TOML has no null),
 /// so an absent one is `None`.
@@ -20,8 +24,9 @@ pub struct PredictionConfig {
     pub a: Option<f64>,
     #[serde(default)]
     pub b: Option<f64>,
-    /// The models' time unit, in days (7: weeks, as the papers use).
-    pub unit_days: f64,
+    /// The models' time unit, in whole days (7: weeks, as the papers use). An integer like
+    /// every other `_days` key (and so that `unit_days = 7` is not refused as "not a float").
+    pub unit_days: u32,
     /// The P(alive) below which a customer gets `churn_risk`; 0 disables it.
     pub at_risk_below: f64,
 }
@@ -71,8 +76,10 @@ impl PredictionConfig {
                 if missing.len() == 1 { "is" } else { "are" }
             ));
         }
-        if !(self.unit_days.is_finite() && self.unit_days > 0.0) {
-            problems.push("prediction.unit_days: must be a number of days above 0".into());
+        if !(1..=MAX_UNIT_DAYS).contains(&self.unit_days) {
+            problems.push(format!(
+                "prediction.unit_days: must be a whole number of days from 1 to {MAX_UNIT_DAYS}"
+            ));
         }
         if !(0.0..1.0).contains(&self.at_risk_below) {
             problems.push(
@@ -89,7 +96,7 @@ mod tests {
     use super::*;
 
     /// The defaults the `[prediction]` table of config/default.toml is to hold.
-    const DEFAULTS: &str = "model = \"bg_nbd\"\nunit_days = 7.0\nat_risk_below = 0.0\n";
+    const DEFAULTS: &str = "model = \"bg_nbd\"\nunit_days = 7\nat_risk_below = 0.0\n";
 
     fn parse(extra: &str) -> Result<PredictionConfig, toml::de::Error> {
         toml::from_str(&format!("{DEFAULTS}{extra}"))
@@ -139,7 +146,7 @@ mod tests {
     fn refuses_a_threshold_outside_zero_to_one() {
         for bad in ["1.0", "-0.1", "1.5", "nan"] {
             let c: PredictionConfig = toml::from_str(&format!(
-                "model = \"bg_nbd\"\nunit_days = 7.0\nat_risk_below = {bad}\n"
+                "model = \"bg_nbd\"\nunit_days = 7\nat_risk_below = {bad}\n"
             ))
             .unwrap();
             let problems = c.problems();
@@ -147,23 +154,26 @@ mod tests {
             assert!(problems[0].starts_with("prediction.at_risk_below:"));
         }
         let c: PredictionConfig =
-            toml::from_str("model = \"mbg_nbd\"\nunit_days = 7.0\nat_risk_below = 0.999\n")
-                .unwrap();
+            toml::from_str("model = \"mbg_nbd\"\nunit_days = 7\nat_risk_below = 0.999\n").unwrap();
         assert!(c.problems().is_empty());
     }
 
     #[test]
-    fn refuses_a_unit_of_zero_days() {
-        let c: PredictionConfig =
-            toml::from_str("model = \"bg_nbd\"\nunit_days = 0.0\nat_risk_below = 0.0\n").unwrap();
-        assert_eq!(c.problems().len(), 1);
-        assert!(c.problems()[0].starts_with("prediction.unit_days:"));
+    fn refuses_a_unit_of_zero_days_or_more_than_a_year() {
+        for bad in [0, 367] {
+            let c: PredictionConfig = toml::from_str(&format!(
+                "model = \"bg_nbd\"\nunit_days = {bad}\nat_risk_below = 0.0\n"
+            ))
+            .unwrap();
+            assert_eq!(c.problems().len(), 1, "{bad}");
+            assert!(c.problems()[0].starts_with("prediction.unit_days:"));
+        }
     }
 
     #[test]
     fn refuses_unknown_models_and_keys() {
         let unknown_model: Result<PredictionConfig, _> =
-            toml::from_str("model = \"pareto_nbd\"\nunit_days = 7.0\nat_risk_below = 0.0\n");
+            toml::from_str("model = \"pareto_nbd\"\nunit_days = 7\nat_risk_below = 0.0\n");
         assert!(unknown_model.is_err());
         assert!(parse("beta = 1.0\n").is_err());
     }

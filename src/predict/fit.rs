@@ -6,18 +6,21 @@
 //! ln b): the parameters must be > 0, and on the log scale every point is valid and the
 //! surface is far better scaled (alpha is tens of times r). The analytic gradient would need
 //! digamma, which `libm` lacks; four central differences cost 8 likelihood evaluations, and
-//! the fit still takes ~20 iterations. On CDNOW, L-BFGS and Nelder-Mead both converged from
-//! all five starting points, L-BFGS in 16-27 iterations and 0.14-0.29 s per start (debug
-//! build), Nelder-Mead in 99-421 iterations and 0.2-0.5 s, with starts agreeing to ~1e-8
-//! (L-BFGS) against ~1e-5 (Nelder-Mead); see docs/decisions.md, "Churn prediction: the fit".
+//! the fit still takes ~20 iterations. Measured on CDNOW (debug build): L-BFGS and argmin's
+//! Nelder-Mead both converged from all five starting points in about the same time (1.0-1.5 s
+//! for the five), L-BFGS in 19-27 iterations with the starts agreeing to ~1e-8, Nelder-Mead
+//! in 99-421 iterations agreeing to ~1e-5 and stopping on the spread of the cost, which says
+//! nothing about the parameters; see docs/decisions.md, "Churn prediction: the fit".
 //!
 //! Convergence is judged twice: the solver's own criterion (gradient norm below
 //! [`SOLVER_GRADIENT_TOLERANCE`] or no more progress in the cost) and then a check that does
 //! not trust the solver: every component of the finite-difference gradient of the mean
 //! log-likelihood with respect to the log-parameters must be below [`GRADIENT_TOLERANCE`] at
-//! the result. A run that stops on its iteration limit or a line-search failure, or stalls
-//! on a slope, did not converge; when no starting point converges the fit is an error, never
-//! a result.
+//! the result, with every parameter inside [`PARAMETER_BOUND`]. A run that stops on its
+//! iteration limit or a line-search failure, stalls on a slope or runs off to an edge of the
+//! model did not converge. The best converged start is the result only if another start
+//! converged to the same parameters ([`AGREEMENT`]); otherwise the fit is an error, never a
+//! result.
 
 use argmin::core::{CostFunction, Executor, Gradient, State, TerminationReason};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
@@ -100,8 +103,8 @@ impl Objective<'_> {
         let params = params_of(log_params);
         let value = -total_log_likelihood(&params, self.model, self.customers)
             / self.customers.len() as f64;
-        // The simplex sorts by cost: a NaN (a parameter overflowing to 0 or infinity) must
-        // compare as the worst point, not poison the order.
+        // A NaN (a parameter overflowing to 0 or infinity) must read as the worst point to
+        // the line search, not poison its comparisons.
         if value.is_nan() { f64::INFINITY } else { value }
     }
 }

@@ -5,13 +5,15 @@
 //!
 //! - [`model`]: [`Model`], [`Params`], the per-customer log-likelihood, [`p_alive`] and the
 //!   instant P(alive) falls below a threshold ([`risk_crossing`]).
-//! - [`fit`](mod@fit): [`fit()`] by Nelder-Mead over the log-parameters, from several starts.
+//! - [`fit`](mod@fit): [`fit()`] by L-BFGS over the log-parameters, from several starts.
 //! - [`stats`]: [`Tally`], the online per-customer (t0, latest, x) and its (x, t_x, T).
+//! - [`simulate`]: [`simulate::Buyer`], a customer drawn from a model (for `generate`).
 //! - [`config`]: [`PredictionConfig`], the `[prediction]` table and its checks.
 
 pub mod config;
 pub mod fit;
 pub mod model;
+pub mod simulate;
 pub mod stats;
 
 pub use config::PredictionConfig;

@@ -14,7 +14,7 @@
 
 use crate::domain::Timestamp;
 
-use super::model::Summary;
+use super::model::{Model, Params, Summary, risk_crossing};
 
 const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
@@ -122,6 +122,31 @@ impl Tally {
     }
 }
 
+impl Tally {
+    /// The instant P(alive) falls below `p` if no transaction arrives (SPEC 8's `churn_risk`
+    /// deadline): t0 + unit * [`risk_crossing`], the latest transaction's instant when that
+    /// is later. `None` without a transaction, when it never falls below `p`, or beyond the
+    /// representable range. (SPEC 8 arms the timer only for x > 0; that is the caller's rule.)
+    pub fn risk_deadline(
+        &self,
+        params: &Params,
+        model: Model,
+        p: f64,
+        unit_days: f64,
+    ) -> Option<Timestamp> {
+        let s = self.summary(self.latest, unit_days)?;
+        let crossing = risk_crossing(params, model, s.x, s.t_x, p)?;
+        let nanos = crossing * unit_days * NANOS_PER_DAY as f64;
+        if crossing <= s.t_x {
+            return Some(self.latest);
+        }
+        // `as` saturates; a deadline past the range is no deadline.
+        let offset = nanos as i64;
+        let at = self.first.as_nanos().checked_add(offset)?;
+        (offset < i64::MAX).then_some(Timestamp::from_nanos(at))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +231,38 @@ mod tests {
         let t = tally(&["2026-01-01T00:00:00Z", "2026-01-15T00:00:00Z"]);
         let s = t.summary(at("2026-01-08T00:00:00Z"), 7.0).unwrap();
         assert_eq!((s.t_x, s.t), (2.0, 2.0));
+    }
+
+    #[test]
+    fn the_risk_deadline_is_where_p_alive_meets_the_threshold() {
+        let params = Params {
+            r: 0.243,
+            alpha: 4.414,
+            a: 0.793,
+            b: 2.426,
+        };
+        let t = tally(&[
+            "2026-01-01T10:00:00Z",
+            "2026-01-20T10:00:00Z",
+            "2026-02-11T10:00:00Z",
+        ]);
+        let deadline = t.risk_deadline(&params, Model::BgNbd, 0.3, 7.0).unwrap();
+        assert!(deadline > t.latest().unwrap());
+        let s = t.summary(deadline, 7.0).unwrap();
+        let at = crate::predict::p_alive(&params, Model::BgNbd, s.x, s.t_x, s.t);
+        assert!((at - 0.3).abs() < 1e-6, "{at}");
+        // Already below: the latest transaction's instant. Never below 0: none.
+        assert_eq!(
+            t.risk_deadline(&params, Model::BgNbd, 0.99, 7.0),
+            t.latest()
+        );
+        assert_eq!(t.risk_deadline(&params, Model::BgNbd, 0.0, 7.0), None);
+        assert_eq!(
+            Tally::EMPTY.risk_deadline(&params, Model::BgNbd, 0.3, 7.0),
+            None
+        );
+        let once = tally(&["2026-01-01T10:00:00Z"]);
+        assert_eq!(once.risk_deadline(&params, Model::BgNbd, 0.3, 7.0), None);
     }
 
     #[test]
