@@ -90,6 +90,7 @@ pub fn replay_file(
         as_of,
         now: Timestamp::now(),
         progress: io::stderr().is_terminal(),
+        until: None,
     };
     replay(
         &mut reader,

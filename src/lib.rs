@@ -59,6 +59,7 @@
 pub mod app;
 pub mod config;
 pub mod domain;
+pub mod fit_command;
 pub mod generate;
 pub mod health;
 pub mod http;

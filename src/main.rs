@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
 use lifecycle::app;
 use lifecycle::config::Config;
 use lifecycle::domain::Timestamp;
-use lifecycle::generate::{GenerateOptions, generate};
+use lifecycle::fit_command;
+use lifecycle::generate::{BuyerProcess, GenerateOptions, generate};
 
 /// mimalloc: the engine allocates and frees small records at a high rate, replay frees them
 /// on another thread than the one that allocated them, and glibc's malloc is slow at both.
@@ -67,6 +68,26 @@ enum Command {
         /// Where to write, or - for standard output.
         #[arg(long, default_value = "-")]
         output: String,
+        /// Instead of the archetypes, buyers drawn from a BG/NBD process with these
+        /// parameters ("r,alpha,a,b", weekly rates), for checking `lifecycle fit`.
+        #[arg(long)]
+        bgnbd: Option<String>,
+    },
+    /// Fit the churn-prediction model (BG/NBD, or MBG/NBD with prediction.model = "mbg_nbd")
+    /// to a CRM history: prints the parameters as JSON, and the [prediction] lines to paste.
+    Fit {
+        /// The JSONL input, or - for standard input (decoded as replay decodes it).
+        #[arg(long)]
+        input: String,
+        /// Only events that occurred at or before this RFC 3339 time count; T is measured
+        /// to it.
+        #[arg(long)]
+        until: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write one JSON line per customer: customer_id, x, t_x, T, p_alive (at --until).
+        #[arg(long)]
+        summary: Option<PathBuf>,
     },
     /// Send a JSONL file to the input topic, each line keyed by its customer_id.
     Produce {
@@ -134,12 +155,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             from,
             to,
             output,
+            bgnbd,
         } => {
-            let options = GenerateOptions::new(customers, seed, &from, &to, Timestamp::now())?;
+            let mut options = GenerateOptions::new(customers, seed, &from, &to, Timestamp::now())?;
+            if let Some(text) = bgnbd {
+                let process = BuyerProcess::parse(&text, lifecycle::predict::Model::BgNbd)?;
+                options = options.with_bgnbd(process)?;
+            }
             let mut writer = app::open_output(&output)?;
             let lines = generate(&options, &mut writer)?;
             writer.flush()?;
             eprintln!("generated {lines} lines for {customers} customers (seed {seed})");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Fit {
+            input,
+            until,
+            config,
+            summary,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let report = fit_command::fit_file(&input, &until, &config, summary.as_deref())?;
+            println!("{}", serde_json::to_string(&report)?);
+            eprint!("{}", fit_command::paste_lines(&report));
             Ok(ExitCode::SUCCESS)
         }
         Command::Produce { input, config } => {

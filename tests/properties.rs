@@ -108,6 +108,7 @@ fn options() -> ReplayOptions {
         as_of: Some(Timestamp::parse_rfc3339("2027-01-01T00:00:00Z").unwrap()),
         now: Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").unwrap(),
         progress: false,
+        until: None,
     }
 }
 

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use crate::domain::event::{EventSet, EventType};
 use crate::domain::prediction::Prediction;
 use crate::domain::rules::Rules;
-pub use crate::predict::PredictionConfig;
 use crate::domain::time::{Span, Timestamp};
+pub use crate::predict::PredictionConfig;
 
 /// The documented defaults, also the list of valid keys.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -126,7 +126,12 @@ const OPEN_TABLES: &[&str] = &["kafka.librdkafka"];
 
 /// Numbers that have no default and are unset unless given (`config/default.toml` shows them
 /// commented out): the prediction's parameters.
-const OPTIONAL_NUMBERS: &[&str] = &["prediction.r", "prediction.alpha", "prediction.a", "prediction.b"];
+const OPTIONAL_NUMBERS: &[&str] = &[
+    "prediction.r",
+    "prediction.alpha",
+    "prediction.a",
+    "prediction.b",
+];
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

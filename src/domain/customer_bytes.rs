@@ -341,7 +341,8 @@ mod tests {
         c.cap_times.record(at, 3);
         c.cap_times.record(Timestamp::from_nanos(i64::MIN), 3);
         c.transactions.observe(at);
-        c.transactions.observe(at.plus(crate::domain::Span::from_days(9)));
+        c.transactions
+            .observe(at.plus(crate::domain::Span::from_days(9)));
         c.risk_fired = true;
         c
     }

@@ -3,9 +3,7 @@
 //! themselves are [`crate::predict`]'s; this is where the engine's state meets them.
 
 use super::time::Timestamp;
-use crate::predict::{Model, Params, Tally, p_alive, risk_crossing};
-
-const NANOS_PER_DAY: f64 = 86_400.0 * 1e9;
+use crate::predict::{Model, Params, Tally, p_alive};
 
 /// `[prediction]` when it is on (all four parameters set).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,17 +35,7 @@ impl Prediction {
         if self.at_risk_below <= 0.0 {
             return None;
         }
-        let t0 = transactions.first()?;
-        let latest = transactions.latest()?;
-        let s = transactions.summary(latest, self.unit_days)?;
-        let units = risk_crossing(&self.params, self.model, s.x, s.t_x, self.at_risk_below)?;
-        let nanos = (units * self.unit_days * NANOS_PER_DAY).ceil();
-        // Past the clock's range (year 2262) the timer never fires: no stamp.
-        let room = (Timestamp::MAX.as_nanos() - t0.as_nanos()) as f64;
-        if nanos.is_nan() || nanos >= room {
-            return None;
-        }
-        Some(Timestamp::from_nanos(t0.as_nanos() + nanos as i64).max(latest))
+        transactions.risk_deadline(&self.params, self.model, self.at_risk_below, self.unit_days)
     }
 }
 

@@ -140,8 +140,9 @@ impl Tally {
         if crossing <= s.t_x {
             return Some(self.latest);
         }
-        // `as` saturates; a deadline past the range is no deadline.
-        let offset = nanos as i64;
+        // Rounded up, so that P(alive) at the deadline is below `p`; `as` saturates, and a
+        // deadline past the range is no deadline.
+        let offset = nanos.ceil() as i64;
         let at = self.first.as_nanos().checked_add(offset)?;
         (offset < i64::MAX).then_some(Timestamp::from_nanos(at))
     }

@@ -32,6 +32,8 @@ pub struct ReplayOptions {
     pub now: Timestamp,
     /// Print progress to stderr now and then.
     pub progress: bool,
+    /// Only events that occurred at or before this are applied (`lifecycle fit --until`).
+    pub until: Option<Timestamp>,
 }
 
 /// One line of the rejects file.
@@ -163,9 +165,19 @@ impl RecordBatches {
 pub fn replay(
     input: &mut (dyn BufRead + Send),
     output: &mut (dyn Write + Send),
-    mut rejects: RejectSink,
+    rejects: RejectSink,
     options: &ReplayOptions,
 ) -> io::Result<Summary> {
+    replay_to_state(input, output, rejects, options).map(|(summary, _)| summary)
+}
+
+/// [`replay`], and the engine's state at the end (for `lifecycle fit`).
+pub fn replay_to_state(
+    input: &mut (dyn BufRead + Send),
+    output: &mut (dyn Write + Send),
+    mut rejects: RejectSink,
+    options: &ReplayOptions,
+) -> io::Result<(Summary, Engine)> {
     let mut engine = Engine::new(options.rules.clone());
     let mut progress = Progress::new(options.progress);
     let keep_text = rejects.is_some();
@@ -207,6 +219,11 @@ pub fn replay(
                     let line_number = summary.lines;
                     match line {
                         Line::Blank => summary.blank_lines += 1,
+                        Line::Event(event)
+                            if options.until.is_some_and(|u| event.occurred_at > u) =>
+                        {
+                            summary.after_until += 1;
+                        }
                         Line::Event(event) => {
                             let outcome =
                                 engine.apply_hashed(&event.event(), event.hashes, None, &mut sink);
@@ -260,7 +277,7 @@ pub fn replay(
         for customer in engine.customers() {
             *summary.stages.entry(customer.stage).or_default() += 1;
         }
-        Ok(summary)
+        Ok((summary, engine))
     })
 }
 

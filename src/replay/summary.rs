@@ -17,6 +17,8 @@ pub struct Summary {
     pub actions: BTreeMap<ActionKind, u64>,
     pub suppressed: BTreeMap<Suppression, u64>,
     pub stages: BTreeMap<Stage, u64>,
+    /// Valid events left out for occurring after `until` (`lifecycle fit`).
+    pub after_until: u64,
 }
 
 impl Summary {

@@ -28,6 +28,7 @@ fn options() -> ReplayOptions {
         as_of: None,
         now: Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").unwrap(),
         progress: false,
+        until: None,
     }
 }
 

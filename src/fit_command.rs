@@ -1,0 +1,123 @@
+//! `lifecycle fit` (SPEC 8): the customers' (x, t_x, T) from a CRM history, decoded and
+//! applied exactly as replay does (rejects, duplicates and erasures alike: it *is* a replay,
+//! records discarded, of the events up to `--until`), then the maximum-likelihood fit of the
+//! configured model.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::domain::{Customer, Timestamp};
+use crate::predict::{Fitted, Model, Params, Summary, fit, p_alive};
+use crate::replay::{ReplayOptions, replay_to_state};
+
+/// What `fit` prints on stdout (one JSON object).
+#[derive(Debug, Serialize)]
+pub struct FitReport {
+    pub model: &'static str,
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+    pub log_likelihood: f64,
+    pub customers: usize,
+    pub unit_days: u32,
+}
+
+/// One line of `--summary`.
+#[derive(Debug, Serialize)]
+struct CustomerLine<'a> {
+    customer_id: &'a str,
+    x: f64,
+    t_x: f64,
+    #[serde(rename = "T")]
+    t: f64,
+    p_alive: f64,
+}
+
+/// Fits the configured model to `input` (a path or `-`) as of `until`; writes the
+/// per-customer summary to `summary` when given. The `[prediction]` lines to paste are the
+/// caller's to print ([`paste_lines`]).
+pub fn fit_file(
+    input: &str,
+    until: &str,
+    config: &Config,
+    summary: Option<&Path>,
+) -> Result<FitReport> {
+    let until = Timestamp::parse_rfc3339(until)
+        .map_err(|_| anyhow::anyhow!("--until `{until}` is not an RFC 3339 date-time"))?;
+    let model = config.prediction.model;
+    let unit_days = config.prediction.unit_days;
+    let mut reader = crate::app::open_input(input)?;
+    let options = ReplayOptions {
+        rules: config.rules(),
+        as_of: None,
+        now: Timestamp::now(),
+        progress: false,
+        until: Some(until),
+    };
+    let (_, engine) = replay_to_state(&mut reader, &mut io::sink(), None, &options)
+        .with_context(|| format!("cannot read {input}"))?;
+    // In id order: the engine's own order depends on the process's hash seed.
+    let mut customers: Vec<(&Customer, Summary)> = engine
+        .customers()
+        .filter_map(|c| Some((c, c.transactions.summary(until, f64::from(unit_days))?)))
+        .collect();
+    customers.sort_unstable_by(|a, b| a.0.id.cmp(&b.0.id));
+    if customers.is_empty() {
+        bail!(
+            "no customer has a purchase with an amount above 0 at or before --until {until}: nothing to fit"
+        );
+    }
+    let summaries: Vec<Summary> = customers.iter().map(|(_, s)| *s).collect();
+    let fitted = fit(model, &summaries).context("the fit failed")?;
+    if let Some(path) = summary {
+        write_summary(path, &customers, &fitted)?;
+    }
+    Ok(report(&fitted, model, unit_days))
+}
+
+fn report(fitted: &Fitted, model: Model, unit_days: u32) -> FitReport {
+    let Params { r, alpha, a, b } = fitted.params;
+    FitReport {
+        model: model.name(),
+        r,
+        alpha,
+        a,
+        b,
+        log_likelihood: fitted.log_likelihood,
+        customers: fitted.customers,
+        unit_days,
+    }
+}
+
+fn write_summary(path: &Path, customers: &[(&Customer, Summary)], fitted: &Fitted) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = io::BufWriter::new(file);
+    for (c, s) in customers {
+        let line = CustomerLine {
+            customer_id: &c.id,
+            x: s.x,
+            t_x: s.t_x,
+            t: s.t,
+            p_alive: p_alive(&fitted.params, fitted.model, s.x, s.t_x, s.t),
+        };
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The `[prediction]` lines that put the fit into a configuration file.
+pub fn paste_lines(report: &FitReport) -> String {
+    format!(
+        "# paste into your configuration file (then set at_risk_below to turn on churn_risk):\n\
+         [prediction]\nmodel = \"{}\"\nr = {}\nalpha = {}\na = {}\nb = {}\nunit_days = {}\n",
+        report.model, report.r, report.alpha, report.a, report.b, report.unit_days
+    )
+}
