@@ -99,6 +99,31 @@ fn format_3_records_restore_with_their_owner_epoch() {
     assert_is_the_new_prospect("format3-prospect-epoch0.bin");
 }
 
+/// Issue 20: a customer with the prediction's transactions (three weekly purchases at noon,
+/// 2025-01-01 to 2025-01-15) whose `churn_risk` fired (sent 2025-02-25T07:29:43Z), epoch 2.
+#[test]
+fn a_record_with_transactions_and_a_fired_churn_risk_restores() {
+    let name = "format3-transactions-risk-epoch2.bin";
+    let (c, epoch) = decode_customer_owned(&fixture(name)).expect(name);
+    assert_eq!(epoch, 2);
+    assert_eq!(c.id.as_str(), "c-7");
+    assert_eq!(c.stage, Stage::New);
+    assert_eq!(c.purchase_count, 3);
+    assert_eq!(c.transactions.first(), Some(t("2025-01-01T12:00:00Z")));
+    assert_eq!(c.transactions.latest(), Some(t("2025-01-15T12:00:00Z")));
+    assert_eq!(c.transactions.repeats(), 2);
+    assert!(c.risk_fired);
+    assert_eq!(
+        c.last_sent.get(ActionKind::ChurnRisk),
+        Some(t("2025-02-25T07:29:43Z"))
+    );
+    // Records written before the prediction have no transactions: an empty tally.
+    for old in ["format2-mature.bin", "format3-mature-epoch7.bin"] {
+        let (c, _) = decode_customer_owned(&fixture(old)).expect(old);
+        assert!(!c.transactions.has_transaction() && !c.risk_fired, "{old}");
+    }
+}
+
 #[test]
 fn progress_records_of_every_version_restore() {
     let meta = |name: &str| match decode_changelog(
@@ -158,6 +183,7 @@ fn stored_codes_are_fixed_and_a_new_kind_takes_a_new_one() {
         (ActionKind::DetractorFollowUp, 7),
         (ActionKind::AdvocacyInvite, 8),
         (ActionKind::SurpriseDelight, 9),
+        (ActionKind::ChurnRisk, 10),
     ];
     for (kind, code) in kinds {
         assert_eq!(kind_code(kind), code, "{kind:?}");
@@ -169,6 +195,6 @@ fn stored_codes_are_fixed_and_a_new_kind_takes_a_new_one() {
         "a new action kind needs its (new) code here"
     );
     // A code no version wrote is refused, not read as some other kind.
-    assert_eq!(kind_from_code(10), None);
+    assert_eq!(kind_from_code(11), None);
     assert_eq!(stage_from_code(5), None);
 }

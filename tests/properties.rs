@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
+use lifecycle::domain::prediction::Prediction;
 use lifecycle::domain::{Engine, Rules, Snapshot, Stage, Timestamp, decode};
+use lifecycle::predict::{Model, Params};
 use lifecycle::replay::{ReplayOptions, replay};
 use proptest::prelude::*;
 
@@ -102,9 +104,29 @@ fn stream(n: usize) -> impl Strategy<Value = Vec<Ev>> {
     })
 }
 
+/// The default rules with churn prediction on (SPEC 8), so that every property covers the
+/// `churn_risk` timer beside the stage timers: a threshold that repeat buyers cross within
+/// weeks of their last purchase.
+fn rules() -> Rules {
+    Rules {
+        prediction: Some(Prediction {
+            model: Model::BgNbd,
+            params: Params {
+                r: 0.243,
+                alpha: 4.414,
+                a: 0.793,
+                b: 2.426,
+            },
+            unit_days: 7.0,
+            at_risk_below: 0.6,
+        }),
+        ..Rules::default()
+    }
+}
+
 fn options() -> ReplayOptions {
     ReplayOptions {
-        rules: Rules::default(),
+        rules: rules(),
         as_of: Some(Timestamp::parse_rfc3339("2027-01-01T00:00:00Z").unwrap()),
         now: Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").unwrap(),
         progress: false,
@@ -156,6 +178,23 @@ fn records(bytes: &[u8]) -> Vec<serde_json::Value> {
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_slice(l).unwrap())
         .collect()
+}
+
+#[test]
+fn the_generated_streams_reach_the_churn_risk_timer() {
+    // Weekly purchases of customer 0, then silence: x > 0 and a crossing before inactivity.
+    let evs: Vec<Ev> = (0..4)
+        .map(|i| Ev {
+            id: i,
+            customer: 0,
+            kind: 1,
+            t: i64::from(i) * 7 * DAY,
+            x: 1,
+        })
+        .collect();
+    let lines: Vec<String> = evs.iter().map(line).collect();
+    let out = String::from_utf8(run_replay(&lines)).unwrap();
+    assert!(out.contains(r#""kind":"churn_risk""#), "{out}");
 }
 
 proptest! {
