@@ -36,6 +36,40 @@ fn the_service_writes_what_replay_computes_for_the_same_stream() {
     assert_matches_replay(&consumed, &topics, &lines, false);
 }
 
+/// Churn prediction on (SPEC 8): the service sends the `churn_risk` actions replay computes,
+/// and its changelog holds the same transactions per customer.
+#[test]
+fn with_prediction_on_the_service_sends_the_churn_risk_actions_replay_computes() {
+    const PREDICTION: &str =
+        "\n[prediction]\nr = 0.243\nalpha = 4.414\na = 0.793\nb = 2.426\nat_risk_below = 0.8\n";
+    let broker = Broker::start();
+    let topics = TestTopics::new("e2e-risk");
+    topics.create(&broker, PARTITIONS);
+    let lines = ordered_stream(300, 13, PARTITIONS);
+    let rules = lifecycle::config::Config::from_toml_str(PREDICTION, "test")
+        .expect("valid")
+        .rules();
+    let (expected, _) = replay_outputs_with(&lines, rules.clone());
+    let risk = expected
+        .kinds()
+        .iter()
+        .filter(|k| *k == "churn_risk")
+        .count();
+    assert!(
+        risk > 0,
+        "the stream reaches churn_risk: {:?}",
+        expected.kinds()
+    );
+    produce_lines(&broker, &topics.input, PARTITIONS, &lines);
+
+    let config = service_config(&broker, &topics, "e2e-risk-group", "") + PREDICTION;
+    let mut service = Service::start(broker.dir.path(), "e2e-risk", &config);
+    wait_processed(&broker, &mut service, "e2e-risk-group", &topics, PARTITIONS);
+    service.stop_cleanly();
+    let consumed = read_all(&broker, &topics.outputs_and_state());
+    assert_matches_replay_with(&consumed, &topics, &lines, false, rules);
+}
+
 /// With a two-minute commit interval, a drained input is still committed within a minute:
 /// the batch ends once a poll finds nothing and it is a tenth of the interval old (12 s).
 #[test]

@@ -414,3 +414,77 @@ fn a_timer_due_in_a_few_seconds_fires_on_time_while_no_input_arrives() {
     );
     service.stop_cleanly();
 }
+
+/// Churn prediction under the wall clock (SPEC 8): the `churn_risk` timer fires by the system
+/// time with no input arriving, and the action is the one replay computes for the same events.
+#[test]
+fn churn_risk_fires_by_the_wall_clock_as_replay_computes_it() {
+    const PREDICTION: &str =
+        "\n[prediction]\nr = 0.243\nalpha = 4.414\na = 0.793\nb = 2.426\nat_risk_below = 0.5\n";
+    let broker = Broker::start();
+    let topics = TestTopics::new("wall-risk");
+    topics.create(&broker, PARTITIONS);
+    let group = "wall-risk-group";
+    let config = service_config_with_clock(&broker, &topics, group, "wall", "")
+        + "\n[rules]\nallowed_lateness = \"0s\"\n"
+        + PREDICTION;
+    let mut service = Service::start(broker.dir.path(), "wall-risk", &config);
+    service.wait_ready(Duration::from_secs(60));
+
+    // Purchases on three days in a row (x = 2, t_x = 2 days) placed so that P(alive) falls
+    // below 0.5 about 8 s from now: SPEC 8's crossing, in weeks after the first purchase.
+    const AHEAD: i64 = 8;
+    let (r, alpha, a, b, x, t_x) = (0.243_f64, 4.414, 0.793, 2.426, 2.0, 2.0 / 7.0);
+    let k: f64 = (b + x - 1.0) / a;
+    let crossing_secs = ((alpha + t_x) * k.powf(1.0 / (r + x)) - alpha) * 7.0 * DAY as f64;
+    let first = unix_now_secs() + AHEAD - crossing_secs as i64;
+    let lines = vec![
+        purchase("r-1", "risky", first),
+        purchase("r-2", "risky", first + DAY),
+        purchase("r-3", "risky", first + 2 * DAY),
+    ];
+    produce_lines(&broker, &topics.input, PARTITIONS, &lines);
+    let retention = [topics.retention.as_str()];
+    wait_for(
+        "churn_risk to fire with no further input",
+        Duration::from_secs(AHEAD as u64 + 60),
+        || {
+            assert!(service.is_running(), "died:\n{}", service.log_text());
+            records(&broker, &retention)
+                .iter()
+                .any(|r| r["kind"] == "churn_risk")
+        },
+    );
+    let sent: Vec<Value> = records(&broker, &retention)
+        .into_iter()
+        .filter(|r| r["kind"] == "churn_risk")
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+
+    // Replay of the same events, its clock moved past the crossing.
+    let rules = lifecycle::config::Config::from_toml_str(PREDICTION, "test")
+        .expect("valid")
+        .rules();
+    let mut engine = lifecycle::domain::Engine::new(rules);
+    let mut out = Vec::new();
+    let now = lifecycle::domain::Timestamp::now();
+    for line in &lines {
+        let event = lifecycle::domain::decode(line.as_bytes(), now).expect("valid");
+        engine.apply(&event, &mut out);
+    }
+    engine.advance_clock(
+        lifecycle::domain::Timestamp::from_nanos((first + 200 * DAY) * 1_000_000_000),
+        &mut out,
+    );
+    let replayed: Vec<Value> = out
+        .iter()
+        .filter_map(|r| {
+            let mut buf = Vec::new();
+            r.write_json_line(&mut buf);
+            (!buf.is_empty()).then(|| serde_json::from_slice::<Value>(&buf).unwrap())
+        })
+        .filter(|r| r["kind"] == "churn_risk")
+        .collect();
+    assert_eq!(sent, replayed, "Kafka (left) and replay (right)");
+    service.stop_cleanly();
+}

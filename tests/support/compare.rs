@@ -37,6 +37,15 @@ impl PerCustomer {
         self.actions.values().map(Vec::len).sum()
     }
 
+    /// The kinds of the actions, in customer and category order.
+    pub fn kinds(&self) -> Vec<String> {
+        self.actions
+            .values()
+            .flatten()
+            .map(|a| a["kind"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     pub fn transition_count(&self) -> usize {
         self.transitions.values().map(Vec::len).sum()
     }
@@ -74,8 +83,16 @@ pub const NOW: &str = "2026-06-01T00:00:00Z";
 
 /// What replay computes for `lines` (event clock, no --as-of), and its final customer states.
 pub fn replay_outputs(lines: &[String]) -> (PerCustomer, BTreeMap<String, Value>) {
+    replay_outputs_with(lines, Rules::default())
+}
+
+/// [`replay_outputs`] with these rules.
+pub fn replay_outputs_with(
+    lines: &[String],
+    rules: Rules,
+) -> (PerCustomer, BTreeMap<String, Value>) {
     let now = Timestamp::parse_rfc3339(NOW).unwrap();
-    let mut engine = Engine::new(Rules::default());
+    let mut engine = Engine::new(rules);
     let mut records = Vec::new();
     for line in lines {
         if let Ok(event) = decode(line.as_bytes(), now) {
@@ -282,7 +299,18 @@ pub fn assert_matches_replay(
     lines: &[String],
     dedupe: bool,
 ) {
-    let (expected, expected_states) = replay_outputs(lines);
+    assert_matches_replay_with(consumed, topics, lines, dedupe, Rules::default());
+}
+
+/// [`assert_matches_replay`] against replay with these rules.
+pub fn assert_matches_replay_with(
+    consumed: &[Consumed],
+    topics: &TestTopics,
+    lines: &[String],
+    dedupe: bool,
+    rules: Rules,
+) {
+    let (expected, expected_states) = replay_outputs_with(lines, rules);
     assert!(expected.transition_count() > 0, "a meaningful stream");
     let actual = kafka_outputs(consumed, topics, dedupe);
     if let Some(diff) = expected.first_difference(&actual) {
