@@ -248,3 +248,39 @@ fn a_quoting_mistake_on_a_secret_line_is_located_without_quoting_the_line() {
         }
     }
 }
+
+/// `[prediction]` (SPEC 8): parameters <= 0, a threshold outside [0, 1), an unknown model and
+/// only some of the four parameters are refused, each named by its key; a full set passes.
+#[test]
+fn check_config_refuses_bad_prediction_settings_and_accepts_good_ones() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let check = |prediction: &str| {
+        let path = dir.path().join("prediction.toml");
+        std::fs::write(&path, format!("[prediction]\n{prediction}\n")).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .args(["check-config", "--config", path.to_str().unwrap()])
+            .output()
+            .expect("run check-config");
+        let (stdout, stderr) = text(&out);
+        (out.status.success(), format!("{stdout}{stderr}"))
+    };
+    let good = "r = 0.243\nalpha = 4.414\na = 0.793\nb = 2.426\nat_risk_below = 0.3";
+    let (ok, said) = check(good);
+    assert!(ok, "{said}");
+    let (ok, said) = check("model = \"mbg_nbd\"\nr = 1\nalpha = 2\na = 3\nb = 4");
+    assert!(ok, "whole numbers are numbers: {said}");
+    for (bad, key) in [
+        ("r = 0.0\nalpha = 4.414\na = 0.793\nb = 2.426", "prediction.r"),
+        ("r = 0.243\nalpha = -1.0\na = 0.793\nb = 2.426", "prediction.alpha"),
+        ("r = 0.243\nalpha = 4.414\na = 0.793", "prediction.b"),
+        ("at_risk_below = 1.0", "prediction.at_risk_below"),
+        ("at_risk_below = -0.1", "prediction.at_risk_below"),
+        ("model = \"pareto_nbd\"", "prediction.model"),
+        ("r = \"high\"", "prediction.r"),
+    ] {
+        let (ok, said) = check(bad);
+        assert!(!ok, "{bad:?} accepted: {said}");
+        assert!(said.contains(key), "{bad:?}: {key} not named in {said}");
+        assert!(!said.contains("panicked"), "{said}");
+    }
+}
