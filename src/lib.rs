@@ -25,7 +25,10 @@
 //! - [`replay`]: the engine over a JSONL file, in three threads (decode | engine | encode).
 //! - [`tally`]: one function per notable thing an edge sees (event handled, input rejected,
 //!   record written) that logs it and counts it: replay's summary or the service's metrics.
-//! - [`generate`]: a deterministic synthetic CRM stream.
+//! - [`generate`]: a deterministic synthetic CRM stream (and BG/NBD buyers, `--bgnbd`).
+//! - [`predict`]: churn prediction, pure: the BG/NBD and MBG/NBD models, their fit, the
+//!   per-customer purchase tally; [`domain::prediction`] is where the engine uses them
+//!   (P(alive) in the facts, the `churn_risk` timer); [`fit_command`] is `lifecycle fit`.
 //! - [`kafka`]: the service, the only code that knows rdkafka:
 //!   - [`kafka::service`]: the loop (poll, answer queries, restore, handle, tick, commit) and
 //!     the restart of its clients after fatal errors.
