@@ -44,8 +44,43 @@ print(f"replay: {lines} events in {lines / rate:.2f} s = {rate:,.0f} events/s ({
       f"median of {len(pairs)} pairs, ratios " + " ".join(f"{p[0]:.2f}" for p in pairs))
 PY
 
-# 2. Memory per customer.
+# 2. Memory per customer, and with churn prediction on.
 scripts/measure-memory.sh | tee -a "$log"
+MEMORY_CONFIG=samples/prediction.toml scripts/measure-memory.sh | grep '^memory:' \
+  | sed 's/^memory:/memory with prediction:/' | tee -a "$log"
+
+# 2b. Churn prediction (issue 20): replay with prediction on against off, seven pairs, the
+# median ratio; `lifecycle fit` over the same file against replay of it, three pairs.
+: > "$work/prediction-pairs.txt"
+for _ in 1 2 3 4 5 6 7; do
+  for config in config/default.toml samples/prediction.toml; do
+    /usr/bin/time -f "%e" -o "$work/t.txt" target/release/lifecycle replay --input "$input" \
+      --output /dev/null --as-of 2026-01-01T00:00:00Z --config "$config" 2>/dev/null
+    printf '%s ' "$(cat "$work/t.txt")" >> "$work/prediction-pairs.txt"
+  done
+  echo >> "$work/prediction-pairs.txt"
+done
+: > "$work/fit-pairs.txt"
+for _ in 1 2 3; do
+  /usr/bin/time -f "%e" -o "$work/t.txt" target/release/lifecycle replay --input "$input" \
+    --output /dev/null 2>/dev/null
+  printf '%s ' "$(cat "$work/t.txt")" >> "$work/fit-pairs.txt"
+  /usr/bin/time -f "%e" -o "$work/t.txt" target/release/lifecycle fit --input "$input" \
+    --until 2026-01-01T00:00:00Z > "$work/fit.json" 2>/dev/null
+  echo "$(cat "$work/t.txt")" >> "$work/fit-pairs.txt"
+done
+python3 - "$lines" "$work/prediction-pairs.txt" "$work/fit-pairs.txt" "$work/fit.json" <<'PY' | tee -a "$log"
+import json, sys
+lines = int(sys.argv[1])
+pairs = sorted(float(off) / float(on) for off, on in (r.split() for r in open(sys.argv[2])))
+print(f"prediction: replay with prediction on at {pairs[len(pairs) // 2]:.2f} of its speed off "
+      f"(target >= 0.9); median of {len(pairs)} pairs, ratios " + " ".join(f"{p:.2f}" for p in pairs))
+fits = sorted((float(f), float(r)) for r, f in (row.split() for row in open(sys.argv[3])))
+fit_s, replay_s = fits[len(fits) // 2]
+report = json.load(open(sys.argv[4]))
+print(f"fit: {lines} events, {report['customers']} customers fitted in {fit_s:.2f} s; replay of the same file "
+      f"{replay_s:.2f} s; ratio (replay time / fit time) {replay_s / fit_s:.2f}; median of {len(fits)} pairs")
+PY
 
 # 3-4. Kafka: service vs pipe, latency at half rate, restore vs plain consumer.
 # ~600k events: at ~200k the fixed start (joining the group, ~0.1-0.8 s) was a third of

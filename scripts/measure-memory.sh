@@ -18,8 +18,11 @@ for i in range(n):
     print(f'{{"event_id":"c{i}","customer_id":"cust-{i:07d}","type":"engagement","occurred_at":"2025-01-{d:02d}T10:00:00Z"}}')
 PY
 }
+# MEMORY_CONFIG=FILE: replay with that configuration (e.g. samples/prediction.toml).
+config=()
+[ -n "${MEMORY_CONFIG:-}" ] && config=(--config "$MEMORY_CONFIG")
 rss() {
-  /usr/bin/time -v target/release/lifecycle replay --input "$1" --output /dev/null 2> "$work/time.txt"
+  /usr/bin/time -v target/release/lifecycle replay --input "$1" --output /dev/null "${config[@]}" 2> "$work/time.txt"
   grep 'Maximum resident set size' "$work/time.txt" | awk '{print $NF}'
 }
 for n in 100000 1000000; do

@@ -47,6 +47,18 @@ m = find(r"memory: peak RSS ([\d.]+) MiB at 100k customers, ([\d.]+) MiB at 1M: 
 if m:
     rows.append(("Memory per customer", f"{m[2]:.0f} bytes", f"RSS {m[0]} MiB at 100k, {m[1]} MiB at 1M",
                  "-", "<= 400 bytes", verdict(m[2] <= 400)))
+m = find(r"memory with prediction: peak RSS ([\d.]+) MiB at 100k customers, ([\d.]+) MiB at 1M: (\d+) bytes per customer")
+if m:
+    rows.append(("Memory per customer, prediction on", f"{m[2]:.0f} bytes", f"RSS {m[0]} MiB at 100k, {m[1]} MiB at 1M",
+                 "-", "<= 400 bytes", verdict(m[2] <= 400)))
+pr = find(r"prediction: replay with prediction on at ([\d.]+) of its speed off")
+if pr:
+    rows.append(("Replay, prediction on vs off", "the replay file, `samples/prediction.toml`",
+                 "the same file, prediction off", f"{pr[0]:.2f}", ">= 0.9", verdict(pr[0] >= 0.9)))
+ft = find(r"fit: (\d+) events, (\d+) customers fitted in ([\d.]+) s; replay of the same file ([\d.]+) s; ratio \(replay time / fit time\) ([\d.]+)")
+if ft:
+    rows.append(("`lifecycle fit` over the replay file", f"{ft[2]:.2f} s ({ft[1]:,.0f} customers, {ft[0]:,.0f} events)",
+                 f"replay of the same file {ft[3]:.2f} s", f"{ft[4]:.2f}", "reported", "reported"))
 p = find(r"kafka: pipe (\d+) events in ([\d.]+) s = (\d+) events/s")
 s = find(r"kafka: service (\d+) events in ([\d.]+) s = (\d+) events/s")
 if p and s:
@@ -114,6 +126,14 @@ print("  runs three times and its median peak counts: the peak at 1M varies by u
 print("  as the allocator returns freed memory (the customer table's old block after it doubles,")
 print("  batches passed between threads) only after a delay, 1 s by default (see the README's")
 print("  Operations section for `MIMALLOC_PURGE_DELAY`).")
+print("  With prediction on (`samples/prediction.toml`) the same runs measure it again: the purchase")
+print("  tally is kept either way (24 bytes a customer), so the two should agree within the noise.")
+print("- **Prediction**: replay of the replay file with `samples/prediction.toml` (BG/NBD, CDNOW's")
+print("  parameters, `churn_risk` below 0.5: P(alive) in every record's facts, the risk timer armed")
+print("  for every repeat buyer) against the default configuration, seven pairs run back to back, the")
+print("  median ratio of their speeds. `lifecycle fit --until 2026-01-01` over the same file (a replay")
+print("  with the records discarded, then the fit of every customer with a purchase) against a replay")
+print("  of it, three pairs, the median.")
 print("- **Kafka end to end**: the service (`at_least_once`, event clock) over the generated stream")
 print("  (57000 customers, ~600k events), from start (group join included) until the offsets of every")
 print("  input event are committed (read in-process from the service's metrics, as the pipe knows its own")
