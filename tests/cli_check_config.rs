@@ -270,8 +270,14 @@ fn check_config_refuses_bad_prediction_settings_and_accepts_good_ones() {
     let (ok, said) = check("model = \"mbg_nbd\"\nr = 1\nalpha = 2\na = 3\nb = 4");
     assert!(ok, "whole numbers are numbers: {said}");
     for (bad, key) in [
-        ("r = 0.0\nalpha = 4.414\na = 0.793\nb = 2.426", "prediction.r"),
-        ("r = 0.243\nalpha = -1.0\na = 0.793\nb = 2.426", "prediction.alpha"),
+        (
+            "r = 0.0\nalpha = 4.414\na = 0.793\nb = 2.426",
+            "prediction.r",
+        ),
+        (
+            "r = 0.243\nalpha = -1.0\na = 0.793\nb = 2.426",
+            "prediction.alpha",
+        ),
         ("r = 0.243\nalpha = 4.414\na = 0.793", "prediction.b"),
         ("at_risk_below = 1.0", "prediction.at_risk_below"),
         ("at_risk_below = -0.1", "prediction.at_risk_below"),
