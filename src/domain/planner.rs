@@ -169,6 +169,11 @@ pub fn emit(
     rules: &Rules,
     out: &mut dyn RecordSink,
 ) {
+    // One P(alive) for the input's actions: they share their `at`.
+    let p_alive = rules
+        .prediction
+        .as_ref()
+        .map(|prediction| prediction.p_alive(&customer.transactions, at));
     for p in planned {
         if let Some(reason) = suppression(customer, p.kind, at, rules) {
             out.push(Record::Suppressed {
@@ -183,8 +188,8 @@ pub fn emit(
             customer.cap_times.record(at, rules.max_sent as usize);
         }
         let mut facts = p.facts;
-        if let Some(prediction) = &rules.prediction {
-            facts.p_alive = Some(prediction.p_alive(&customer.transactions, at));
+        if p_alive.is_some() {
+            facts.p_alive = p_alive;
         }
         if rules.send_from.is_some_and(|from| at < from) {
             out.push(Record::Suppressed {
