@@ -150,7 +150,7 @@ pub fn total_log_likelihood(params: &Params, model: Model, customers: &[Summary]
         .iter()
         .map(|s| {
             let terms = match s.x {
-                x if x >= 0.0 && x < 4096.0 && x.fract() == 0.0 => {
+                x if (0.0..4096.0).contains(&x) && x.fract() == 0.0 => {
                     let i = x as usize;
                     if by_x.len() <= i {
                         by_x.resize(i + 1, None);
