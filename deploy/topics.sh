@@ -36,6 +36,9 @@ OUTPUTS=(
 DLQ=crm.events.dlq
 DLQ_MAX_MESSAGE_BYTES=1114112
 STATE=lifecycle.state
+# Which instance owns each input partition (customer queries are redirected to it): compacted,
+# one small record per input partition.
+MEMBERS=lifecycle.members
 
 for n in "$PARTITIONS" "$REPLICATION"; do
   case "$n" in
@@ -96,6 +99,7 @@ if [ -z "$input_partitions" ]; then
 fi
 create "$STATE" "$input_partitions" --config cleanup.policy=compact \
   ${topic_configs[@]+"${topic_configs[@]}"}
+create "$MEMBERS" 1 --config cleanup.policy=compact ${topic_configs[@]+"${topic_configs[@]}"}
 
 state_partitions=$(partition_count "$STATE") || state_partitions=
 if [ "$state_partitions" != "$input_partitions" ]; then

@@ -146,6 +146,7 @@ retention = "{prefix}.retention"
 marketing = "{prefix}.marketing"
 state = "{prefix}.state"
 dead_letters = "{prefix}.dlq"
+members = "{prefix}.members"
 "#,
         b.port,
         std::env::var("BENCH_KAFKA_EXTRA").unwrap_or_default()
@@ -166,6 +167,7 @@ fn create_topics(b: &Broker, k: &KafkaConfig) {
         create_topic(b, name, false);
     }
     create_topic(b, &t.state, true);
+    create_topic(b, &t.members, true);
 }
 
 fn events(customers: u64) -> Vec<u8> {

@@ -63,6 +63,9 @@ case "$cmd" in
       --config max.message.bytes=1114112 crm.events.dlq
     "$bin" topic create --broker "tcp://127.0.0.1:$port" --partitions "$n" \
       --config cleanup.policy=compact lifecycle.state
+    # Which instance owns each input partition (customer query routing): one partition.
+    "$bin" topic create --broker "tcp://127.0.0.1:$port" --partitions 1 \
+      --config cleanup.policy=compact lifecycle.members
     ;;
   stop)
     if [ -f "$dir/pid" ]; then kill "$(cat "$dir/pid")" 2>/dev/null || true; rm -f "$dir/pid"; fi

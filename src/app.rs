@@ -9,13 +9,16 @@
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use crate::config::{Config, LogConfig, LogFormat};
 use crate::domain::{TimeError, Timestamp};
+use crate::kafka::members::{Owners, read_members};
+use crate::kafka::partitioner::Partitioner;
 use crate::kafka::queries;
 use crate::kafka::service::{self, RunReport, Telemetry};
 use crate::replay::{ReplayOptions, Summary, replay};
@@ -50,10 +53,32 @@ pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<RunReport> {
         .block_on(tokio::net::TcpListener::bind(&config.http.address))
         .with_context(|| format!("cannot listen on http.address {}", config.http.address))?;
     let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
+    let owners = Owners::default();
     let endpoints = crate::http::Endpoints {
         metrics: telemetry.metrics.clone(),
         health: telemetry.health.clone(),
         queries: asker,
+        owners: owners.clone(),
+        partitioner: Partitioner::of(&config.kafka.partitioner),
+        advertised_url: config.http.advertised(),
+    };
+    // The members topic, read from its start in a thread of its own (SPEC 9 routing).
+    let reader_config = crate::kafka::client::restorer(&config.kafka)?;
+    let stop_reader = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (stop, topics) = (stop_reader.clone(), config.kafka.topics.clone());
+        std::thread::Builder::new()
+            .name("members".into())
+            .spawn(move || {
+                read_members(
+                    &reader_config,
+                    &topics.members,
+                    &topics.input,
+                    &owners,
+                    &stop,
+                )
+            })
+            .context("cannot start the members reader")?
     };
     let server = runtime.spawn(crate::http::serve(listener, endpoints, async {
         let _ = stopped.await;
@@ -62,6 +87,8 @@ pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<RunReport> {
     let result = service::run(config, shutdown, &telemetry, &inbox);
     let _ = stop_http.send(());
     let _ = runtime.block_on(server);
+    stop_reader.store(true, Ordering::Relaxed);
+    let _ = reader.join();
     let report = result?;
     tracing::info!(?report, "stopped");
     Ok(report)

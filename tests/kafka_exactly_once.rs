@@ -68,6 +68,7 @@ fn setup(
         &topics.marketing,
         &topics.dlq,
         &topics.state,
+        &topics.members,
     ] {
         mock.create_topic(t, PARTITIONS as i32, 1)
             .expect("mock topic");

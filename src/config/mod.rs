@@ -46,6 +46,23 @@ pub struct LogConfig {
 pub struct HttpConfig {
     pub address: String,
     pub stuck_after_ms: u64,
+    /// The URL other instances redirect a customer's queries to when this one owns it;
+    /// empty: `http://127.0.0.1:<port of address>`.
+    pub advertised_url: String,
+}
+
+impl HttpConfig {
+    /// `advertised_url`, or the loopback URL of `address`'s port when it is empty.
+    pub fn advertised(&self) -> String {
+        if !self.advertised_url.is_empty() {
+            return self.advertised_url.trim_end_matches('/').to_owned();
+        }
+        let port = self
+            .address
+            .parse::<std::net::SocketAddr>()
+            .map_or(9095, |a| a.port());
+        format!("http://127.0.0.1:{port}")
+    }
 }
 
 /// The prefix of configuration environment variables.
@@ -103,6 +120,8 @@ pub struct Topics {
     pub marketing: String,
     pub state: String,
     pub dead_letters: String,
+    /// Compacted: which instance owns each input partition (SPEC 9 routing).
+    pub members: String,
 }
 
 /// librdkafka settings that typed keys own; the passthrough map may not set them.

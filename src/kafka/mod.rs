@@ -6,6 +6,8 @@
 //! - [`changelog`]: restoring a partition's state before its events are processed.
 //! - [`changelog_apply`]: the restore's applying side, and undoing an unconfirmed batch.
 //! - [`membership`]: writing only while the group membership is confirmed (fencing).
+//! - [`members`]: who owns which partition, published to and read from the members topic.
+//! - [`partitioner`]: the partition of a customer id, as librdkafka's partitioners put it.
 //! - [`codec`]: record, dead-letter and changelog encodings.
 //! - [`outputs`]: the kinds of output (transitions, actions by category, changelog, dead
 //!   letters, the input for re-keyed events), each with its topic.
@@ -26,9 +28,11 @@ pub mod commit;
 pub mod consumer_batches;
 pub mod delivery;
 pub mod error;
+pub mod members;
 pub mod membership;
 pub mod outbox;
 pub mod outputs;
+pub mod partitioner;
 pub mod processor;
 pub mod produce;
 pub mod queries;

@@ -23,11 +23,13 @@ pub enum Output {
     /// The input topic itself: events re-produced under their customer id
     /// (`kafka.key_mismatch = "repartition"`).
     Input,
+    /// Which instance owns each input partition (SPEC 9 routing).
+    Members,
 }
 
 impl Output {
     /// Every kind, in the order of [`index`](Self::index).
-    pub const ALL: [Output; 7] = [
+    pub const ALL: [Output; 8] = [
         Output::Transitions,
         Output::Care,
         Output::Retention,
@@ -35,6 +37,7 @@ impl Output {
         Output::State,
         Output::DeadLetters,
         Output::Input,
+        Output::Members,
     ];
 
     /// Its place in [`ALL`](Self::ALL) (the sink keeps a topic handle per kind there).
@@ -52,6 +55,7 @@ impl Output {
             Output::State => &topics.state,
             Output::DeadLetters => &topics.dead_letters,
             Output::Input => &topics.input,
+            Output::Members => &topics.members,
         }
     }
 

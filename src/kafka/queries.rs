@@ -23,6 +23,33 @@ pub const QUERIES_WAITING: usize = 64;
 pub enum Query {
     /// What this instance holds: its partitions and their progress.
     Status(Reply<Status>),
+    /// One customer (SPEC 9), if this instance owns it.
+    Customer(CustomerQuery, Reply<CustomerAnswer>),
+}
+
+/// A question about one customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerQuery {
+    pub customer_id: String,
+    /// The partition the configured partitioner gives the id (`None`: `random`).
+    pub partition: Option<i32>,
+    /// Read-your-writes: answer only once the partition's applied offset is at least this.
+    pub min_position: Option<i64>,
+}
+
+/// The loop's answer about one customer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomerAnswer {
+    /// The customer's view (SPEC 9), with the position it reflects.
+    Found(serde_json::Value),
+    /// Its partition is here and restored, and it is not there: never seen, or erased.
+    Unknown,
+    /// Its partition is here but behind `min_position` (its applied offset so far).
+    Behind { applied: Option<i64> },
+    /// Its partition is here and still restoring.
+    Restoring,
+    /// Its partition is not this instance's.
+    NotHere,
 }
 
 /// Where one answer goes (the asker may have given up; then the answer is dropped).
@@ -116,13 +143,35 @@ impl Queries {
     /// Asks for the loop's [`Status`], waiting at most `timeout`.
     pub async fn status(&self, timeout: Duration) -> Result<Status, QueryError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        match self.to_loop.try_send(Query::Status(Reply(tx))) {
+        self.ask(Query::Status(Reply(tx)), rx, timeout).await
+    }
+}
+
+impl Queries {
+    /// Asks the loop about one customer, waiting at most `timeout`.
+    pub async fn customer(
+        &self,
+        query: CustomerQuery,
+        timeout: Duration,
+    ) -> Result<CustomerAnswer, QueryError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.ask(Query::Customer(query, Reply(tx)), rx, timeout)
+            .await
+    }
+
+    async fn ask<T>(
+        &self,
+        query: Query,
+        answer: tokio::sync::oneshot::Receiver<T>,
+        timeout: Duration,
+    ) -> Result<T, QueryError> {
+        match self.to_loop.try_send(query) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(QueryError::Busy),
             Err(TrySendError::Disconnected(_)) => return Err(QueryError::Stopped),
         }
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(status)) => Ok(status),
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(answer)) => Ok(answer),
             // The loop dropped the query unanswered (its clients restarting).
             Ok(Err(_)) => Err(QueryError::Stopped),
             Err(_) => Err(QueryError::Timeout),
@@ -170,6 +219,7 @@ mod tests {
                         reply.send(status());
                         answered += 1;
                     }
+                    Query::Customer(_, reply) => reply.send(CustomerAnswer::NotHere),
                 });
                 std::thread::yield_now();
             }

@@ -107,7 +107,8 @@ impl ConsumerContext for RebalanceContext {
 }
 
 /// Checks the topics exist and the changelog has a partition for every input partition.
-fn check_topics(consumer: &BaseConsumer<RebalanceContext>, config: &Config) -> Result<()> {
+/// Returns the input's partition count.
+fn check_topics(consumer: &BaseConsumer<RebalanceContext>, config: &Config) -> Result<usize> {
     let k = &config.kafka;
     let timeout = Duration::from_millis(k.operation_timeout_ms);
     let partitions = |topic: &str| -> Result<usize> {
@@ -141,10 +142,11 @@ fn check_topics(consumer: &BaseConsumer<RebalanceContext>, config: &Config) -> R
         &k.topics.retention,
         &k.topics.marketing,
         &k.topics.dead_letters,
+        &k.topics.members,
     ] {
         partitions(topic)?;
     }
-    Ok(())
+    Ok(input)
 }
 
 fn make_producer(config: &Config) -> Result<KafkaProducer> {
@@ -286,6 +288,7 @@ fn run_clients(
         restorer: client::restorer(k)?,
         lease: super::membership::lease_for(&k.librdkafka),
         key_mismatch: k.key_mismatch,
+        advertised_url: config.http.advertised(),
     };
     let producer = make_producer(config)?;
     telemetry.health.set_producer_ok(true);

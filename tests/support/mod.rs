@@ -165,6 +165,7 @@ pub struct TestTopics {
     pub marketing: String,
     pub state: String,
     pub dlq: String,
+    pub members: String,
 }
 
 impl TestTopics {
@@ -177,6 +178,7 @@ impl TestTopics {
             marketing: format!("{prefix}.actions.marketing"),
             state: format!("{prefix}.state"),
             dlq: format!("{prefix}.dlq"),
+            members: format!("{prefix}.members"),
         }
     }
 
@@ -192,6 +194,7 @@ impl TestTopics {
             broker.create_topic(t, partitions, false);
         }
         broker.create_topic(&self.state, partitions, true);
+        broker.create_topic(&self.members, 1, true);
     }
 
     /// The outputs and the changelog: everything a run writes but dead letters.
@@ -247,6 +250,7 @@ retention = "{}"
 marketing = "{}"
 state = "{}"
 dead_letters = "{}"
+members = "{}"
 
 [kafka.librdkafka]
 "session.timeout.ms" = "6000"
@@ -259,7 +263,8 @@ dead_letters = "{}"
         topics.retention,
         topics.marketing,
         topics.state,
-        topics.dlq
+        topics.dlq,
+        topics.members
     )
 }
 
@@ -311,6 +316,16 @@ impl Service {
             log,
             http_port,
         }
+    }
+
+    /// `method path` to the service's HTTP endpoints, or None if it does not answer (yet).
+    pub fn request(&self, method: &str, path: &str) -> Option<HttpResponse> {
+        http_request(self.http_port, method, path)
+    }
+
+    /// The URL its instance advertises (http.advertised_url's default: its loopback port).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
     }
 
     /// GET `path` from the service's HTTP endpoints: (status, body), or None if it does not
@@ -792,4 +807,55 @@ impl Service {
             self.is_ready()
         });
     }
+}
+
+/// An HTTP response: status, headers (names lower-cased), body.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {:?}", self.status, self.body))
+    }
+}
+
+/// `method path` on 127.0.0.1:`port` (HTTP/1.1, one request per connection), or None when
+/// nothing answers.
+pub fn http_request(port: u16, method: &str, path: &str) -> Option<HttpResponse> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Some(HttpResponse {
+        status,
+        headers,
+        body: body.to_string(),
+    })
 }

@@ -3,6 +3,7 @@
 //! ([`Commit`]). The shape replay has: messages in, records out; what makes them durable is
 //! the protocol's business.
 
+mod answers;
 mod restore;
 mod routing;
 
@@ -20,7 +21,6 @@ use super::codec::{
 pub use super::commit::MAX_IN_FLIGHT;
 use super::commit::{ChangelogRecord, Commit, Outbound};
 pub use super::error::ProcessError;
-use super::queries::{PartitionStatus, Query, Status};
 use super::sink::Sink;
 use crate::config::{ClockSource, Guarantee, KeyMismatch, Topics};
 use crate::domain::{Engine, Event, EventHashes, Record, Rejection, Rules, Timestamp, decode};
@@ -45,6 +45,9 @@ pub struct Settings {
     /// consumer's session timeout): past it, nothing is written before a new one.
     pub lease: Duration,
     pub key_mismatch: KeyMismatch,
+    /// This instance's `http.advertised_url`, published as the owner of each partition it
+    /// restores (SPEC 9).
+    pub advertised_url: String,
 }
 
 /// Counters of this instance, for the run's report (the outcomes themselves are counted in
@@ -145,29 +148,6 @@ impl Processor {
             .values()
             .map(|p| p.engine.pending_timers())
             .sum()
-    }
-
-    /// Answers a question from outside the loop (the HTTP server's), between polls.
-    pub fn answer(&self, query: Query) {
-        match query {
-            Query::Status(reply) => reply.send(Status {
-                guarantee: self.settings.guarantee,
-                clock: self.settings.clock,
-                partitions: self
-                    .partitions
-                    .iter()
-                    .map(|(&partition, part)| PartitionStatus {
-                        partition,
-                        customers: part.engine.customer_count(),
-                        timers_pending: part.engine.pending_timers(),
-                        clock: part.engine.clock(),
-                        applied_offset: part.applied_offset,
-                        epoch: part.epoch,
-                    })
-                    .collect(),
-                restoring: self.pending.iter().copied().collect(),
-            }),
-        }
     }
 
     pub fn on_assign(&mut self, tpl: &TopicPartitionList) {

@@ -6,7 +6,10 @@ use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 use super::super::changelog::restore;
 use super::super::codec::{OwnerEpoch, PARTITION_META_KEY, PartitionMeta, encode_meta};
 use super::super::commit::{ChangelogRecord, Commit};
+use super::super::members::MemberRecord;
 use super::super::membership::Membership;
+use super::super::outbox::Envelope;
+use super::super::outputs::Output;
 use super::{Partition, ProcessError, Processor};
 use crate::config::ClockSource;
 use crate::domain::{ClockMode, Engine};
@@ -82,8 +85,35 @@ impl Processor {
                 },
             );
             self.pending.remove(&p);
+            self.publish_owner(p, epoch)?;
             self.publish_partitions();
         }
+        Ok(())
+    }
+
+    /// Tells the other instances, through the members topic, that this one owns `p` now
+    /// (SPEC 9): staged with the current batch's outputs.
+    fn publish_owner(&mut self, p: i32, epoch: OwnerEpoch) -> Result<(), ProcessError> {
+        let record = MemberRecord {
+            partition: p,
+            url: self.settings.advertised_url.clone(),
+            epoch,
+        };
+        let value = serde_json::to_vec(&record).unwrap_or_default();
+        let key = record.key();
+        self.commit.begin()?;
+        self.commit.stage(
+            Envelope {
+                topic: Output::Members,
+                partition: None,
+                key: Some(key.as_bytes()),
+                headers: None,
+                timestamp_ms: None,
+                batch: 0,
+            },
+            Some(|buf: &mut Vec<u8>| buf.extend_from_slice(&value)),
+        );
+        tracing::debug!(partition = p, epoch, "published as the partition's owner");
         Ok(())
     }
 

@@ -15,15 +15,26 @@ use axum::{Json, Router};
 use tokio::net::TcpListener;
 
 use crate::health::Health;
+use crate::kafka::members::Owners;
+use crate::kafka::partitioner::Partitioner;
 use crate::kafka::queries::{Queries, QueryError};
 use crate::metrics::Metrics;
 
-/// What the endpoints read: the metrics, the health state, and the way into the loop.
+mod customers;
+
+/// What the endpoints read: the metrics, the health state, the way into the loop, and where
+/// the other instances are.
 #[derive(Clone, Debug)]
 pub struct Endpoints {
     pub metrics: Metrics,
     pub health: Arc<Health>,
     pub queries: Queries,
+    /// The owners of the input partitions (the members topic).
+    pub owners: Owners,
+    /// How ids are partitioned (`kafka.partitioner`; `None` for `random`).
+    pub partitioner: Option<Partitioner>,
+    /// This instance's `http.advertised_url`.
+    pub advertised_url: String,
 }
 
 type AppState = Endpoints;
@@ -84,6 +95,18 @@ fn error_code(e: &QueryError) -> &'static str {
     }
 }
 
+async fn read_only() -> Response {
+    customers::error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "the endpoints are read-only: GET",
+    )
+}
+
+async fn unknown_path() -> Response {
+    customers::error(StatusCode::NOT_FOUND, "unknown_path", "no such endpoint")
+}
+
 /// Serves the endpoints on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
@@ -95,6 +118,10 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/status", get(status))
+        .route("/v1/customers/", get(customers::no_id))
+        .route("/v1/customers/{customer_id}", get(customers::customer))
+        .fallback(unknown_path)
+        .method_not_allowed_fallback(read_only)
         .with_state(endpoints);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -1,0 +1,81 @@
+//! Answers to the questions the HTTP server sends into the loop (see `queries`): asked
+//! between two polls, each costs a lookup or two in the engines.
+
+use super::super::queries::{CustomerAnswer, CustomerQuery, PartitionStatus, Query, Status};
+use super::{Partition, Processor};
+use crate::domain::inspect::customer_view;
+
+impl Processor {
+    /// Answers a question from outside the loop (the HTTP server's), between polls.
+    pub fn answer(&self, query: Query) {
+        match query {
+            Query::Status(reply) => reply.send(self.status()),
+            Query::Customer(q, reply) => reply.send(self.customer(&q)),
+        }
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            guarantee: self.settings.guarantee,
+            clock: self.settings.clock,
+            partitions: self
+                .partitions
+                .iter()
+                .map(|(&partition, part)| PartitionStatus {
+                    partition,
+                    customers: part.engine.customer_count(),
+                    timers_pending: part.engine.pending_timers(),
+                    clock: part.engine.clock(),
+                    applied_offset: part.applied_offset,
+                    epoch: part.epoch,
+                })
+                .collect(),
+            restoring: self.pending.iter().copied().collect(),
+        }
+    }
+
+    /// The customer's view, if it is here: in the partition the partitioner gives it, or in
+    /// any other held here (a producer that partitions differently still gets its answer
+    /// from the owner it reached).
+    fn customer(&self, q: &CustomerQuery) -> CustomerAnswer {
+        let id = q.customer_id.as_str();
+        let holds = |part: &Partition| part.engine.customer(id).is_some();
+        let found = q
+            .partition
+            .and_then(|p| self.partitions.get_key_value(&p))
+            .filter(|(_, part)| holds(part))
+            .or_else(|| self.partitions.iter().find(|(_, part)| holds(part)));
+        let behind = |part: &Partition| {
+            q.min_position
+                .is_some_and(|min| part.applied_offset.is_none_or(|a| a < min))
+        };
+        if let Some((&p, part)) = found {
+            if behind(part) {
+                return CustomerAnswer::Behind {
+                    applied: part.applied_offset,
+                };
+            }
+            let customer = part.engine.customer(id).expect("found above");
+            let view = customer_view(customer, part.engine.rules(), part.engine.clock());
+            let mut value = serde_json::to_value(view).unwrap_or_default();
+            if let Some(o) = value.as_object_mut() {
+                o.insert(
+                    "position".into(),
+                    serde_json::json!({ "partition": p, "offset": part.applied_offset }),
+                );
+            }
+            return CustomerAnswer::Found(value);
+        }
+        match q.partition {
+            Some(p) => match self.partitions.get(&p) {
+                Some(part) if behind(part) => CustomerAnswer::Behind {
+                    applied: part.applied_offset,
+                },
+                Some(_) => CustomerAnswer::Unknown,
+                None if self.pending.contains(&p) => CustomerAnswer::Restoring,
+                None => CustomerAnswer::NotHere,
+            },
+            None => CustomerAnswer::NotHere,
+        }
+    }
+}
