@@ -44,6 +44,15 @@ pub fn init_tracing(log: &LogConfig) {
 /// group and the HTTP server has stopped.
 pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<RunReport> {
     let telemetry = Telemetry::new(Duration::from_millis(config.http.stuck_after_ms));
+    run_with(config, shutdown, &telemetry)
+}
+
+/// [`run`], reporting to `telemetry` (a benchmark or test reads its metrics in-process).
+pub fn run_with(
+    config: &Config,
+    shutdown: &AtomicBool,
+    telemetry: &Telemetry,
+) -> Result<RunReport> {
     let (asker, inbox) = queries::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -84,7 +93,7 @@ pub fn run(config: &Config, shutdown: &AtomicBool) -> Result<RunReport> {
         let _ = stopped.await;
     }));
     tracing::info!(address = %config.http.address, "serving /metrics, /healthz, /readyz, /v1/status");
-    let result = service::run(config, shutdown, &telemetry, &inbox);
+    let result = service::run(config, shutdown, telemetry, &inbox);
     let _ = stop_http.send(());
     let _ = runtime.block_on(server);
     stop_reader.store(true, Ordering::Relaxed);

@@ -30,6 +30,8 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 const PARTITIONS: i32 = 4;
 
+mod queries;
+
 struct Broker {
     child: Child,
     port: u16,
@@ -662,6 +664,65 @@ fn read_all(
     elapsed
 }
 
+/// Rounds of processing with and without 1,000 customer queries/s (alternating which goes
+/// first), each on a fresh broker; prints the latencies and the rate ratio of the median round.
+fn query_rounds(broker: Broker, data: &[u8]) {
+    let ids: Vec<String> = data
+        .split(|c| *c == b'\n')
+        .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["customer_id"].as_str().map(str::to_owned))
+        .step_by(7)
+        .take(5000)
+        .collect();
+    let mut broker = broker;
+    let (mut timed, mut latencies, mut statuses) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..E2E_ROUNDS {
+        if round > 0 {
+            drop(broker);
+            broker = start_broker();
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let run = |name: &str, rate: f64| {
+            let mut cfg = config(&broker, &format!("{name}{round}"));
+            cfg.http.address = format!("127.0.0.1:{port}");
+            create_topics(&broker, &cfg.kafka);
+            let total = produce_input(&cfg.kafka, data);
+            queries::round(&cfg, total, &ids, rate)
+        };
+        let (quiet, asked) = if round % 2 == 0 {
+            let q = run("quiet", 0.0);
+            (q, run("asked", 1000.0))
+        } else {
+            let a = run("asked", 1000.0);
+            (run("quiet", 0.0), a)
+        };
+        println!(
+            "queries round {round}: without {:.2} s, with {:.2} s, ratio {:.2}; {} queries",
+            quiet.0,
+            asked.0,
+            quiet.0 / asked.0,
+            asked.1.len()
+        );
+        latencies.extend(asked.1);
+        statuses.extend(asked.2);
+        timed.push((asked.0, quiet.0));
+    }
+    let (with, without) = median_round(timed);
+    latencies.sort_by(f64::total_cmp);
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    println!(
+        "figure: queries at 1000/s: p50 {:.2} ms, p99 {:.2} ms over {} queries ({} answered 200); processing with them at {:.2} of its rate without",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.len(),
+        ok,
+        without / with
+    );
+}
+
 fn main() {
     // As the binary does: its allocator settings are part of what is measured.
     lifecycle::memory::no_transparent_huge_pages();
@@ -687,6 +748,12 @@ fn main() {
         return;
     }
     let data = events(customers);
+
+    // BENCH_ONLY=queries: customer queries at 1,000/s during processing, against none.
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "queries") {
+        query_rounds(broker, &data);
+        return;
+    }
 
     // BENCH_ONLY=latency measures the latency alone, at the rate given as a third argument.
     if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "latency") {

@@ -1,0 +1,103 @@
+//! Customer queries under load (issue 21): the whole service in process (`app::run_with`:
+//! HTTP, the members reader, the loop) processing the input at its full rate while a client
+//! asks `GET /v1/customers/{id}` at a fixed rate over one keep-alive connection; against the
+//! same run without queries. Prints one `figure:` line.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use lifecycle::config::Config;
+use lifecycle::kafka::service::Telemetry;
+
+/// One GET over a keep-alive connection; the status.
+fn get(stream: &mut BufReader<TcpStream>, path: &str) -> u16 {
+    write!(
+        stream.get_mut(),
+        "GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n"
+    )
+    .expect("write");
+    let mut status_line = String::new();
+    stream.read_line(&mut status_line).expect("status");
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        stream.read_line(&mut line).expect("header");
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).expect("body");
+    status
+}
+
+/// Runs the service until `total` input events are committed, asking about `ids` at `rate`
+/// queries/s meanwhile (none when 0); returns (seconds, query latencies in ms, statuses).
+pub fn round(config: &Config, total: u64, ids: &[String], rate: f64) -> (f64, Vec<f64>, Vec<u16>) {
+    let telemetry = Telemetry::new(Duration::from_secs(600));
+    let committed = telemetry.metrics.batch_events.clone();
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let service = {
+        let (cfg, flag, telemetry) = (config.clone(), shutdown.clone(), telemetry.clone());
+        std::thread::spawn(move || lifecycle::app::run_with(&cfg, &flag, &telemetry))
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let asker = (rate > 0.0).then(|| {
+        let (done, ids, address) = (done.clone(), ids.to_vec(), config.http.address.clone());
+        std::thread::spawn(move || {
+            let connect = || loop {
+                if let Ok(s) = TcpStream::connect(&address) {
+                    s.set_nodelay(true).expect("nodelay");
+                    return BufReader::new(s);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            let mut stream = connect();
+            let (mut latencies, mut statuses) = (Vec::new(), Vec::new());
+            let gap = Duration::from_secs_f64(1.0 / rate);
+            let mut next = Instant::now();
+            let mut i = 0;
+            while !done.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                let status = get(
+                    &mut stream,
+                    &format!("/v1/customers/{}", ids[i % ids.len()]),
+                );
+                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                statuses.push(status);
+                i += 1;
+                next += gap;
+                if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+            (latencies, statuses)
+        })
+    });
+    while (committed.get_sample_sum() as u64) < total {
+        assert!(!service.is_finished(), "the service stopped early");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    let (latencies, statuses) =
+        asker.map_or((Vec::new(), Vec::new()), |a| a.join().expect("asker"));
+    shutdown.store(true, Ordering::Relaxed);
+    service
+        .join()
+        .expect("service thread")
+        .expect("service run");
+    (secs, latencies, statuses)
+}
