@@ -290,7 +290,19 @@ pub fn fit(model: Model, customers: &[Summary]) -> Result<Fitted, FitError> {
     check(customers)?;
     let starts = starting_points(customers);
     let objective = Objective { model, customers };
-    let runs: Vec<Run> = starts.iter().map(|start| run(&objective, start)).collect();
+    // The starts are independent: one thread each (the objective only reads the customers),
+    // and the results are taken in the starts' order, so the answer does not depend on which
+    // finishes first.
+    let runs: Vec<Run> = std::thread::scope(|scope| {
+        let threads: Vec<_> = starts
+            .iter()
+            .map(|start| scope.spawn(|| run(&objective, start)))
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("a fit thread panicked"))
+            .collect()
+    });
     let converged: Vec<&Run> = runs.iter().filter(|r| r.converged).collect();
     let Some(best) = converged
         .iter()
