@@ -11,6 +11,7 @@ pub mod engine;
 pub mod event;
 pub mod explain;
 mod id_index;
+pub mod inspect;
 pub mod json;
 pub mod kano;
 pub mod planner;
