@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 echo "== the test broker"
 scripts/broker.sh install
 
+echo "== Python's jsonschema, the reference validator of tests/cli_inspect.rs"
+python3 -c 'import jsonschema, rfc3339_validator' 2>/dev/null ||
+  python3 -m pip install --user --quiet jsonschema rfc3339-validator
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

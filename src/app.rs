@@ -139,7 +139,7 @@ pub fn replay_file(
 
 /// `--as-of`: past or future values are taken as given (SPEC 5); beyond the nanosecond range
 /// (1677..2262) the clock saturates at its end.
-fn parse_as_of(s: &str) -> Result<Timestamp> {
+pub fn parse_as_of(s: &str) -> Result<Timestamp> {
     match Timestamp::parse_rfc3339(s) {
         Ok(t) => Ok(t),
         Err(TimeError::TooLate) => Ok(Timestamp::MAX),

@@ -18,6 +18,8 @@
 //!     [`domain::customer_bytes`]: that state as the changelog's fixed-width bytes;
 //!     [`domain::timers`]: one timer per customer, by day buckets and a small heap.
 //!   - [`domain::kano`]: the KANO evaluation table.
+//!   - [`domain::inspect`]: the answer about one customer (SPEC 9: state, why, what next),
+//!     for `lifecycle inspect` ([`inspect_command`]) and the service, and its JSON Schema.
 //!   - [`domain::record`]: transition and action records; written as JSON lines by a
 //!     hand-written encoder (`record_json.rs`). [`domain::explain`] holds why each
 //!     happened as its parts, put into words only when a record is encoded.
@@ -66,6 +68,7 @@ pub mod fit_command;
 pub mod generate;
 pub mod health;
 pub mod http;
+pub mod inspect_command;
 pub mod kafka;
 pub mod memory;
 pub mod metrics;

@@ -13,6 +13,7 @@ use lifecycle::config::Config;
 use lifecycle::domain::Timestamp;
 use lifecycle::fit_command;
 use lifecycle::generate::{BuyerProcess, GenerateOptions, generate};
+use lifecycle::inspect_command;
 
 /// mimalloc: the engine allocates and frees small records at a high rate, replay frees them
 /// on another thread than the one that allocated them, and glibc's malloc is slow at both.
@@ -88,6 +89,22 @@ enum Command {
         /// Write one JSON line per customer: customer_id, x, t_x, T, p_alive (at --until).
         #[arg(long)]
         summary: Option<PathBuf>,
+    },
+    /// Answer for one customer after a replay (SPEC 9): its state, why it is in its stage,
+    /// what happens next, as one JSON object (docs/schemas/customer.schema.json). Exit 1 when
+    /// no such customer remains (never seen, or erased), 2 for an id no customer can have.
+    Inspect {
+        /// The JSONL input, or - for standard input (decoded and applied as replay does).
+        #[arg(long)]
+        input: String,
+        /// The customer id (1 to 128 bytes, no control character).
+        #[arg(long)]
+        customer: String,
+        /// After the last event, advance the clock to this RFC 3339 time (firing due timers).
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Send a JSONL file to the input topic, each line keyed by its customer_id.
     Produce {
@@ -179,6 +196,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string(&report)?);
             eprint!("{}", fit_command::paste_lines(&report));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Inspect {
+            input,
+            customer,
+            as_of,
+            config,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            match inspect_command::inspect_file(&input, &customer, as_of.as_deref(), &config) {
+                Ok(view) => {
+                    println!("{}", serde_json::to_string(&view)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("lifecycle: {e:#}");
+                    Ok(ExitCode::from(e.exit_code()))
+                }
+            }
         }
         Command::Produce { input, config } => {
             let config = Config::load(config.as_deref())?;

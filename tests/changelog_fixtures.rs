@@ -3,6 +3,7 @@
 //! field by field. The expected values are written here from the fixtures' description, not
 //! computed by today's encoder.
 
+use lifecycle::domain::customer::Entered;
 use lifecycle::domain::event::NeedLevel;
 use lifecycle::domain::{ActionKind, Stage, Timestamp};
 use lifecycle::kafka::codec::{
@@ -124,6 +125,69 @@ fn a_record_with_transactions_and_a_fired_churn_risk_restores() {
     }
 }
 
+/// Issue 21: the transition that entered the stage, with its cause. ana turned `mature` on
+/// 2025-02-15T10:00:00Z by her event e-011 (3 purchases >= 3, 35 days since her first
+/// conversion >= 30); eli turned `churned` on 2025-07-26T08:30:00Z by the no_reactivation
+/// timer (90 days), which has no event. Both written by owner epoch 4.
+#[test]
+fn records_with_the_entering_transition_restore_it_with_its_cause() {
+    let name = "format3-entered-event-epoch4.bin";
+    let (ana, epoch) = decode_customer_owned(&fixture(name)).expect(name);
+    assert_eq!(epoch, 4);
+    assert_eq!(ana.id.as_str(), "ana");
+    assert_eq!((ana.stage, ana.seq), (Stage::Mature, 3));
+    assert_eq!(ana.stage_entered_at, t("2025-02-15T10:00:00Z"));
+    assert_eq!(ana.first_seen, t("2025-01-03T09:00:00Z"));
+    assert_eq!(ana.first_conversion_at, Some(t("2025-01-10T12:30:00Z")));
+    assert_eq!(ana.last_activity_at, Some(t("2025-02-05T16:20:00Z")));
+    assert_eq!((ana.purchase_count, ana.total_spend), (3, 167.9));
+    assert_eq!(ana.last_nps, Some(10));
+    assert_eq!(ana.need_level, Some(NeedLevel::Esteem));
+    assert_eq!(ana.last_offset, Some(11));
+    assert_eq!(
+        ana.last_sent.get(ActionKind::LoyaltyReward),
+        Some(t("2025-02-15T10:00:00Z"))
+    );
+    assert_eq!(
+        ana.entered,
+        Some(Entered::MatureCriteria {
+            purchases: 3,
+            min_purchases: 3,
+            days: 35,
+            min_days: 30,
+        })
+    );
+    assert_eq!(ana.entered_by.as_deref(), Some("e-011"));
+
+    let name = "format3-entered-timer-epoch4.bin";
+    let (eli, epoch) = decode_customer_owned(&fixture(name)).expect(name);
+    assert_eq!(epoch, 4);
+    assert_eq!(eli.id.as_str(), "eli");
+    assert_eq!((eli.stage, eli.seq), (Stage::Churned, 4));
+    assert_eq!(eli.stage_entered_at, t("2025-07-26T08:30:00Z"));
+    assert_eq!(eli.first_seen, t("2025-02-25T08:00:00Z"));
+    assert_eq!((eli.purchase_count, eli.total_spend), (1, 12.0));
+    assert_eq!(eli.last_offset, Some(27));
+    assert_eq!(
+        eli.last_sent.get(ActionKind::WinBackCampaign),
+        Some(t("2025-07-26T08:30:00Z"))
+    );
+    assert_eq!(eli.entered, Some(Entered::NoReactivation { days: 90 }));
+    assert_eq!(eli.entered_by, None, "a timer's transition has no event");
+
+    // Every record written before issue 21 reads as one without it.
+    for old in [
+        "format2-mature.bin",
+        "format2-prospect.bin",
+        "format3-mature-epoch7.bin",
+        "format3-prospect-epoch0.bin",
+        "format3-transactions-risk-epoch2.bin",
+    ] {
+        let (c, _) = decode_customer_owned(&fixture(old)).expect(old);
+        assert_eq!((c.entered, c.entered_by), (None, None), "{old}");
+    }
+}
+
 #[test]
 fn progress_records_of_every_version_restore() {
     let meta = |name: &str| match decode_changelog(
@@ -197,4 +261,63 @@ fn stored_codes_are_fixed_and_a_new_kind_takes_a_new_one() {
     // A code no version wrote is refused, not read as some other kind.
     assert_eq!(kind_from_code(11), None);
     assert_eq!(stage_from_code(5), None);
+}
+
+/// The codes of issue 21's block: event types (in an entering transition) and the reasons a
+/// transition can enter a stage with. The fixtures above hold reasons 3 and 6.
+#[test]
+fn event_type_and_entering_reason_codes_are_fixed() {
+    use lifecycle::domain::customer_bytes::{entered_code, event_type_code, event_type_from_code};
+    use lifecycle::domain::event::EventType;
+    let types = [
+        (EventType::LeadCreated, 0),
+        (EventType::Engagement, 1),
+        (EventType::Purchase, 2),
+        (EventType::SubscriptionStarted, 3),
+        (EventType::SubscriptionCancelled, 4),
+        (EventType::Refund, 5),
+        (EventType::SupportTicket, 6),
+        (EventType::Complaint, 7),
+        (EventType::Feedback, 8),
+        (EventType::ConsentWithdrawn, 9),
+        (EventType::ConsentGranted, 10),
+        (EventType::CustomerErased, 11),
+    ];
+    for (t, code) in types {
+        assert_eq!(event_type_code(t), code, "{t:?}");
+        assert_eq!(event_type_from_code(code), Some(t));
+    }
+    assert_eq!(
+        EventType::ALL.len(),
+        types.len(),
+        "a new event type needs its (new) code here"
+    );
+    assert_eq!(event_type_from_code(12), None);
+    let purchase = EventType::Purchase;
+    let reasons = [
+        (Entered::FirstSeen(purchase), 0),
+        (Entered::FirstConversion(purchase), 1),
+        (
+            Entered::Reactivated {
+                event_type: purchase,
+                from: Stage::Churned,
+            },
+            2,
+        ),
+        (
+            Entered::MatureCriteria {
+                purchases: 3,
+                min_purchases: 3,
+                days: 30,
+                min_days: 30,
+            },
+            3,
+        ),
+        (Entered::ChurnSignal(purchase), 4),
+        (Entered::Inactivity { days: 60 }, 5),
+        (Entered::NoReactivation { days: 90 }, 6),
+    ];
+    for (entered, code) in reasons {
+        assert_eq!(entered_code(entered), code, "{entered:?}");
+    }
 }

@@ -9,7 +9,19 @@ use uuid::Uuid;
 use super::event::EventType;
 use super::time::Timestamp;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     NurtureLead,
@@ -150,7 +162,8 @@ impl Suppression {
 /// The kinds of timer: each stage arms at most one stage timer, and `new`/`mature` also the
 /// prediction's `churn_risk`; a customer's earliest one is armed (a stage timer first on a
 /// tie).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum TimerKind {
     /// `new`/`mature` with no activity for `inactivity_days`.
     Inactivity,
@@ -161,12 +174,24 @@ pub enum TimerKind {
 }
 
 impl TimerKind {
+    pub const ALL: [TimerKind; 3] = [
+        TimerKind::Inactivity,
+        TimerKind::NoReactivation,
+        TimerKind::ChurnRisk,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             TimerKind::Inactivity => "inactivity",
             TimerKind::NoReactivation => "no_reactivation",
             TimerKind::ChurnRisk => "churn_risk",
         }
+    }
+}
+
+impl fmt::Display for TimerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

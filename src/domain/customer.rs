@@ -1,21 +1,33 @@
-//! One customer's state: the stage, the counters the rules read, the recent event ids for
-//! de-duplication and the cooldown clock of each action kind. Serializable, because it is
-//! also the changelog record and the replay snapshot.
+//! One customer's state: the stage and why it was entered, the counters the rules read, the
+//! recent event ids for de-duplication and the cooldown clock of each action kind.
+//! Serializable, because it is also the changelog record and the replay snapshot.
 
 use std::fmt;
 
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
-use super::action::ActionKind;
 pub use super::action::TimerKind;
-use super::event::NeedLevel;
+use super::action::{ActionKind, Reason};
+use super::event::{EventType, NeedLevel};
 use super::rules::Rules;
 use super::time::Timestamp;
 use crate::predict::Tally;
 
 /// The lifecycle stages, in their natural order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Prospect,
@@ -58,6 +70,86 @@ pub struct Timer {
     pub kind: TimerKind,
     pub stamp: Timestamp,
     pub fires_at: Timestamp,
+}
+
+/// Why the customer entered its current stage (issue 21): the transition's reason and the
+/// numbers its rule decided on, in the least room that gives back its
+/// [`Why`](super::explain::Why) (`Why::of_entered`): 20 bytes, where a `Why` takes 24 and its
+/// `Reason` 2 more. What the state knows anyway is not repeated: whether a reactivation
+/// reached `mature` is the stage, and the last activity of `inactivity` (the `churning` since
+/// of `no_reactivation`) is `stage_entered_at` less the days, since the timer's stamp is
+/// both. Stored in the changelog with explicit codes (`customer_bytes.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entered {
+    FirstSeen(EventType),
+    FirstConversion(EventType),
+    /// A conversion while `from` (`churning` or `churned`).
+    Reactivated {
+        event_type: EventType,
+        from: Stage,
+    },
+    /// The mature rule held: `purchases` >= `min_purchases` and `days` since the first
+    /// conversion >= `min_days` (never negative: the rule held).
+    MatureCriteria {
+        purchases: u32,
+        min_purchases: u32,
+        days: u32,
+        min_days: u32,
+    },
+    ChurnSignal(EventType),
+    /// The inactivity timer, with `inactivity_days` as it was.
+    Inactivity {
+        days: u32,
+    },
+    /// The no-reactivation timer, with `churned_after_days` as it was.
+    NoReactivation {
+        days: u32,
+    },
+}
+
+impl Entered {
+    /// The transition's reason (as its transition record has it).
+    pub fn reason(self) -> Reason {
+        match self {
+            Entered::FirstSeen(_) => Reason::FirstSeen,
+            Entered::FirstConversion(_) => Reason::FirstConversion,
+            Entered::Reactivated { .. } => Reason::Reactivated,
+            Entered::MatureCriteria { .. } => Reason::MatureCriteria,
+            Entered::ChurnSignal(t) => Reason::ChurnSignal(t),
+            Entered::Inactivity { .. } => Reason::Inactivity,
+            Entered::NoReactivation { .. } => Reason::NoReactivation,
+        }
+    }
+
+    /// The timer that made this transition, if a timer did (its stamp is the stage's
+    /// `stage_entered_at`).
+    pub fn timer(self) -> Option<TimerKind> {
+        match self {
+            Entered::Inactivity { .. } => Some(TimerKind::Inactivity),
+            Entered::NoReactivation { .. } => Some(TimerKind::NoReactivation),
+            Entered::FirstSeen(_)
+            | Entered::FirstConversion(_)
+            | Entered::Reactivated { .. }
+            | Entered::MatureCriteria { .. }
+            | Entered::ChurnSignal(_) => None,
+        }
+    }
+
+    /// Whether a transition of this kind can have entered `stage` (SPEC 2).
+    pub fn can_enter(self, stage: Stage) -> bool {
+        match self {
+            Entered::FirstSeen(_) => stage == Stage::Prospect,
+            Entered::FirstConversion(_) => stage == Stage::New,
+            Entered::Reactivated { from, .. } => {
+                matches!(from, Stage::Churning | Stage::Churned)
+                    && matches!(stage, Stage::New | Stage::Mature)
+            }
+            Entered::MatureCriteria { .. } => stage == Stage::Mature,
+            Entered::ChurnSignal(_) | Entered::Inactivity { .. } => stage == Stage::Churning,
+            Entered::NoReactivation { .. } => stage == Stage::Churned,
+        }
+    }
 }
 
 /// How many event ids a customer remembers for de-duplication.
@@ -198,6 +290,14 @@ pub struct Customer {
     /// `churn_risk` fired for the current transactions (re-armed by the next one).
     #[serde(default)]
     pub risk_fired: bool,
+    /// Why the customer entered its stage; `None` in a state restored from a changelog record
+    /// written before issue 21, until its next transition.
+    #[serde(default)]
+    pub entered: Option<Entered>,
+    /// The event that caused that transition; `None` when a timer did (or `entered` is
+    /// `None`). Inline up to 24 bytes, like `id`.
+    #[serde(default)]
+    pub entered_by: Option<CompactString>,
 }
 
 impl Customer {
@@ -224,6 +324,8 @@ impl Customer {
             last_offset: None,
             transactions: Tally::EMPTY,
             risk_fired: false,
+            entered: None,
+            entered_by: None,
         }
     }
 
@@ -249,7 +351,7 @@ impl Customer {
 
     /// The `churn_risk` timer: in `new` or `mature`, prediction on with a threshold, not
     /// fired yet for the current transactions, stamped when P(alive) falls below it.
-    fn risk_timer(&self, rules: &Rules) -> Option<Timer> {
+    pub(crate) fn risk_timer(&self, rules: &Rules) -> Option<Timer> {
         if self.risk_fired || !matches!(self.stage, Stage::New | Stage::Mature) {
             return None;
         }
@@ -262,7 +364,7 @@ impl Customer {
     }
 
     /// The timer of the stage, if it has one.
-    fn stage_timer(&self, rules: &Rules) -> Option<Timer> {
+    pub(crate) fn stage_timer(&self, rules: &Rules) -> Option<Timer> {
         let (kind, stamp) = match self.stage {
             Stage::New | Stage::Mature => (
                 TimerKind::Inactivity,
@@ -279,5 +381,19 @@ impl Customer {
             stamp,
             fires_at: stamp.plus(rules.allowed_lateness),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Memory per customer has a target (400 bytes resident, BENCHMARKS.md), and the state's
+    /// own size is two thirds of it: 224 bytes before issue 21, which added the entering
+    /// transition (20 bytes) and its event id (24, inline up to 24 bytes).
+    #[test]
+    fn a_customer_state_stays_small() {
+        assert_eq!(std::mem::size_of::<Option<Entered>>(), 20);
+        assert!(std::mem::size_of::<Customer>() <= 264);
     }
 }

@@ -20,6 +20,13 @@
 //! | 1 + 8 n | frequency-cap times: count, times (only when flagged; since session 17) |
 //! | 8 + 8 + 4 | transactions: first, latest, days counted (only when flagged; issue 20) |
 //! | 1 + n | the customer id: length, UTF-8 bytes |
+//! | 1 | extensions, only when not 0 (issue 21): which of the blocks below follow |
+//! | 1 + ... + 1 + n | the transition that entered the stage (extension bit 0): its reason's code, its numbers, the causing event's id (`entered.rs`) |
+//!
+//! The flags byte is full, so blocks added since issue 21 come after the customer id, behind
+//! a second flags byte that is written only when one of them is present: a record without
+//! them is byte for byte what the versions before wrote, and every record they wrote reads
+//! as one without them.
 //!
 //! Stored enums are written as explicit codes, never as positions: a code, once given, is
 //! never reused or changed, and a new variant gets a new code (so adding an action kind keeps
@@ -28,9 +35,12 @@
 
 use super::action::ActionKind;
 use super::customer::{CapTimes, Customer, LastSent, RECENT_IDS, RecentIds, Stage};
-use super::event::NeedLevel;
+use super::event::{EventType, NeedLevel};
+
+mod entered;
 use super::time::Timestamp;
 use crate::predict::Tally;
+pub use entered::entered_code;
 
 /// A stage's code in state records (stable: see the module docs).
 pub fn stage_code(stage: Stage) -> u8 {
@@ -84,6 +94,42 @@ pub fn kind_from_code(code: u8) -> Option<ActionKind> {
         8 => ActionKind::AdvocacyInvite,
         9 => ActionKind::SurpriseDelight,
         10 => ActionKind::ChurnRisk,
+        _ => return None,
+    })
+}
+
+/// An event type's code in state records (stable: see the module docs).
+pub fn event_type_code(t: EventType) -> u8 {
+    match t {
+        EventType::LeadCreated => 0,
+        EventType::Engagement => 1,
+        EventType::Purchase => 2,
+        EventType::SubscriptionStarted => 3,
+        EventType::SubscriptionCancelled => 4,
+        EventType::Refund => 5,
+        EventType::SupportTicket => 6,
+        EventType::Complaint => 7,
+        EventType::Feedback => 8,
+        EventType::ConsentWithdrawn => 9,
+        EventType::ConsentGranted => 10,
+        EventType::CustomerErased => 11,
+    }
+}
+
+pub fn event_type_from_code(code: u8) -> Option<EventType> {
+    Some(match code {
+        0 => EventType::LeadCreated,
+        1 => EventType::Engagement,
+        2 => EventType::Purchase,
+        3 => EventType::SubscriptionStarted,
+        4 => EventType::SubscriptionCancelled,
+        5 => EventType::Refund,
+        6 => EventType::SupportTicket,
+        7 => EventType::Complaint,
+        8 => EventType::Feedback,
+        9 => EventType::ConsentWithdrawn,
+        10 => EventType::ConsentGranted,
+        11 => EventType::CustomerErased,
         _ => return None,
     })
 }
@@ -181,6 +227,10 @@ impl Customer {
         let id_len = u8::try_from(self.id.len()).expect("customer ids are at most 128 bytes");
         out.push(id_len);
         out.extend_from_slice(self.id.as_bytes());
+        if let Some(why) = self.entered {
+            out.push(entered::EXTENSION);
+            entered::write(why, self.entered_by.as_deref(), out);
+        }
     }
 
     /// Reads a state written by [`Customer::write_bytes`]; all of `bytes` must be used.
@@ -260,6 +310,19 @@ impl Customer {
             .ok()
             .filter(|id| (1..=128).contains(&id.len()) && !id.chars().any(char::is_control))
             .ok_or(StateBytesError::Invalid("customer id"))?;
+        let (entered, entered_by) = match r.0.first() {
+            None => (None, None),
+            Some(&entered::EXTENSION) => {
+                r.slice(1)?;
+                let (why, by) = entered::read(&mut r)?;
+                if !why.can_enter(stage) {
+                    return Err(StateBytesError::Invalid("entering transition"));
+                }
+                (Some(why), by)
+            }
+            // No known extension: bytes no version wrote.
+            Some(_) => return Err(StateBytesError::Trailing(r.0.len())),
+        };
         if !r.0.is_empty() {
             return Err(StateBytesError::Trailing(r.0.len()));
         }
@@ -284,6 +347,8 @@ impl Customer {
             last_offset,
             transactions,
             risk_fired: has(RISK_FIRED),
+            entered,
+            entered_by,
         })
     }
 }
@@ -316,162 +381,4 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn customer() -> Customer {
-        let at = Timestamp::parse_rfc3339("2025-01-01T00:00:00.5Z").expect("valid");
-        let mut c = Customer::new("c-ü-42", at);
-        c.stage = Stage::Churning;
-        c.seq = 7;
-        c.first_conversion_at = Some(at.plus(crate::domain::Span::from_nanos(3)));
-        c.purchase_count = 12;
-        c.total_spend = 940.99;
-        c.refund_total = 0.1;
-        c.last_nps = Some(0);
-        c.contactable = false;
-        c.need_level = Some(NeedLevel::Esteem);
-        for i in 0..20 {
-            c.recent.push(u64::MAX - i);
-        }
-        c.last_sent.set(ActionKind::SurpriseDelight, at);
-        c.last_sent
-            .set(ActionKind::NurtureLead, Timestamp::from_nanos(i64::MIN));
-        c.last_offset = Some(-1);
-        c.cap_times.record(at, 3);
-        c.cap_times.record(Timestamp::from_nanos(i64::MIN), 3);
-        c.transactions.observe(at);
-        c.transactions
-            .observe(at.plus(crate::domain::Span::from_days(9)));
-        c.risk_fired = true;
-        c
-    }
-
-    fn bytes(c: &Customer) -> Vec<u8> {
-        let mut out = Vec::new();
-        c.write_bytes(&mut out);
-        out
-    }
-
-    #[test]
-    fn a_state_reads_back_as_written() {
-        let c = customer();
-        assert_eq!(Customer::read_bytes(&bytes(&c)), Ok(c));
-        let fresh = Customer::new("x", Timestamp::from_nanos(0));
-        assert_eq!(Customer::read_bytes(&bytes(&fresh)), Ok(fresh));
-    }
-
-    #[test]
-    fn every_shortened_or_lengthened_record_is_refused() {
-        let b = bytes(&customer());
-        for len in 0..b.len() {
-            assert!(Customer::read_bytes(&b[..len]).is_err(), "{len} bytes");
-        }
-        let mut long = b.clone();
-        long.push(0);
-        assert_eq!(
-            Customer::read_bytes(&long),
-            Err(StateBytesError::Trailing(1))
-        );
-    }
-
-    #[test]
-    fn an_id_no_customer_can_have_is_refused() {
-        // The id is the record's last field: its length byte, then its bytes.
-        let with_id = |id: &[u8]| {
-            let mut bytes = bytes(&Customer::new("x", Timestamp::from_nanos(0)));
-            bytes.truncate(bytes.len() - 2);
-            bytes.push(id.len() as u8);
-            bytes.extend_from_slice(id);
-            Customer::read_bytes(&bytes)
-        };
-        assert!(with_id(b"c-1").is_ok());
-        assert!(with_id(&[b'a'; 128]).is_ok());
-        for id in [&[b'a'; 129][..], b"", b"c\x01"] {
-            assert_eq!(
-                with_id(id),
-                Err(StateBytesError::Invalid("customer id")),
-                "{id:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn out_of_range_codes_are_refused() {
-        let b = bytes(&customer());
-        let with = |at: usize, v: u8| {
-            let mut b = b.clone();
-            b[at] = v;
-            Customer::read_bytes(&b)
-        };
-        assert_eq!(with(0, 5), Err(StateBytesError::Invalid("stage")));
-        assert_eq!(with(2, 6), Err(StateBytesError::Invalid("need level")));
-        // The last-sent kinds: the first after the 20 recent ids, the second 9 bytes on.
-        let first_kind = 4 + 12 + 24 + 8 + 16 + 2 + 16 * 8 + 1;
-        assert_eq!(
-            with(first_kind, 11),
-            Err(StateBytesError::Invalid("action kind"))
-        );
-        let second_kind = first_kind + 9;
-        let same = b[first_kind];
-        assert_eq!(
-            with(second_kind, same),
-            Err(StateBytesError::Invalid("action kind"))
-        );
-        // The recent ids' count: after 4 flag bytes, 3 counters, 3 times, the offset, 2 sums.
-        assert_eq!(
-            with(4 + 12 + 24 + 8 + 16, 17),
-            Err(StateBytesError::Invalid("recent event ids"))
-        );
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn any_state_reads_back_as_written(
-            id in "[^\\p{Cc}]{1,32}",
-            stage in 0..5usize,
-            counters in proptest::array::uniform3(proptest::num::u32::ANY),
-            times in proptest::array::uniform4(proptest::num::i64::ANY),
-            present in proptest::array::uniform5(proptest::bool::ANY),
-            sums in proptest::array::uniform2(proptest::num::f64::ANY),
-            nps in 0..=10u8,
-            need in 0..=5u8,
-            recent in proptest::collection::vec(proptest::num::u64::ANY, 0..40),
-            sent in proptest::collection::btree_map(0..ActionKind::ALL.len(), proptest::num::i64::ANY, 0..10),
-            offset in proptest::num::i64::ANY,
-            capped in proptest::collection::vec(proptest::num::i64::ANY, 0..6),
-            purchases in proptest::collection::vec(proptest::num::i64::ANY, 0..5),
-            risk_fired in proptest::bool::ANY,
-        ) {
-            let t = Timestamp::from_nanos;
-            let mut c = Customer::new(&id, t(times[0]));
-            c.stage = Stage::ALL[stage];
-            [c.seq, c.purchase_count, c.complaint_count] = counters;
-            c.stage_entered_at = t(times[1]);
-            c.first_conversion_at = present[0].then(|| t(times[2]));
-            c.last_activity_at = present[1].then(|| t(times[3]));
-            c.last_nps = present[2].then_some(nps);
-            c.contactable = present[3];
-            c.last_offset = present[4].then_some(offset);
-            for at in capped {
-                c.cap_times.record(t(at), 4);
-            }
-            for at in purchases {
-                c.transactions.observe(t(at));
-            }
-            c.risk_fired = risk_fired;
-            [c.total_spend, c.refund_total] = sums;
-            c.need_level = NeedLevel::from_u8(need);
-            for h in recent {
-                c.recent.push(h);
-            }
-            for (kind, at) in sent {
-                c.last_sent.set(ActionKind::ALL[kind], t(at));
-            }
-            let back = Customer::read_bytes(&bytes(&c)).expect("reads back");
-            // Compared through the bytes, so that a NaN sum compares equal to itself.
-            proptest::prop_assert_eq!(bytes(&back), bytes(&c));
-            proptest::prop_assert_eq!(format!("{back:?}"), format!("{c:?}"));
-        }
-    }
-}
+mod tests;

@@ -13,7 +13,8 @@ use super::planner::{PlannedActions, emit, entry_planned, event_actions, risk_pl
 use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
 use super::rules::Rules;
 use super::steps::{
-    NetChange, Steps, set_stage, timer_move, transition_record, update_counters, with_p_alive,
+    NetChange, Steps, note_entry, set_stage, timer_move, transition_record, update_counters,
+    with_p_alive,
 };
 use super::store::{Slot, Store};
 pub use super::store::{customer_hash, customer_hash_bytes};
@@ -379,10 +380,15 @@ impl Engine {
                 (slot, NetChange { before, last: None })
             }
             None => {
-                let slot = self
-                    .store
-                    .insert_hashed(Customer::new(&event.customer_id, at), hashes.customer);
                 let explain = Why::FirstSeen(event_type);
+                let mut customer = Customer::new(&event.customer_id, at);
+                note_entry(
+                    &mut customer,
+                    &explain,
+                    Reason::FirstSeen,
+                    Some(&event.event_id),
+                );
+                let slot = self.store.insert_hashed(customer, hashes.customer);
                 let facts = Facts {
                     event_type: Some(event_type),
                     ..Facts::default()
@@ -484,7 +490,7 @@ impl Engine {
         let planned = match timer_move(customer, &timer, rules) {
             Some(m) => {
                 let from = customer.stage;
-                set_stage(customer, m.to, at);
+                set_stage(customer, &m, at, None);
                 let facts = with_p_alive(m.facts, customer, at, rules);
                 let planned = entry_planned(Some(from), m.to, m.reason, m.explain, &facts);
                 out.push(transition_record(

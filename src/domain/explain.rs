@@ -4,9 +4,9 @@
 
 use std::fmt;
 
-use super::customer::Stage;
+use super::customer::{Entered, Stage};
 use super::event::EventType;
-use super::time::Timestamp;
+use super::time::{Span, Timestamp};
 
 /// Why a transition happened.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,6 +37,70 @@ pub enum Why {
 }
 
 impl Why {
+    /// What a customer's state keeps of this transition once it has entered its stage
+    /// ([`Entered`]); `None` for `Erased`, after which there is no state.
+    pub fn entered(&self) -> Option<Entered> {
+        Some(match *self {
+            Why::FirstSeen(t) => Entered::FirstSeen(t),
+            Why::FirstConversion(t) => Entered::FirstConversion(t),
+            Why::Reactivated {
+                event_type, from, ..
+            } => Entered::Reactivated { event_type, from },
+            Why::MatureCriteria {
+                purchases,
+                min_purchases,
+                days,
+                min_days,
+            } => Entered::MatureCriteria {
+                purchases,
+                min_purchases,
+                // At least `min_days` when the rule held, and at most ~213,000 (the clock's range).
+                days: u32::try_from(days.max(0)).unwrap_or(u32::MAX),
+                min_days,
+            },
+            Why::ChurnSignal(t) => Entered::ChurnSignal(t),
+            Why::Inactivity { days, .. } => Entered::Inactivity { days },
+            Why::NoReactivation { days, .. } => Entered::NoReactivation { days },
+            Why::Erased => return None,
+        })
+    }
+
+    /// The explanation of the transition that entered `stage` at `entered_at`, from what the
+    /// state kept of it: the same as its transition record's (a timer's stamp is its
+    /// `stage_entered_at`, so the last activity, or the start of `churning`, is that less the
+    /// days; unless the stamp was cut at the clock's end, year 2262).
+    pub fn of_entered(entered: Entered, stage: Stage, entered_at: Timestamp) -> Why {
+        match entered {
+            Entered::FirstSeen(t) => Why::FirstSeen(t),
+            Entered::FirstConversion(t) => Why::FirstConversion(t),
+            Entered::Reactivated { event_type, from } => Why::Reactivated {
+                event_type,
+                from,
+                mature: stage == Stage::Mature,
+            },
+            Entered::MatureCriteria {
+                purchases,
+                min_purchases,
+                days,
+                min_days,
+            } => Why::MatureCriteria {
+                purchases,
+                min_purchases,
+                days: i64::from(days),
+                min_days,
+            },
+            Entered::ChurnSignal(t) => Why::ChurnSignal(t),
+            Entered::Inactivity { days } => Why::Inactivity {
+                last: entered_at.minus(Span::from_days(days)),
+                days,
+            },
+            Entered::NoReactivation { days } => Why::NoReactivation {
+                since: entered_at.minus(Span::from_days(days)),
+                days,
+            },
+        }
+    }
+
     /// The sentence, appended to `out` (the encoder's path: no formatting machinery).
     pub fn write_to(&self, out: &mut Vec<u8>) {
         let mut w = Text(out);

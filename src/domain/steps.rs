@@ -119,7 +119,7 @@ impl Steps<'_, '_> {
     /// change.
     fn step(&mut self, c: &mut Customer, m: Move) {
         let from = c.stage;
-        set_stage(c, m.to, self.at);
+        set_stage(c, &m, self.at, Some(&self.event.event_id));
         let facts = with_p_alive(m.facts, c, self.at, self.rules);
         self.out.push(transition_record(
             c,
@@ -189,10 +189,25 @@ pub(super) fn update_counters(
     milestone
 }
 
-pub(super) fn set_stage(c: &mut Customer, to: Stage, at: Timestamp) {
-    c.stage = to;
+/// Moves the customer into `m.to` at `at`, caused by the event `event_id` (`None`: a timer).
+pub(super) fn set_stage(c: &mut Customer, m: &Move, at: Timestamp, event_id: Option<&str>) {
+    c.stage = m.to;
     c.stage_entered_at = at;
     c.seq += 1;
+    note_entry(c, &m.explain, m.reason, event_id);
+}
+
+/// Keeps why the customer entered its stage and what caused it, for the answer to "why"
+/// (SPEC 9): every transition that leaves a state passes here.
+pub(super) fn note_entry(c: &mut Customer, why: &Why, reason: Reason, event_id: Option<&str>) {
+    c.entered = why.entered();
+    debug_assert_eq!(c.entered.map(|e| e.reason()), Some(reason), "{why:?}");
+    debug_assert!(c.entered.is_some_and(|e| e.can_enter(c.stage)), "{why:?}");
+    debug_assert_eq!(
+        c.entered.and_then(|e| e.timer()).is_some(),
+        event_id.is_none()
+    );
+    c.entered_by = event_id.map(CompactString::from);
 }
 
 /// `facts` with the customer's P(alive) at `at`, when prediction is on (SPEC 8).

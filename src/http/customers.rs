@@ -13,6 +13,7 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::Endpoints;
+use crate::domain::inspect::check_customer_id;
 use crate::kafka::queries::{CustomerAnswer, CustomerQuery, QueryError};
 
 /// How long the loop may take to answer before the caller is told to retry.
@@ -78,12 +79,8 @@ pub(super) async fn customer(
             );
         }
     };
-    if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_customer_id",
-            "a customer id is 1 to 128 bytes of UTF-8 without control characters",
-        );
+    if let Err(e) = check_customer_id(&id) {
+        return error(StatusCode::BAD_REQUEST, "invalid_customer_id", &e.to_string());
     }
     let Ok(min_position) = min_position(uri.query()) else {
         return error(

@@ -3,7 +3,7 @@
 
 use super::super::queries::{CustomerAnswer, CustomerQuery, PartitionStatus, Query, Status};
 use super::{Partition, Processor};
-use crate::domain::inspect::customer_view;
+use crate::domain::inspect::{Position, customer_view};
 
 impl Processor {
     /// Answers a question from outside the loop (the HTTP server's), between polls.
@@ -56,15 +56,12 @@ impl Processor {
                 };
             }
             let customer = part.engine.customer(id).expect("found above");
-            let view = customer_view(customer, part.engine.rules(), part.engine.clock());
-            let mut value = serde_json::to_value(view).unwrap_or_default();
-            if let Some(o) = value.as_object_mut() {
-                o.insert(
-                    "position".into(),
-                    serde_json::json!({ "partition": p, "offset": part.applied_offset }),
-                );
-            }
-            return CustomerAnswer::Found(value);
+            let mut view = customer_view(customer, part.engine.rules(), part.engine.clock());
+            view.position = Some(Position::Partition {
+                partition: p,
+                offset: part.applied_offset,
+            });
+            return CustomerAnswer::Found(serde_json::to_value(view).unwrap_or_default());
         }
         match q.partition {
             Some(p) => match self.partitions.get(&p) {
