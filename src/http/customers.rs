@@ -80,7 +80,11 @@ pub(super) async fn customer(
         }
     };
     if let Err(e) = check_customer_id(&id) {
-        return error(StatusCode::BAD_REQUEST, "invalid_customer_id", &e.to_string());
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_customer_id",
+            &e.to_string(),
+        );
     }
     let Ok(min_position) = min_position(uri.query()) else {
         return error(
