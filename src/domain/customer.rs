@@ -394,6 +394,6 @@ mod tests {
     #[test]
     fn a_customer_state_stays_small() {
         assert_eq!(std::mem::size_of::<Option<Entered>>(), 20);
-        assert!(std::mem::size_of::<Customer>() <= 264);
+        assert!(std::mem::size_of::<Customer>() <= 248);
     }
 }

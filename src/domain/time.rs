@@ -6,14 +6,63 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::num::NonZeroI64;
 
 use serde::{Deserialize, Serialize};
 
 /// Nanoseconds since 1970-01-01T00:00:00Z. Serialized (in state snapshots and the
 /// changelog) as that integer, which is compact and fast to restore.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Timestamp(i64);
+///
+/// Stored shifted by [`NICHE`] in a `NonZeroI64`, so that `Option<Timestamp>` takes 8 bytes,
+/// not 16 (a customer has several): the one instant it cannot hold, `i64::MIN + 1` ns (in
+/// 1677, before any time the decoder accepts), reads as `i64::MIN`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timestamp(NonZeroI64);
+
+/// The nanoseconds value a [`Timestamp`] gives up for `Option`'s niche.
+const NICHE: i64 = i64::MIN + 1;
+
+/// The stored form of `nanos` (see [`Timestamp`]).
+const fn stored(nanos: i64) -> NonZeroI64 {
+    match NonZeroI64::new(nanos.wrapping_sub(NICHE)) {
+        Some(raw) => raw,
+        // nanos == NICHE: as i64::MIN, whose stored form is -1.
+        None => match NonZeroI64::new(-1) {
+            Some(raw) => raw,
+            None => unreachable!(),
+        },
+    }
+}
+
+impl PartialOrd for Timestamp {
+    fn partial_cmp(&self, other: &Timestamp) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Timestamp {
+    fn cmp(&self, other: &Timestamp) -> std::cmp::Ordering {
+        self.as_nanos().cmp(&other.as_nanos())
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Timestamp").field(&self.as_nanos()).finish()
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(self.as_nanos())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        i64::deserialize(d).map(Timestamp::from_nanos)
+    }
+}
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 const SECS_PER_DAY: i64 = 86_400;
@@ -51,14 +100,14 @@ pub enum TimeError {
 }
 
 impl Timestamp {
-    pub const MIN: Timestamp = Timestamp(i64::MIN);
-    pub const MAX: Timestamp = Timestamp(i64::MAX);
+    pub const MIN: Timestamp = Timestamp(stored(i64::MIN));
+    pub const MAX: Timestamp = Timestamp(stored(i64::MAX));
 
-    pub fn from_nanos(nanos: i64) -> Timestamp {
-        Timestamp(nanos)
+    pub const fn from_nanos(nanos: i64) -> Timestamp {
+        Timestamp(stored(nanos))
     }
-    pub fn as_nanos(self) -> i64 {
-        self.0
+    pub const fn as_nanos(self) -> i64 {
+        self.0.get().wrapping_add(NICHE)
     }
 
     /// The system time, for the edges that need it (never called by the engine).
@@ -66,22 +115,22 @@ impl Timestamp {
         let d = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        Timestamp::from_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
     }
 
     /// Saturating: a deadline past the representable range never fires.
     pub fn plus(self, span: Span) -> Timestamp {
-        Timestamp(self.0.saturating_add(span.0))
+        Timestamp::from_nanos(self.as_nanos().saturating_add(span.0))
     }
 
     pub fn minus(self, span: Span) -> Timestamp {
-        Timestamp(self.0.saturating_sub(span.0))
+        Timestamp::from_nanos(self.as_nanos().saturating_sub(span.0))
     }
 
     /// Whole days from `earlier` to `self` (rounded down; negative when `self` is earlier).
     pub fn days_since(self, earlier: Timestamp) -> i64 {
-        (self.0 as i128 - earlier.0 as i128).div_euclid((SECS_PER_DAY * NANOS_PER_SEC) as i128)
-            as i64
+        (self.as_nanos() as i128 - earlier.as_nanos() as i128)
+            .div_euclid((SECS_PER_DAY * NANOS_PER_SEC) as i128) as i64
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)`: seconds required, no leap
@@ -138,7 +187,7 @@ impl Timestamp {
         };
         secs.checked_mul(NANOS_PER_SEC)
             .and_then(|n| n.checked_add(nanos))
-            .map(Timestamp)
+            .map(Timestamp::from_nanos)
             .ok_or(out_of_range)
     }
 }
@@ -287,8 +336,8 @@ impl Timestamp {
                 v /= 10;
             }
         }
-        let secs = self.0.div_euclid(NANOS_PER_SEC);
-        let nanos = self.0.rem_euclid(NANOS_PER_SEC);
+        let secs = self.as_nanos().div_euclid(NANOS_PER_SEC);
+        let nanos = self.as_nanos().rem_euclid(NANOS_PER_SEC);
         buf[..10].copy_from_slice(&date_text(secs.div_euclid(SECS_PER_DAY)));
         let sod = secs.rem_euclid(SECS_PER_DAY);
         buf[10] = b'T';
@@ -314,6 +363,27 @@ impl Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_optional_timestamp_takes_8_bytes_and_every_instant_but_one_is_kept() {
+        assert_eq!(std::mem::size_of::<Option<Timestamp>>(), 8);
+        for n in [i64::MIN, i64::MIN + 2, -1, 0, 1, i64::MAX - 1, i64::MAX] {
+            assert_eq!(Timestamp::from_nanos(n).as_nanos(), n);
+        }
+        // The niche: an instant in 1677, before anything the decoder accepts.
+        assert_eq!(Timestamp::from_nanos(i64::MIN + 1), Timestamp::MIN);
+        let ordered = [i64::MIN, i64::MIN + 2, -5, 0, 7, i64::MAX];
+        for w in ordered.windows(2) {
+            assert!(
+                Timestamp::from_nanos(w[0]) < Timestamp::from_nanos(w[1]),
+                "{w:?}"
+            );
+        }
+        let json = serde_json::to_string(&Timestamp::from_nanos(-42)).unwrap();
+        assert_eq!(json, "-42");
+        let back: Timestamp = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.as_nanos(), -42);
+    }
 
     fn p(s: &str) -> Result<Timestamp, TimeError> {
         Timestamp::parse_rfc3339(s)
@@ -390,8 +460,8 @@ mod tests {
 
     /// The text of a timestamp, written the slow and obvious way.
     fn reference_text(t: Timestamp) -> String {
-        let secs = t.0.div_euclid(NANOS_PER_SEC);
-        let nanos = t.0.rem_euclid(NANOS_PER_SEC);
+        let secs = t.as_nanos().div_euclid(NANOS_PER_SEC);
+        let nanos = t.as_nanos().rem_euclid(NANOS_PER_SEC);
         let (y, m, d) = civil_from_days(secs.div_euclid(SECS_PER_DAY));
         let sod = secs.rem_euclid(SECS_PER_DAY);
         let fraction = if nanos == 0 {
@@ -424,9 +494,9 @@ mod tests {
             let mut t = start;
             for step in steps {
                 t += step;
-                let text = Timestamp(t).to_string();
-                proptest::prop_assert_eq!(&text, &reference_text(Timestamp(t)));
-                proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&text), Ok(Timestamp(t)));
+                let text = Timestamp::from_nanos(t).to_string();
+                proptest::prop_assert_eq!(&text, &reference_text(Timestamp::from_nanos(t)));
+                proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&text), Ok(Timestamp::from_nanos(t)));
             }
         }
     }
@@ -450,7 +520,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn writes_every_instant_as_the_reference_does(ns in proptest::num::i64::ANY) {
-            let t = Timestamp(ns);
+            let t = Timestamp::from_nanos(ns);
             proptest::prop_assert_eq!(t.to_string(), reference_text(t));
             proptest::prop_assert_eq!(Timestamp::parse_rfc3339(&t.to_string()), Ok(t));
         }

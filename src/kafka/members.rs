@@ -23,6 +23,11 @@ pub struct MemberRecord {
     /// The owner epoch it holds the partition with (see `codec::OwnerEpoch`): a record of a
     /// lower epoch than one already read is an older owner's and is ignored.
     pub epoch: u64,
+    /// The owner gives the partition up (it is shutting down): the partition has no owner
+    /// until the next one says so, and queries get 503 rather than a redirect to a stopped
+    /// instance. It removes only its own record.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub released: bool,
 }
 
 impl MemberRecord {
@@ -56,6 +61,10 @@ impl Owners {
         let mut owners = self.owners.write().unwrap_or_else(|e| e.into_inner());
         match owners.get(&record.partition) {
             Some(known) if known.epoch > record.epoch => {}
+            Some(known) if record.released && known.url != record.url => {}
+            _ if record.released => {
+                owners.remove(&record.partition);
+            }
             _ => {
                 owners.insert(record.partition, record);
             }
@@ -137,6 +146,7 @@ mod tests {
             partition,
             url: url.into(),
             epoch,
+            released: false,
         }
     }
 
@@ -159,5 +169,19 @@ mod tests {
         );
         let json = serde_json::to_string(&record(7, "http://a:9095", 2)).unwrap();
         assert_eq!(json, r#"{"partition":7,"url":"http://a:9095","epoch":2}"#);
+        // A release removes only its own instance's record.
+        let release = |url: &str| MemberRecord {
+            released: true,
+            ..record(1, url, 4)
+        };
+        owners.learn(release("http://b:9095"));
+        assert_eq!(
+            owners.owner(1).as_deref(),
+            Some("http://c:9095"),
+            "not b's any more"
+        );
+        owners.learn(release("http://c:9095"));
+        assert_eq!(owners.owner(1), None);
+        assert_eq!(owners.owner(2).as_deref(), Some("http://b:9095"));
     }
 }

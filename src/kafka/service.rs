@@ -383,6 +383,10 @@ fn run_clients(
     }
     tracing::info!("shutting down: committing the last batch and leaving the group");
     let mut p = lock(&processor);
+    if let Err(e) = p.release_ownership() {
+        // Only the redirects of the next few seconds suffer: the next owners publish anyway.
+        tracing::warn!(error = %e, "could not publish the release of this instance's partitions");
+    }
     if let Err(e) = p.drain(&consumer) {
         p.fail();
         return Err(e).context("final commit failed");

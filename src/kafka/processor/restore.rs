@@ -91,14 +91,39 @@ impl Processor {
         Ok(())
     }
 
+    /// Tells the other instances, through the members topic, that this one gives up every
+    /// partition it holds (a clean shutdown): they answer 503 for them, not a redirect here,
+    /// until their next owner says so. Staged with the last batch.
+    pub fn release_ownership(&mut self) -> Result<(), ProcessError> {
+        let held: Vec<(i32, OwnerEpoch)> = self
+            .partitions
+            .iter()
+            .map(|(p, part)| (*p, part.epoch))
+            .collect();
+        for (p, epoch) in held {
+            self.publish_member(MemberRecord {
+                partition: p,
+                url: self.settings.advertised_url.clone(),
+                epoch,
+                released: true,
+            })?;
+        }
+        Ok(())
+    }
+
     /// Tells the other instances, through the members topic, that this one owns `p` now
     /// (SPEC 9): staged with the current batch's outputs.
     fn publish_owner(&mut self, p: i32, epoch: OwnerEpoch) -> Result<(), ProcessError> {
-        let record = MemberRecord {
+        self.publish_member(MemberRecord {
             partition: p,
             url: self.settings.advertised_url.clone(),
             epoch,
-        };
+            released: false,
+        })
+    }
+
+    fn publish_member(&mut self, record: MemberRecord) -> Result<(), ProcessError> {
+        let (p, epoch) = (record.partition, record.epoch);
         let value = serde_json::to_vec(&record).unwrap_or_default();
         let key = record.key();
         self.commit.begin()?;
@@ -113,7 +138,12 @@ impl Processor {
             },
             Some(|buf: &mut Vec<u8>| buf.extend_from_slice(&value)),
         );
-        tracing::debug!(partition = p, epoch, "published as the partition's owner");
+        tracing::debug!(
+            partition = p,
+            epoch,
+            released = record.released,
+            "published to the members topic"
+        );
         Ok(())
     }
 
