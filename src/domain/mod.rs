@@ -21,6 +21,7 @@ pub use prefetch::prefetch;
 pub mod record;
 mod record_json;
 pub mod rules;
+mod slab;
 mod steps;
 pub mod store;
 pub mod time;

@@ -1,6 +1,6 @@
 //! The customers of one engine and their armed timers.
 //!
-//! Customers live in a slab (`Vec`) found through an [`IdIndex`] of slab indices, so each id
+//! Customers live in a slab (chunks that never move, [`Slab`]) found through an [`IdIndex`] of slab indices, so each id
 //! is stored once. Timers are kept by slot in [`Timers`] (see there); the due timers come out in
 //! firing-time order (ties are broken by customer id by the engine).
 
@@ -9,6 +9,7 @@ use std::cell::Cell;
 use super::customer::Customer;
 use super::id_index::IdIndex;
 use super::prefetch::{prefetch, prefetch_slice};
+use super::slab::Slab;
 use super::time::Timestamp;
 use super::timers::Timers;
 
@@ -16,7 +17,7 @@ pub use super::timers::Slot;
 
 #[derive(Debug, Default)]
 pub struct Store {
-    slots: Vec<Option<Customer>>,
+    slots: Slab<Option<Customer>>,
     free: Vec<Slot>,
     index: IdIndex,
     timers: Timers,
@@ -147,7 +148,7 @@ impl Store {
             None => {
                 self.slots.push(Some(customer));
                 self.timers.add_slot();
-                (self.slots.len() - 1) as Slot
+                (self.slots.count() - 1) as Slot
             }
         };
         self.index.insert(hash, slot);
