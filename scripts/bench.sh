@@ -88,6 +88,11 @@ PY
 target/release/examples/bench_kafka 57000 1000000 2>/dev/null | grep -E '^(figure|round|restore round|service report)' \
   | sed -e 's/^figure: /kafka: /' -e 's/^round /kafka round /' | tee -a "$log"
 
+# 4b. Customer queries (issue 21): processing with 1,000 GET /v1/customers/{id} a second
+# against without, seven rounds; the latency of every query.
+BENCH_ONLY=queries target/release/examples/bench_kafka 57000 2>/dev/null \
+  | grep -E '^(figure|queries round)' | sed -e 's/^figure: //' | tee -a "$log"
+
 # 5. Timers.
 target/release/examples/bench_timers 1000000 | sed 's/^figure: /timers: /' | tee -a "$log"
 

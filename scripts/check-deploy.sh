@@ -985,23 +985,27 @@ chmod +x "$STUB"
 topics_scenarios() {
   local s="$WORK/topics-state.json"
   rm -f "$s" "$s.calls"
-  # 1. An empty cluster: every topic, 12 partitions, replication 3, compacted state.
+  # 1. An empty cluster: every topic, 12 partitions (the members topic 1), replication 3,
+  # compacted state and members.
   STUB_STATE=$s KAFKA_TOPICS=$STUB BOOTSTRAP=b:9092 deploy/topics.sh || return 1
   python3 - "$s" <<'EOF' || return 1
 import json, sys
 t = json.load(open(sys.argv[1]))
 want = ["crm.events", "lifecycle.transitions", "lifecycle.actions.care",
         "lifecycle.actions.retention", "lifecycle.actions.marketing", "crm.events.dlq",
-        "lifecycle.state"]
+        "lifecycle.state", "lifecycle.members"]
 assert sorted(t) == sorted(want), sorted(t)
+compacted = ("lifecycle.state", "lifecycle.members")
 for name, v in t.items():
-    assert v["partitions"] == 12 and v["replication"] == 3, (name, v)
+    want_partitions = 1 if name == "lifecycle.members" else 12
+    assert v["partitions"] == want_partitions and v["replication"] == 3, (name, v)
     assert v["configs"].get("min.insync.replicas") == "2", (name, v)
-assert t["lifecycle.state"]["configs"].get("cleanup.policy") == "compact"
-assert all("cleanup.policy" not in v["configs"] for n, v in t.items() if n != "lifecycle.state")
+for name in compacted:
+    assert t[name]["configs"].get("cleanup.policy") == "compact", name
+assert all("cleanup.policy" not in v["configs"] for n, v in t.items() if n not in compacted)
 calls = [c for c in open(sys.argv[1] + ".calls") if "--create" in c]
 assert all("--if-not-exists" in c for c in calls), calls
-print("empty cluster: 7 topics, 12 partitions, replication 3, lifecycle.state compacted")
+print("empty cluster: 8 topics, 12 partitions (members 1), replication 3, state and members compacted")
 EOF
   # 2. Again: idempotent, nothing changes.
   cp "$s" "$s.before"

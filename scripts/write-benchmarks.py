@@ -68,6 +68,12 @@ lat = find(r"kafka: latency at (\d+) events/s over (\d+) records: p50 (\d+) ms, 
 if lat:
     rows.append(("Latency, produce to delivered record", f"p50 {lat[2]:.0f} ms, p99 {lat[3]:.0f} ms",
                  f"at {lat[0]:,.0f} events/s (half the max)", "-", "reported", "reported"))
+qy = find(r"queries at 1000/s: p50 ([\d.]+) ms, p99 ([\d.]+) ms over (\d+) queries \((\d+) answered 200\); processing with them at ([\d.]+) of its rate without")
+if qy:
+    rows.append(("Customer queries at 1,000/s during full-rate processing", f"p50 {qy[0]:.2f} ms, p99 {qy[1]:.2f} ms ({qy[2]:,.0f} queries)",
+                 "-", "-", "p99 <= 5 ms", verdict(qy[1] <= 5)))
+    rows.append(("Processing with those queries", "the service with 1,000 queries/s", "the same run without",
+                 f"{qy[4]:.2f}", ">= 0.95", verdict(qy[4] >= 0.95)))
 rs = find(r"kafka: restore (\d+) customers in ([\d.]+) s = (\d+) customers/s; plain consumer ([\d.]+) s = (\d+) records/s; ratio ([\d.]+)")
 if rs:
     rows.append(("Restore from the changelog", f"{rs[2]:,.0f} customers/s ({rs[0]:,.0f} in {rs[1]:.2f} s)",
@@ -129,6 +135,11 @@ print("  still held at the peak; with 0 the peak is what the state holds (see th
 print("  section for `MIMALLOC_PURGE_DELAY`, and `MEMORY_PURGE_DELAY=1000 scripts/measure-memory.sh`).")
 print("  With prediction on (`samples/prediction.toml`) the same runs measure it again: the purchase")
 print("  tally is kept either way (24 bytes a customer), so the two should agree within the noise.")
+print("- **Customer queries**: the whole service in process (`app::run_with`: HTTP, members reader,")
+print("  loop), processing the generated stream at its full rate while one client asks")
+print("  `GET /v1/customers/{id}` of known customers at 1,000/s over a keep-alive connection;")
+print("  against the same run without queries, seven rounds alternating which goes first, the")
+print("  round with the median ratio. Latency is the client's, request to whole response.")
 print("- **Prediction**: replay of the replay file with `samples/prediction.toml` (BG/NBD, CDNOW's")
 print("  parameters, `churn_risk` below 0.5: P(alive) in every record's facts, the risk timer armed")
 print("  for every repeat buyer) against the default configuration, seven pairs run back to back, the")
