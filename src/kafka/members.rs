@@ -97,7 +97,12 @@ fn read_until_stopped(
     owners: &Owners,
     stop: &AtomicBool,
 ) -> Result<(), rdkafka::error::KafkaError> {
-    let consumer: BaseConsumer = config.create()?;
+    // The end of the topic is where a reader waits, not news: no end-of-partition events
+    // (rdkafka's default context would log each one as an ERROR).
+    let consumer: BaseConsumer = config
+        .clone()
+        .set("enable.partition.eof", "false")
+        .create()?;
     let timeout = Duration::from_secs(10);
     let count = |topic: &str| -> Result<usize, rdkafka::error::KafkaError> {
         let md = consumer.fetch_metadata(Some(topic), timeout)?;
@@ -129,7 +134,6 @@ fn read_until_stopped(
                     ),
                 }
             }
-            // The end of a partition (enable.partition.eof) is no error.
             Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) | None => {}
             Some(Err(e)) => return Err(e),
         }
