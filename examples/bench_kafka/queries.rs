@@ -1,7 +1,8 @@
 //! Customer queries under load (issue 21): the whole service in process (`app::run_with`:
 //! HTTP, the members reader, the loop) processing the input at its full rate while a client
-//! asks `GET /v1/customers/{id}` at a fixed rate over one keep-alive connection; against the
-//! same run without queries. Prints one `figure:` line.
+//! asks `GET /v1/customers/{id}` at a fixed rate over one keep-alive connection, from the
+//! moment the service is ready (assigned and restored) until the input is processed; against
+//! the same run without queries.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -56,7 +57,14 @@ pub fn round(config: &Config, total: u64, ids: &[String], rate: f64) -> (f64, Ve
     let done = Arc::new(AtomicBool::new(false));
     let asker = (rate > 0.0).then(|| {
         let (done, ids, address) = (done.clone(), ids.to_vec(), config.http.address.clone());
+        let health = telemetry.health.clone();
         std::thread::spawn(move || {
+            // While the service processes: from its readiness (partitions assigned and
+            // restored) on; before, the loop is joining the group or restoring, and a query
+            // waits for that (the HTTP answer is then 503 after 2 s at worst).
+            while !health.ready() && !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let connect = || loop {
                 if let Ok(s) = TcpStream::connect(&address) {
                     s.set_nodelay(true).expect("nodelay");

@@ -40,7 +40,7 @@ pub struct Endpoints {
 type AppState = Endpoints;
 
 /// How long an HTTP request waits for the processing loop's answer: it answers between
-/// polls (every 20 ms or so) unless it is restoring or restarting its clients.
+/// polls (every 5 ms or so) unless it is restoring or restarting its clients.
 const LOOP_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {

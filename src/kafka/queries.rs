@@ -127,15 +127,17 @@ pub struct Queries {
     to_loop: SyncSender<Query>,
 }
 
-/// The loop's end.
-#[derive(Debug)]
+/// The loop's end (a clone per client generation of the loop; one of them drains it at a
+/// time).
+#[derive(Debug, Clone)]
 pub struct QueryInbox {
-    from_askers: Receiver<Query>,
+    from_askers: std::sync::Arc<std::sync::Mutex<Receiver<Query>>>,
 }
 
 /// A channel for queries into the processing loop.
 pub fn channel() -> (Queries, QueryInbox) {
     let (to_loop, from_askers) = sync_channel(QUERIES_WAITING);
+    let from_askers = std::sync::Arc::new(std::sync::Mutex::new(from_askers));
     (Queries { to_loop }, QueryInbox { from_askers })
 }
 
@@ -182,7 +184,8 @@ impl Queries {
 impl QueryInbox {
     /// Answers every query waiting now with `answer` (called by the loop between polls).
     pub fn answer_waiting(&self, mut answer: impl FnMut(Query)) {
-        while let Ok(query) = self.from_askers.try_recv() {
+        let from_askers = self.from_askers.lock().unwrap_or_else(|e| e.into_inner());
+        while let Ok(query) = from_askers.try_recv() {
             answer(query);
         }
     }

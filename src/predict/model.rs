@@ -176,7 +176,8 @@ fn log_dropout_odds(params: &Params, model: Model, x: f64, t_x: f64, t: f64) -> 
         Model::BgNbd => return None,
         Model::MbgNbd => b + x,
     };
-    Some(a.ln() - denominator.ln() + (r + x) * ((alpha + t).ln() - (alpha + t_x).ln()))
+    // Two logarithms, not four: the engine evaluates this for the facts of every record.
+    Some((a / denominator).ln() + (r + x) * ((alpha + t) / (alpha + t_x)).ln())
 }
 
 /// The probability that a customer with history (x, t_x, T) is still alive at T: SPEC 7
@@ -216,7 +217,8 @@ pub fn risk_crossing(params: &Params, model: Model, x: f64, t_x: f64, p: f64) ->
         return Some(t_x);
     }
     // In logs: ln K / (r + x), so a huge K does not overflow before the root is taken.
-    let ln_k = (1.0 / p - 1.0).ln() + denominator.ln() - a.ln();
+    // One logarithm, not three: the engine evaluates this whenever it arms a timer.
+    let ln_k = ((1.0 / p - 1.0) * denominator / a).ln();
     let crossing = (alpha + t_x) * (ln_k / (r + x)).exp() - alpha;
     crossing.is_finite().then(|| crossing.max(t_x))
 }

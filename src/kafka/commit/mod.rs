@@ -96,10 +96,13 @@ impl Commit {
     }
 
     /// Ends the current batch with its changelog records; see each protocol's `end_batch`.
+    /// `waiting` is called while the protocol waits for the broker (the loop answers queries
+    /// there).
     pub fn end_batch<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
         changelog: Vec<ChangelogRecord>,
+        waiting: &mut dyn FnMut(),
     ) -> Result<(), ProcessError> {
         tracing::debug!(
             events = self.out().batch().events,
@@ -107,7 +110,7 @@ impl Commit {
             "batch ended; committing once its records are delivered"
         );
         match self {
-            Commit::AtLeastOnce(p) => p.end_batch(consumer, changelog),
+            Commit::AtLeastOnce(p) => p.end_batch(consumer, changelog, waiting),
             Commit::ExactlyOnce(t) => t.end_batch(consumer, changelog),
         }
     }
@@ -119,7 +122,7 @@ impl Commit {
         consumer: &BaseConsumer<C>,
     ) -> Result<(), ProcessError> {
         match self {
-            Commit::AtLeastOnce(p) => p.advance(consumer, false),
+            Commit::AtLeastOnce(p) => p.advance(consumer, false, &mut || {}),
             Commit::ExactlyOnce(_) => Ok(()),
         }
     }
@@ -128,9 +131,10 @@ impl Commit {
     pub fn wait_all<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
+        waiting: &mut dyn FnMut(),
     ) -> Result<(), ProcessError> {
         match self {
-            Commit::AtLeastOnce(p) => p.wait_all(consumer),
+            Commit::AtLeastOnce(p) => p.wait_all(consumer, waiting),
             Commit::ExactlyOnce(_) => Ok(()),
         }
     }

@@ -88,6 +88,7 @@ impl Pipeline {
         &mut self,
         consumer: &BaseConsumer<C>,
         changelog: Vec<ChangelogRecord>,
+        waiting: &mut dyn FnMut(),
     ) -> Result<(), ProcessError> {
         self.out.sink.dispatch();
         let batch = self.out.batch();
@@ -103,20 +104,22 @@ impl Pipeline {
             started,
         });
         self.out.next_batch();
-        self.advance(consumer, false)?;
+        self.advance(consumer, false, waiting)?;
         while self.in_flight.len() > MAX_IN_FLIGHT {
-            self.advance(consumer, true)?;
+            self.advance(consumer, true, waiting)?;
         }
         Ok(())
     }
 
     /// Moves waiting batches along: changelog after acknowledged outputs, offset commit after
     /// the acknowledged changelog. With `block`, waits until the oldest batch is fully
-    /// committed.
+    /// committed, calling `waiting` in between (the loop answers queries there: a full
+    /// pipeline can wait several milliseconds).
     pub fn advance<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
         block: bool,
+        waiting: &mut dyn FnMut(),
     ) -> Result<(), ProcessError> {
         let timeout = self.out.timeout;
         let deadline = Instant::now() + timeout;
@@ -137,6 +140,7 @@ impl Pipeline {
                     ))
                     .into());
                 }
+                waiting();
                 std::thread::sleep(Duration::from_micros(200));
                 continue;
             }
@@ -198,9 +202,10 @@ impl Pipeline {
     pub fn wait_all<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
+        waiting: &mut dyn FnMut(),
     ) -> Result<(), ProcessError> {
         while !self.in_flight.is_empty() {
-            self.advance(consumer, true)?;
+            self.advance(consumer, true, waiting)?;
         }
         Ok(())
     }

@@ -45,6 +45,7 @@ impl Transaction {
         consumer: &BaseConsumer<C>,
         changelog: Vec<ChangelogRecord>,
     ) -> Result<(), ProcessError> {
+        // The commit waits inside librdkafka: no queries are answered meanwhile.
         let timeout = self.out.timeout;
         // Every output record in the producer, and so in the transaction, before it commits.
         self.out.sink.settle(timeout)?;

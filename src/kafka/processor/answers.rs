@@ -1,13 +1,48 @@
 //! Answers to the questions the HTTP server sends into the loop (see `queries`): asked
 //! between two polls, each costs a lookup or two in the engines.
 
-use super::super::queries::{CustomerAnswer, CustomerQuery, PartitionStatus, Query, Status};
-use super::{Partition, Processor};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::super::queries::{
+    CustomerAnswer, CustomerQuery, PartitionStatus, Query, QueryInbox, Status,
+};
+use super::{Partition, Processor, Settings};
 use crate::domain::inspect::{Position, customer_view};
 
+/// What answers need of the processor, borrowed apart from its commit protocol, so that the
+/// protocol can answer the waiting queries while it waits for the broker (see
+/// `Pipeline::advance`).
+pub(super) struct Holdings<'a> {
+    pub partitions: &'a BTreeMap<i32, Partition>,
+    pub pending: &'a BTreeSet<i32>,
+    pub settings: &'a Settings,
+    pub inbox: &'a QueryInbox,
+}
+
 impl Processor {
-    /// Answers a question from outside the loop (the HTTP server's), between polls.
-    pub fn answer(&self, query: Query) {
+    /// Answers every question waiting (the HTTP server's): between polls, and while a
+    /// commit waits.
+    pub fn answer_waiting(&self) {
+        self.holdings().answer_waiting();
+    }
+
+    pub(super) fn holdings(&self) -> Holdings<'_> {
+        Holdings {
+            partitions: &self.partitions,
+            pending: &self.pending,
+            settings: &self.settings,
+            inbox: &self.inbox,
+        }
+    }
+}
+
+impl Holdings<'_> {
+    pub fn answer_waiting(&self) {
+        self.inbox.answer_waiting(|q| self.answer(q));
+    }
+
+    /// Answers a question from outside the loop.
+    fn answer(&self, query: Query) {
         match query {
             Query::Status(reply) => reply.send(self.status()),
             Query::Customer(q, reply) => reply.send(self.customer(&q)),

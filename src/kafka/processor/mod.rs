@@ -21,6 +21,7 @@ use super::codec::{
 pub use super::commit::MAX_IN_FLIGHT;
 use super::commit::{ChangelogRecord, Commit, Outbound};
 pub use super::error::ProcessError;
+use super::queries::QueryInbox;
 use super::sink::Sink;
 use crate::config::{ClockSource, Guarantee, KeyMismatch, Topics};
 use crate::domain::{Engine, Event, EventHashes, Record, Rejection, Rules, Timestamp, decode};
@@ -82,10 +83,18 @@ pub struct Processor {
     /// A step failed: nothing uncommitted may be committed any more, not even on the way out
     /// (the revocation when the consumer closes).
     failed: bool,
+    /// Questions from the HTTP server, answered between polls and while commits wait.
+    inbox: QueryInbox,
 }
 
 impl Processor {
-    pub fn new(settings: Settings, sink: Sink, metrics: Metrics, health: Arc<Health>) -> Processor {
+    pub fn new(
+        settings: Settings,
+        sink: Sink,
+        metrics: Metrics,
+        health: Arc<Health>,
+        inbox: QueryInbox,
+    ) -> Processor {
         let out = Outbound::new(
             sink,
             settings.topics.input.clone(),
@@ -102,6 +111,7 @@ impl Processor {
             records: Vec::new(),
             stats: Stats::default(),
             failed: false,
+            inbox,
         }
     }
 
@@ -448,7 +458,14 @@ impl Processor {
             return Ok(());
         }
         let changelog = self.changelog_records();
-        self.commit.end_batch(consumer, changelog)?;
+        let holdings = answers::Holdings {
+            partitions: &self.partitions,
+            pending: &self.pending,
+            settings: &self.settings,
+            inbox: &self.inbox,
+        };
+        self.commit
+            .end_batch(consumer, changelog, &mut || holdings.answer_waiting())?;
         self.publish_timers();
         Ok(())
     }
@@ -468,7 +485,14 @@ impl Processor {
         consumer: &BaseConsumer<C>,
     ) -> Result<(), ProcessError> {
         self.commit(consumer)?;
-        self.commit.wait_all(consumer)
+        let holdings = answers::Holdings {
+            partitions: &self.partitions,
+            pending: &self.pending,
+            settings: &self.settings,
+            inbox: &self.inbox,
+        };
+        self.commit
+            .wait_all(consumer, &mut || holdings.answer_waiting())
     }
 
     /// `exactly_once`: aborts the open transaction and rewinds every assigned partition to
