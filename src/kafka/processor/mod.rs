@@ -296,6 +296,8 @@ impl Processor {
             let (this, next) = rest.split_at(run);
             rest = next;
             self.handle_run(p, this, now)?;
+            // Between runs too: a query waits for at most one run of messages.
+            self.answer_waiting();
             if self.commit.out().batch().events >= self.settings.max_batch_events {
                 self.commit(consumer)?;
             }
@@ -457,7 +459,9 @@ impl Processor {
         if self.commit.out().batch().started.is_none() {
             return Ok(());
         }
+        self.answer_waiting();
         let changelog = self.changelog_records();
+        self.answer_waiting();
         let holdings = answers::Holdings {
             partitions: &self.partitions,
             pending: &self.pending,
