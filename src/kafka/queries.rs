@@ -40,8 +40,9 @@ pub struct CustomerQuery {
 /// The loop's answer about one customer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CustomerAnswer {
-    /// The customer's view (SPEC 9), with the position it reflects.
-    Found(serde_json::Value),
+    /// The customer's view (SPEC 9), with the position it reflects; serialized by the asker,
+    /// off the loop's thread.
+    Found(Box<crate::domain::inspect::CustomerView>),
     /// Its partition is here and restored, and it is not there: never seen, or erased.
     Unknown,
     /// Its partition is here but behind `min_position` (its applied offset so far).

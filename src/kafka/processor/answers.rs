@@ -96,7 +96,7 @@ impl Holdings<'_> {
                 partition: p,
                 offset: part.applied_offset,
             });
-            return CustomerAnswer::Found(serde_json::to_value(view).unwrap_or_default());
+            return CustomerAnswer::Found(Box::new(view));
         }
         match q.partition {
             Some(p) => match self.partitions.get(&p) {
