@@ -79,6 +79,8 @@ struct OwnedEvent {
     hashes: EventHashes,
     occurred_at: Timestamp,
     payload: Option<Payload>,
+    /// A feedback event's `feature` (inline up to 24 bytes, like the ids).
+    feature: Option<CompactString>,
 }
 
 impl OwnedEvent {
@@ -89,6 +91,7 @@ impl OwnedEvent {
             hashes: EventHashes::of(e),
             occurred_at: e.occurred_at,
             payload: e.payload,
+            feature: e.feature.as_deref().map(CompactString::from),
         }
     }
 
@@ -98,6 +101,7 @@ impl OwnedEvent {
             customer_id: Cow::Borrowed(&self.customer_id),
             occurred_at: self.occurred_at,
             payload: self.payload,
+            feature: self.feature.as_deref().map(Cow::Borrowed),
         }
     }
 }
