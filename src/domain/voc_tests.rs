@@ -69,7 +69,8 @@ fn every_cell_of_the_evaluation_table_is_counted_in_its_class() {
 fn better_and_worse_are_berger_coefficients() {
     // (counts A, O, M, I, R, Q) -> (better, worse), by hand: better = (A+O)/(A+O+M+I),
     // worse = -(O+M)/(A+O+M+I); R and Q count in neither.
-    let cases: [([u64; 6], Option<(f64, f64)>); 6] = [
+    type Case = ([u64; 6], Option<(f64, f64)>);
+    let cases: [Case; 6] = [
         ([2, 1, 3, 2, 1, 1], Some((3.0 / 8.0, -4.0 / 8.0))),
         ([1, 0, 0, 0, 0, 0], Some((1.0, 0.0))),
         ([0, 0, 1, 0, 0, 0], Some((0.0, -1.0))),
