@@ -262,12 +262,9 @@ fn decode_fields<'a>(
         DataValue::Object(members) => Some(members),
         DataValue::Other(other) => return Err(wrong_type("data", "object", other)),
     };
-    let (payload, feature) = match EventType::parse(&type_name) {
-        Some(t) => {
-            let (payload, feature) = payload(t, data)?;
-            (Some(payload), feature)
-        }
-        None => (None, None),
+    let payload = match EventType::parse(&type_name) {
+        Some(t) => Some(payload(t, data)?),
+        None => None,
     };
     if occurred_at > now.plus(MAX_FUTURE) {
         return Err(Rejection::new(
@@ -280,7 +277,6 @@ fn decode_fields<'a>(
         customer_id,
         occurred_at,
         payload,
-        feature,
     })
 }
 
@@ -327,15 +323,6 @@ impl<'j, 'a> Data<'j, 'a> {
         match self.field(key) {
             None => Ok(None),
             Some(Json::Str(s)) => Ok(Some(s)),
-            Some(other) => Err(wrong_type(&format!("data.{key}"), "a string", other)),
-        }
-    }
-
-    /// [`string`](Self::string), kept: borrowed from the input line when it had no escapes.
-    fn text(&self, key: &str) -> Result<Option<Cow<'a, str>>> {
-        match self.field(key) {
-            None => Ok(None),
-            Some(Json::Str(s)) => Ok(Some(s.clone())),
             Some(other) => Err(wrong_type(&format!("data.{key}"), "a string", other)),
         }
     }
@@ -403,15 +390,10 @@ fn int_in(value: Option<&Json>, path: impl Fn() -> String, lo: u8, hi: u8) -> Re
     }
 }
 
-/// Validates the type-specific `data` fields and keeps those the engine uses, and the
-/// `feature` of a feedback event (for the voice-of-the-customer counts).
-fn payload<'a>(
-    t: EventType,
-    data: Option<&Members<'a>>,
-) -> Result<(Payload, Option<Cow<'a, str>>)> {
+/// Validates the type-specific `data` fields and keeps those the engine uses.
+fn payload(t: EventType, data: Option<&Members>) -> Result<Payload> {
     let d = Data(data);
-    let mut feature = None;
-    let payload = match t {
+    Ok(match t {
         EventType::LeadCreated => {
             d.string("source")?;
             Payload::LeadCreated
@@ -456,7 +438,7 @@ fn payload<'a>(
         EventType::Feedback => {
             let nps = d.int_in("nps", 0, 10)?;
             let satisfaction = d.int_in("satisfaction", 1, 5)?;
-            feature = d.text("feature")?;
+            d.string("feature")?;
             let kano = d.kano()?;
             Payload::Feedback {
                 nps,
@@ -473,8 +455,7 @@ fn payload<'a>(
             Payload::ConsentGranted
         }
         EventType::CustomerErased => Payload::CustomerErased,
-    };
-    Ok((payload, feature))
+    })
 }
 
 fn parse_severity(s: &str) -> Option<Severity> {

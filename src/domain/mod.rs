@@ -26,7 +26,6 @@ mod steps;
 pub mod store;
 pub mod time;
 pub mod timers;
-pub mod voc;
 
 pub use action::{ActionKind, Category, Reason, Suppression};
 pub use customer::{Customer, Stage};
