@@ -127,6 +127,7 @@ pub fn replay_file(
         now: Timestamp::now(),
         progress: io::stderr().is_terminal(),
         until: None,
+        voc_max_features: config.voc.max_features,
     };
     replay(
         &mut reader,

@@ -58,6 +58,7 @@ pub fn fit_file(
         now: Timestamp::now(),
         progress: false,
         until: Some(until),
+        voc_max_features: config.voc.max_features,
     };
     let (_, engine) = replay_to_state(&mut reader, &mut io::sink(), None, &options)
         .with_context(|| format!("cannot read {input}"))?;

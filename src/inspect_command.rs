@@ -56,6 +56,7 @@ pub fn inspect_file(
         now: Timestamp::now(),
         progress: false,
         until: None,
+        voc_max_features: config.voc.max_features,
     };
     let (summary, engine) = replay_to_state(&mut reader, &mut io::sink(), None, &options)
         .with_context(|| format!("cannot read {input}"))?;

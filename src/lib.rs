@@ -17,7 +17,9 @@
 //!     linear-probing table, `id_index.rs`, whose entries can be prefetched: `prefetch.rs`);
 //!     [`domain::customer_bytes`]: that state as the changelog's fixed-width bytes;
 //!     [`domain::timers`]: one timer per customer, by day buckets and a small heap.
-//!   - [`domain::kano`]: the KANO evaluation table.
+//!   - [`domain::kano`]: the KANO evaluation table; [`domain::voc`]: the voice-of-the-customer
+//!     counts (SPEC 10: KANO per feature, NPS per stage), for replay's summary and
+//!     `lifecycle voc` ([`voc_command`]).
 //!   - [`domain::inspect`]: the answer about one customer (SPEC 9: state, why, what next),
 //!     for `lifecycle inspect` ([`inspect_command`]) and the service, and its JSON Schema.
 //!   - [`domain::record`]: transition and action records; written as JSON lines by a
@@ -76,3 +78,4 @@ pub mod predict;
 pub mod replay;
 pub mod shutdown;
 pub mod tally;
+pub mod voc_command;

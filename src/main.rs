@@ -14,6 +14,7 @@ use lifecycle::domain::Timestamp;
 use lifecycle::fit_command;
 use lifecycle::generate::{BuyerProcess, GenerateOptions, generate};
 use lifecycle::inspect_command;
+use lifecycle::voc_command;
 
 /// mimalloc: the engine allocates and frees small records at a high rate, replay frees them
 /// on another thread than the one that allocated them, and glibc's malloc is slow at both.
@@ -105,6 +106,19 @@ enum Command {
         as_of: Option<String>,
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// The voice of the customer (SPEC 10) after a replay: per feature the KANO class counts,
+    /// Better, Worse and category; per stage the NPS answers and mean satisfaction; as one
+    /// JSON object.
+    Voc {
+        /// The JSONL input, or - for standard input (decoded and applied as replay does).
+        #[arg(long)]
+        input: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// After the last event, advance the clock to this RFC 3339 time (firing due timers).
+        #[arg(long)]
+        as_of: Option<String>,
     },
     /// Send a JSONL file to the input topic, each line keyed by its customer_id.
     Produce {
@@ -214,6 +228,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::from(e.exit_code()))
                 }
             }
+        }
+        Command::Voc {
+            input,
+            config,
+            as_of,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let report = voc_command::voc_file(&input, as_of.as_deref(), &config)?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Produce { input, config } => {
             let config = Config::load(config.as_deref())?;

@@ -11,6 +11,7 @@ use crate::domain::event::{EventSet, EventType};
 use crate::domain::prediction::Prediction;
 use crate::domain::rules::Rules;
 use crate::domain::time::{Span, Timestamp};
+pub use crate::domain::voc::VocConfig;
 pub use crate::predict::PredictionConfig;
 
 /// The documented defaults, also the list of valid keys.
@@ -25,6 +26,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub kafka: KafkaConfig,
     pub prediction: PredictionConfig,
+    pub voc: VocConfig,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -330,6 +332,7 @@ impl Config {
             );
         }
         problems.extend(self.prediction.problems());
+        problems.extend(self.voc.problems());
         let k = &self.kafka;
         if k.brokers.trim().is_empty() {
             problems.push("kafka.brokers: must name at least one broker".into());

@@ -262,9 +262,12 @@ fn decode_fields<'a>(
         DataValue::Object(members) => Some(members),
         DataValue::Other(other) => return Err(wrong_type("data", "object", other)),
     };
-    let payload = match EventType::parse(&type_name) {
-        Some(t) => Some(payload(t, data)?),
-        None => None,
+    let (payload, feature) = match EventType::parse(&type_name) {
+        Some(t) => {
+            let (payload, feature) = payload(t, data)?;
+            (Some(payload), feature)
+        }
+        None => (None, None),
     };
     if occurred_at > now.plus(MAX_FUTURE) {
         return Err(Rejection::new(
@@ -277,6 +280,7 @@ fn decode_fields<'a>(
         customer_id,
         occurred_at,
         payload,
+        feature,
     })
 }
 
@@ -323,6 +327,15 @@ impl<'j, 'a> Data<'j, 'a> {
         match self.field(key) {
             None => Ok(None),
             Some(Json::Str(s)) => Ok(Some(s)),
+            Some(other) => Err(wrong_type(&format!("data.{key}"), "a string", other)),
+        }
+    }
+
+    /// [`string`](Self::string), kept: borrowed from the input line when it had no escapes.
+    fn text(&self, key: &str) -> Result<Option<Cow<'a, str>>> {
+        match self.field(key) {
+            None => Ok(None),
+            Some(Json::Str(s)) => Ok(Some(s.clone())),
             Some(other) => Err(wrong_type(&format!("data.{key}"), "a string", other)),
         }
     }
@@ -390,10 +403,15 @@ fn int_in(value: Option<&Json>, path: impl Fn() -> String, lo: u8, hi: u8) -> Re
     }
 }
 
-/// Validates the type-specific `data` fields and keeps those the engine uses.
-fn payload(t: EventType, data: Option<&Members>) -> Result<Payload> {
+/// Validates the type-specific `data` fields and keeps those the engine uses, and the
+/// `feature` of a feedback event (for the voice-of-the-customer counts).
+fn payload<'a>(
+    t: EventType,
+    data: Option<&Members<'a>>,
+) -> Result<(Payload, Option<Cow<'a, str>>)> {
     let d = Data(data);
-    Ok(match t {
+    let mut feature = None;
+    let payload = match t {
         EventType::LeadCreated => {
             d.string("source")?;
             Payload::LeadCreated
@@ -438,7 +456,7 @@ fn payload(t: EventType, data: Option<&Members>) -> Result<Payload> {
         EventType::Feedback => {
             let nps = d.int_in("nps", 0, 10)?;
             let satisfaction = d.int_in("satisfaction", 1, 5)?;
-            d.string("feature")?;
+            feature = d.text("feature")?;
             let kano = d.kano()?;
             Payload::Feedback {
                 nps,
@@ -455,7 +473,8 @@ fn payload(t: EventType, data: Option<&Members>) -> Result<Payload> {
             Payload::ConsentGranted
         }
         EventType::CustomerErased => Payload::CustomerErased,
-    })
+    };
+    Ok((payload, feature))
 }
 
 fn parse_severity(s: &str) -> Option<Severity> {

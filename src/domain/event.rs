@@ -257,6 +257,10 @@ pub struct Event<'a> {
     /// `None`: a well-formed event of a type this processor does not know; it is ignored
     /// (counted) but still advances the event-time clock.
     pub payload: Option<Payload>,
+    /// The `feature` of a `feedback` event (`None` for every other type). The engine never
+    /// reads it; the voice-of-the-customer counts do ([`super::voc`]). Beside the payload,
+    /// not in it, so that [`Payload`] stays `Copy`.
+    pub feature: Option<Cow<'a, str>>,
 }
 
 impl Event<'_> {

@@ -26,6 +26,7 @@ mod steps;
 pub mod store;
 pub mod time;
 pub mod timers;
+pub mod voc;
 
 pub use action::{ActionKind, Category, Reason, Suppression};
 pub use customer::{Customer, Stage};

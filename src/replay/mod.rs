@@ -14,9 +14,10 @@ use serde::Serialize;
 pub use summary::Summary;
 
 use crate::domain::decode::MAX_EVENT_BYTES;
+use crate::domain::voc::Voc;
 use crate::domain::{
-    Engine, Event, EventHashes, Payload, Record, RecordSink, RejectReason, Rejection, Rules,
-    Timestamp, decode, prefetch,
+    Engine, Event, EventHashes, EventType, Outcome, Payload, Record, RecordSink, RejectReason,
+    Rejection, Rules, Timestamp, decode, prefetch,
 };
 
 /// Where rejected lines go, if anywhere.
@@ -34,6 +35,8 @@ pub struct ReplayOptions {
     pub progress: bool,
     /// Only events that occurred at or before this are applied (`lifecycle fit --until`).
     pub until: Option<Timestamp>,
+    /// How many features the voice-of-the-customer counts keep by name (`voc.max_features`).
+    pub voc_max_features: usize,
 }
 
 /// One line of the rejects file.
@@ -79,6 +82,8 @@ struct OwnedEvent {
     hashes: EventHashes,
     occurred_at: Timestamp,
     payload: Option<Payload>,
+    /// A feedback event's `feature` (inline up to 24 bytes, like the ids).
+    feature: Option<CompactString>,
 }
 
 impl OwnedEvent {
@@ -89,6 +94,7 @@ impl OwnedEvent {
             hashes: EventHashes::of(e),
             occurred_at: e.occurred_at,
             payload: e.payload,
+            feature: e.feature.as_deref().map(CompactString::from),
         }
     }
 
@@ -98,6 +104,7 @@ impl OwnedEvent {
             customer_id: Cow::Borrowed(&self.customer_id),
             occurred_at: self.occurred_at,
             payload: self.payload,
+            feature: self.feature.as_deref().map(Cow::Borrowed),
         }
     }
 }
@@ -198,7 +205,7 @@ pub fn replay_to_state(
             to_encoder: records_tx,
             spare: spare_records_rx,
             closed: false,
-            summary: Summary::default(),
+            summary: Summary::with_voc(Voc::new(options.voc_max_features)),
             counts: Counts::default(),
         };
         let processed = (|| -> io::Result<()> {
@@ -229,6 +236,11 @@ pub fn replay_to_state(
                                 engine.apply_hashed(&event.event(), event.hashes, None, &mut sink);
                             let event_type = event.payload.as_ref().map(Payload::event_type);
                             tally::event_handled(&mut sink.counts, event_type, outcome);
+                            if event_type == Some(EventType::Feedback)
+                                && outcome == Outcome::Applied
+                            {
+                                observe_feedback(&mut sink.summary.voc, engine, event);
+                            }
                         }
                         Line::Rejected {
                             rejection,
@@ -279,6 +291,16 @@ pub fn replay_to_state(
         }
         Ok((summary, engine))
     })
+}
+
+/// Counts an applied feedback event in the voice-of-the-customer tallies, with its
+/// customer's stage after it (one lookup, only for feedback events).
+fn observe_feedback(voc: &mut Voc, engine: &Engine, event: &OwnedEvent) {
+    let (Some(payload), Some(customer)) = (&event.payload, engine.customer(&event.customer_id))
+    else {
+        return;
+    };
+    voc.observe(payload, event.feature.as_deref(), customer.stage);
 }
 
 /// The reading stage: lines in, decoded in batches. Stops at the end of the input, at a

@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::domain::voc::{Voc, category, letter};
 use crate::domain::{ActionKind, Category, Outcome, RejectReason, Stage, Suppression};
 use crate::tally::Counts;
 
-/// Counts of one run: events by outcome, records, customers by stage.
+/// Counts of one run: events by outcome, records, customers by stage, the voice of the
+/// customer.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
     pub lines: u64,
@@ -19,9 +21,19 @@ pub struct Summary {
     pub stages: BTreeMap<Stage, u64>,
     /// Valid events left out for occurring after `until` (`lifecycle fit`).
     pub after_until: u64,
+    /// The feedback answers (SPEC 10); `Summary::default()` keeps no feature by name.
+    pub voc: Voc,
 }
 
 impl Summary {
+    /// An empty summary whose feedback answers are counted by `voc`.
+    pub fn with_voc(voc: Voc) -> Summary {
+        Summary {
+            voc,
+            ..Summary::default()
+        }
+    }
+
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().sum()
     }
@@ -115,6 +127,38 @@ impl fmt::Display for Summary {
             f,
             "  customers: {customers} ({})",
             list(&stages, Stage::as_str)
-        )
+        )?;
+        write_voc(f, &self.voc)
     }
+}
+
+/// The voice-of-the-customer lines, after the others (which tests and scripts read).
+fn write_voc(f: &mut fmt::Formatter<'_>, voc: &Voc) -> fmt::Result {
+    let features = voc.features();
+    let without = voc.kano_without_feature();
+    let unnamed = if without > 0 {
+        format!(" ({without} KANO answers without a feature)")
+    } else {
+        String::new()
+    };
+    writeln!(f, "  kano by feature: {}{unnamed}", features.len())?;
+    for (name, t) in &features {
+        let class = category(t).map_or("-", letter);
+        writeln!(
+            f,
+            "    {name}: {class} (A {}, O {}, M {}, I {}, R {}, Q {})",
+            t.attractive, t.one_dimensional, t.must_be, t.indifferent, t.reverse, t.questionable
+        )?;
+    }
+    let by_stage: Vec<String> = Stage::ALL
+        .iter()
+        .map(|s| {
+            let answers = voc.stage(*s);
+            match answers.nps() {
+                Some(nps) => format!("{s} {nps:.1} ({} answers)", answers.answers()),
+                None => format!("{s} -"),
+            }
+        })
+        .collect();
+    writeln!(f, "  nps by stage: {}", by_stage.join(", "))
 }

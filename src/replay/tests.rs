@@ -29,6 +29,7 @@ fn options() -> ReplayOptions {
         now: Timestamp::parse_rfc3339("2030-01-01T00:00:00Z").unwrap(),
         progress: false,
         until: None,
+        voc_max_features: 50,
     }
 }
 

@@ -55,6 +55,7 @@ pub fn replay_bytes(input: &[u8], as_of: Option<&str>, config_toml: Option<&str>
         now: Timestamp::parse_rfc3339(NOW).expect("NOW parses"),
         progress: false,
         until: None,
+        voc_max_features: config.voc.max_features,
     };
     let mut output: Vec<u8> = Vec::new();
     let mut rejects: Vec<u8> = Vec::new();
