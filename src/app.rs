@@ -138,6 +138,29 @@ pub fn replay_file(
     .context("replay failed")
 }
 
+/// The engine over `input` (a path or `-`) with its records discarded, the clock moved to
+/// `as_of` when given, and only the events up to `until` when given: what the offline
+/// commands (`fit`, `inspect`, `voc`) read their answers from. Replay's own decoding, so
+/// rejects, duplicates and erasures are handled as replay handles them.
+pub fn replay_quietly(
+    input: &str,
+    config: &Config,
+    as_of: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> Result<(Summary, crate::domain::Engine)> {
+    let mut reader = open_input(input)?;
+    let options = ReplayOptions {
+        rules: config.rules(),
+        as_of,
+        now: Timestamp::now(),
+        progress: false,
+        until,
+        voc_max_features: config.voc.max_features,
+    };
+    crate::replay::replay_to_state(&mut reader, &mut io::sink(), None, &options)
+        .with_context(|| format!("cannot read {input}"))
+}
+
 /// `--as-of`: past or future values are taken as given (SPEC 5); beyond the nanosecond range
 /// (1677..2262) the clock saturates at its end.
 pub fn parse_as_of(s: &str) -> Result<Timestamp> {

@@ -12,7 +12,6 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::domain::{Customer, Timestamp};
 use crate::predict::{Fitted, Model, Params, Summary, fit, p_alive};
-use crate::replay::{ReplayOptions, replay_to_state};
 
 /// What `fit` prints on stdout (one JSON object).
 #[derive(Debug, Serialize)]
@@ -51,17 +50,7 @@ pub fn fit_file(
         .map_err(|_| anyhow::anyhow!("--until `{until}` is not an RFC 3339 date-time"))?;
     let model = config.prediction.model;
     let unit_days = config.prediction.unit_days;
-    let mut reader = crate::app::open_input(input)?;
-    let options = ReplayOptions {
-        rules: config.rules(),
-        as_of: None,
-        now: Timestamp::now(),
-        progress: false,
-        until: Some(until),
-        voc_max_features: config.voc.max_features,
-    };
-    let (_, engine) = replay_to_state(&mut reader, &mut io::sink(), None, &options)
-        .with_context(|| format!("cannot read {input}"))?;
+    let (_, engine) = crate::app::replay_quietly(input, config, None, Some(until))?;
     // In id order: the engine's own order depends on the process's hash seed.
     let mut customers: Vec<(&Customer, Summary)> = engine
         .customers()

@@ -3,16 +3,10 @@
 //! as replay does), then [`customer_view`] of the customer at the engine's clock, with the
 //! position `{"lines": N}`: the input lines read.
 
-use std::io;
-
-use anyhow::Context;
-
 use crate::config::Config;
-use crate::domain::Timestamp;
 use crate::domain::inspect::{
     BadCustomerId, CustomerView, Position, check_customer_id, customer_view,
 };
-use crate::replay::{ReplayOptions, replay_to_state};
 
 /// Why `inspect` gives no answer. None of the messages quotes the customer id.
 #[derive(Debug, thiserror::Error)]
@@ -49,17 +43,7 @@ pub fn inspect_file(
 ) -> Result<CustomerView, InspectError> {
     check_customer_id(customer)?;
     let as_of = as_of.map(crate::app::parse_as_of).transpose()?;
-    let mut reader = crate::app::open_input(input)?;
-    let options = ReplayOptions {
-        rules: config.rules(),
-        as_of,
-        now: Timestamp::now(),
-        progress: false,
-        until: None,
-        voc_max_features: config.voc.max_features,
-    };
-    let (summary, engine) = replay_to_state(&mut reader, &mut io::sink(), None, &options)
-        .with_context(|| format!("cannot read {input}"))?;
+    let (summary, engine) = crate::app::replay_quietly(input, config, as_of, None)?;
     let found = engine
         .customer(customer)
         .ok_or_else(|| InspectError::Unknown {
