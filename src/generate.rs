@@ -401,26 +401,51 @@ pub fn generate(opts: &GenerateOptions, out: &mut dyn Write) -> io::Result<u64> 
     if let Some(process) = &opts.bgnbd {
         return buyers::generate_buyers(opts, process, out);
     }
-    let mut heap: BinaryHeap<Reverse<(i64, u64)>> = BinaryHeap::new();
-    let mut customers: Vec<Customer> = Vec::with_capacity(opts.customers as usize);
-    for i in 0..opts.customers {
-        let c = Customer::new(i, opts);
-        heap.push(Reverse((c.t, i)));
-        customers.push(c);
-    }
+    let customers = (0..opts.customers)
+        .map(|i| Customer::new(i, opts))
+        .collect();
+    merge_in_time_order(
+        customers,
+        |c| c.t,
+        opts.to,
+        out,
+        |c, t| {
+            let line = c.next_line()?;
+            // A pending duplicate goes out right after; otherwise wait for the next event.
+            let next = if c.duplicate.is_some() { t } else { c.t };
+            Some((line, Some(next)))
+        },
+    )
+}
+
+/// Writes the customers' lines merged in time order through a heap (memory grows with the
+/// customers, not the events): `start(c)` is a customer's first time; `next(c, t)`, at its
+/// turn `t`, gives its line and its next turn (`None`: it has no more), or nothing. Turns
+/// after `to` end a customer. Returns the number of lines written.
+fn merge_in_time_order<C>(
+    mut customers: Vec<C>,
+    start: impl Fn(&C) -> i64,
+    to: i64,
+    out: &mut dyn Write,
+    mut next: impl FnMut(&mut C, i64) -> Option<(String, Option<i64>)>,
+) -> io::Result<u64> {
+    let mut heap: BinaryHeap<Reverse<(i64, u64)>> = customers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Reverse((start(c), i as u64)))
+        .collect();
     let mut lines = 0u64;
     while let Some(Reverse((t, i))) = heap.pop() {
-        let c = &mut customers[i as usize];
-        if t > opts.to {
+        if t > to {
             continue;
         }
-        if let Some(line) = c.next_line() {
+        if let Some((line, then)) = next(&mut customers[i as usize], t) {
             out.write_all(line.as_bytes())?;
             out.write_all(b"\n")?;
             lines += 1;
-            // A pending duplicate goes out right after; otherwise wait for the next event.
-            let next = if c.duplicate.is_some() { t } else { c.t };
-            heap.push(Reverse((next, i)));
+            if let Some(then) = then {
+                heap.push(Reverse((then, i)));
+            }
         }
     }
     Ok(lines)

@@ -2,8 +2,6 @@
 //! story ([`crate::predict::simulate`]), emitting only purchases, from the same per-customer
 //! SplitMix64 streams and merged in time order like the archetype stream.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::io::{self, Write};
 
 use anyhow::{Result, bail};
@@ -146,34 +144,26 @@ pub(super) fn generate_buyers(
     out: &mut dyn Write,
 ) -> io::Result<u64> {
     let unit_secs = process.unit_days * DAY as f64;
-    let mut heap: BinaryHeap<Reverse<(i64, u64)>> = BinaryHeap::new();
-    let mut customers: Vec<BuyerCustomer> = Vec::with_capacity(opts.customers as usize);
-    for i in 0..opts.customers {
-        let c = BuyerCustomer::new(i, opts, process).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the BG/NBD parameters must all be above 0",
-            )
-        })?;
-        heap.push(Reverse((c.t, i)));
-        customers.push(c);
-    }
-    let mut lines = 0u64;
-    while let Some(Reverse((t, i))) = heap.pop() {
-        let c = &mut customers[i as usize];
-        if t > opts.to {
-            continue;
-        }
-        if let Some(line) = c.next_line(opts.to, unit_secs) {
-            out.write_all(line.as_bytes())?;
-            out.write_all(b"\n")?;
-            lines += 1;
-            if !c.done {
-                heap.push(Reverse((c.t, i)));
-            }
-        }
-    }
-    Ok(lines)
+    let customers = (0..opts.customers)
+        .map(|i| {
+            BuyerCustomer::new(i, opts, process).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the BG/NBD parameters must all be above 0",
+                )
+            })
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    super::merge_in_time_order(
+        customers,
+        |c| c.t,
+        opts.to,
+        out,
+        |c, _| {
+            let line = c.next_line(opts.to, unit_secs)?;
+            Some((line, (!c.done).then_some(c.t)))
+        },
+    )
 }
 
 #[cfg(test)]
