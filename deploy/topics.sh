@@ -30,6 +30,7 @@ OUTPUTS=(
   lifecycle.actions.care
   lifecycle.actions.retention
   lifecycle.actions.marketing
+  lifecycle.actions.holdout
 )
 # A dead letter keeps a rejected record's value up to the 1 MiB event limit, plus headers:
 # the broker's default max.message.bytes (1,048,588) is too small for the largest.

@@ -55,7 +55,7 @@ case "$cmd" in
     port=$(cat "$dir/port")
     n=${3:-4}
     for t in crm.events lifecycle.transitions lifecycle.actions.care lifecycle.actions.retention \
-             lifecycle.actions.marketing; do
+             lifecycle.actions.marketing lifecycle.actions.holdout; do
       "$bin" topic create --broker "tcp://127.0.0.1:$port" --partitions "$n" "$t"
     done
     # A dead letter may be as large as the largest event (1 MiB) plus its headers.

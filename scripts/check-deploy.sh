@@ -992,8 +992,8 @@ topics_scenarios() {
 import json, sys
 t = json.load(open(sys.argv[1]))
 want = ["crm.events", "lifecycle.transitions", "lifecycle.actions.care",
-        "lifecycle.actions.retention", "lifecycle.actions.marketing", "crm.events.dlq",
-        "lifecycle.state", "lifecycle.members"]
+        "lifecycle.actions.retention", "lifecycle.actions.marketing",
+        "lifecycle.actions.holdout", "crm.events.dlq", "lifecycle.state", "lifecycle.members"]
 assert sorted(t) == sorted(want), sorted(t)
 compacted = ("lifecycle.state", "lifecycle.members")
 for name, v in t.items():

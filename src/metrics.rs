@@ -8,6 +8,9 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+use crate::domain::holdout::Group;
+use crate::domain::kano::KanoClass;
+use crate::domain::voc::letter;
 use crate::domain::{
     ActionKind, EventType, Outcome, Reason, Record, RejectReason, Stage, Suppression,
 };
@@ -31,6 +34,12 @@ pub struct Metrics {
     pub timers_fired: IntCounterVec,
     pub ready: IntGauge,
     pub client_restarts: IntCounter,
+    pub holdout_actions: IntCounterVec,
+    pub holdout_conversions: IntCounterVec,
+    pub voc_kano_answers: IntCounterVec,
+    pub voc_nps_answers: IntCounterVec,
+    pub voc_satisfaction_answers: IntCounterVec,
+    pub voc_satisfaction_sum: IntCounterVec,
     /// The children counted per event and per record, resolved once: `with_label_values`
     /// hashes its labels and takes a lock on every call.
     cached: Cached,
@@ -62,8 +71,18 @@ impl Cached {
     }
 }
 
-/// The `outcome` label of `lifecycle_actions_total`: sent, or why not.
-const ACTION_OUTCOMES: [&str; 3] = ["emitted", "cooldown", "no_consent"];
+/// The `outcome` label of `lifecycle_actions_total`: sent, held out (SPEC 10), then each
+/// suppression reason at 2 + its place in `Suppression::ALL`.
+const ACTION_OUTCOMES: [&str; 2 + Suppression::ALL.len()] = [
+    "emitted",
+    "held_out",
+    "cooldown",
+    "no_consent",
+    "frequency_cap",
+    "backfill",
+];
+const EMITTED: usize = 0;
+const HELD_OUT: usize = 1;
 
 fn position<T: PartialEq>(all: &[T], item: &T) -> usize {
     all.iter()
@@ -195,6 +214,36 @@ impl Metrics {
                 "lifecycle_client_restarts_total",
                 "Fatal Kafka client errors after which the consumer and producer are recreated.",
             ),
+            holdout_actions: counter(
+                "lifecycle_holdout_actions_total",
+                "Actions of the kinds with a holdout (SPEC 10), by kind and group (treated: sent, control: held out).",
+                &["kind", "group"],
+            ),
+            holdout_conversions: counter(
+                "lifecycle_holdout_conversions_total",
+                "Conversions within holdout.window_days after a kind's action, by kind and group.",
+                &["kind", "group"],
+            ),
+            voc_kano_answers: counter(
+                "lifecycle_voc_kano_answers_total",
+                "KANO answers by feature (the first voc.max_features seen, the rest as `other`; empty: none named) and class (A, O, M, I, R, Q).",
+                &["feature", "class"],
+            ),
+            voc_nps_answers: counter(
+                "lifecycle_voc_nps_answers_total",
+                "NPS answers by the customer's stage after the feedback and answer (promoter, passive, detractor).",
+                &["stage", "answer"],
+            ),
+            voc_satisfaction_answers: counter(
+                "lifecycle_voc_satisfaction_answers_total",
+                "Feedback events with a satisfaction score, by the customer's stage after it.",
+                &["stage"],
+            ),
+            voc_satisfaction_sum: counter(
+                "lifecycle_voc_satisfaction_sum",
+                "The sum of the satisfaction scores (1-5), by stage: divide by the answers for the mean.",
+                &["stage"],
+            ),
             cached: Cached::new(),
             registry,
         };
@@ -298,8 +347,58 @@ impl Metrics {
                     self.timers_fired.with_label_values(&[kind]).inc();
                 }
             }
-            Record::Action(a) => self.action(a.kind, 0),
+            Record::Action(a) => {
+                let outcome = match a.group {
+                    Some(Group::Control) => HELD_OUT,
+                    _ => EMITTED,
+                };
+                self.action(a.kind, outcome);
+                if let Some(group) = a.group {
+                    self.holdout_actions
+                        .with_label_values(&[a.kind.as_str(), group.as_str()])
+                        .inc();
+                }
+            }
             Record::Suppressed { kind, reason } => self.action(*kind, suppression(*reason)),
+            Record::Converted { kind, group } => self
+                .holdout_conversions
+                .with_label_values(&[kind.as_str(), group.as_str()])
+                .inc(),
+        }
+    }
+
+    /// Counts one applied feedback answer (SPEC 10): `feature` is its label (bounded by the
+    /// caller's `Voc`), `stage` the customer's stage after it.
+    pub fn feedback(
+        &self,
+        feature: Option<&str>,
+        kano: Option<KanoClass>,
+        nps: Option<u8>,
+        satisfaction: Option<u8>,
+        stage: Stage,
+    ) {
+        if let Some(class) = kano {
+            self.voc_kano_answers
+                .with_label_values(&[feature.unwrap_or(""), letter(class)])
+                .inc();
+        }
+        if let Some(n) = nps {
+            let answer = match n {
+                9..=10 => "promoter",
+                7..=8 => "passive",
+                _ => "detractor",
+            };
+            self.voc_nps_answers
+                .with_label_values(&[stage.as_str(), answer])
+                .inc();
+        }
+        if let Some(s) = satisfaction {
+            self.voc_satisfaction_answers
+                .with_label_values(&[stage.as_str()])
+                .inc();
+            self.voc_satisfaction_sum
+                .with_label_values(&[stage.as_str()])
+                .inc_by(u64::from(s));
         }
     }
 
@@ -320,11 +419,7 @@ impl Metrics {
 
 /// The index of a suppression's `outcome` label in [`ACTION_OUTCOMES`].
 fn suppression(reason: Suppression) -> usize {
-    let label = reason.as_str();
-    ACTION_OUTCOMES
-        .iter()
-        .position(|o| *o == label)
-        .expect("each suppression reason is an action outcome")
+    2 + position(&Suppression::ALL, &reason)
 }
 
 impl Default for Metrics {
@@ -336,6 +431,28 @@ impl Default for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_suppression_reason_has_its_own_outcome_label() {
+        for reason in Suppression::ALL {
+            assert_eq!(ACTION_OUTCOMES[suppression(reason)], reason.as_str());
+        }
+        let m = Metrics::new();
+        for reason in Suppression::ALL {
+            m.record(&Record::Suppressed {
+                kind: ActionKind::RetentionOffer,
+                reason,
+            });
+        }
+        let text = m.render();
+        for reason in Suppression::ALL {
+            let line = format!(
+                r#"lifecycle_actions_total{{category="retention",kind="retention_offer",outcome="{}"}} 1"#,
+                reason.as_str()
+            );
+            assert!(text.contains(&line), "{line} in\n{text}");
+        }
+    }
 
     #[test]
     fn each_registry_is_fresh_and_renders_every_family() {

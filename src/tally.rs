@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::domain::holdout::{Group, Uplift};
 use crate::domain::{ActionKind, EventType, Outcome, Record, RejectReason, Rejection, Suppression};
 
 /// Where an edge counts what happened.
@@ -48,6 +49,8 @@ pub struct Counts {
     pub actions: [u64; ActionKind::ALL.len()],
     pub suppressed: [u64; Suppression::ALL.len()],
     pub transitions: u64,
+    /// Holdout actions and conversions per kind and group (SPEC 10).
+    pub uplift: Uplift,
 }
 
 impl Tally for Counts {
@@ -62,8 +65,14 @@ impl Tally for Counts {
     fn record(&mut self, record: &Record) {
         match record {
             Record::Transition(_) => self.transitions += 1,
-            Record::Action(a) => self.actions[a.kind as usize] += 1,
+            Record::Action(a) => {
+                if a.group != Some(Group::Control) {
+                    self.actions[a.kind as usize] += 1;
+                }
+                self.uplift.record(record);
+            }
             Record::Suppressed { reason, .. } => self.suppressed[*reason as usize] += 1,
+            Record::Converted { .. } => self.uplift.record(record),
         }
     }
 }

@@ -12,5 +12,5 @@ use crate::domain::voc::VocReport;
 pub fn voc_file(input: &str, as_of: Option<&str>, config: &Config) -> anyhow::Result<VocReport> {
     let as_of = as_of.map(crate::app::parse_as_of).transpose()?;
     let (summary, _) = crate::app::replay_quietly(input, config, as_of, None)?;
-    Ok(summary.voc.report())
+    Ok(summary.voc.report_with(&summary.uplift))
 }

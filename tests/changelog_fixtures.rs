@@ -321,3 +321,44 @@ fn event_type_and_entering_reason_codes_are_fixed() {
         assert_eq!(entered_code(entered), code, "{entered:?}");
     }
 }
+
+/// Issue 22: the holdout windows. hal (owner epoch 5) entered `churning` on
+/// 2025-04-02T09:15:00Z by his subscription_cancelled event e-hal-2, whose retention_offer
+/// (sent or held out) opened a conversion window still open; the record ends with the
+/// extension byte 0x03 (the entering transition and the windows) and the windows' two bytes
+/// 0x08 0x00 (kind code 3, retention_offer).
+#[test]
+fn records_with_open_holdout_windows_restore_them() {
+    use lifecycle::domain::event::EventType;
+    let name = "format3-holdout-window-epoch5.bin";
+    let bytes = fixture(name);
+    assert_eq!(&bytes[bytes.len() - 2..], &[0x08, 0x00]);
+    let (hal, epoch) = decode_customer_owned(&bytes).expect(name);
+    assert_eq!(epoch, 5);
+    assert_eq!(hal.id.as_str(), "hal");
+    assert_eq!((hal.stage, hal.seq), (Stage::Churning, 3));
+    assert_eq!(
+        hal.entered,
+        Some(Entered::ChurnSignal(EventType::SubscriptionCancelled))
+    );
+    assert_eq!(hal.entered_by.as_deref(), Some("e-hal-2"));
+    assert_eq!(
+        hal.uplift_open.iter().collect::<Vec<_>>(),
+        [ActionKind::RetentionOffer]
+    );
+    assert_eq!(
+        hal.last_sent.get(ActionKind::RetentionOffer),
+        Some(t("2025-04-02T09:15:00Z"))
+    );
+    // Every record written before issue 22 reads as one without open windows.
+    for old in [
+        "format2-mature.bin",
+        "format3-mature-epoch7.bin",
+        "format3-transactions-risk-epoch2.bin",
+        "format3-entered-event-epoch4.bin",
+        "format3-entered-timer-epoch4.bin",
+    ] {
+        let (c, _) = decode_customer_owned(&fixture(old)).expect(old);
+        assert!(c.uplift_open.is_empty(), "{old}");
+    }
+}

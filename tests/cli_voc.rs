@@ -96,6 +96,7 @@ fn stages_expected() -> Value {
             "churned": stage(0, 0, 0, Value::Null, Value::Null, 0),
         },
         "kano_without_feature": 0,
+        "holdout": {},
     })
 }
 
@@ -279,6 +280,7 @@ fn replay_summary_shows_classes_categories_and_nps_after_its_other_lines() {
                 \x20 kano by feature: 1\n\
                 \x20   checkout: M (A 0, O 0, M 1, I 0, R 0, Q 0)\n\
                 \x20 nps by stage: prospect 50.0 (2 answers), new -, mature 100.0 (1 answers), \
-                churning -100.0 (1 answers), churned -\n";
+                churning -100.0 (1 answers), churned -\n\
+                \x20 uplift by kind: none\n";
     assert!(stderr.ends_with(tail), "{stderr}");
 }

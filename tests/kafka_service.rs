@@ -8,6 +8,9 @@ use support::*;
 
 use std::time::Duration;
 
+use lifecycle::domain::ActionKind;
+use lifecycle::domain::holdout::Group;
+
 const PARTITIONS: u32 = 4;
 
 #[test]
@@ -265,4 +268,90 @@ fn exactly_once_against_a_broker_without_transactions_fails_at_startup_naming_at
         log.contains("transactions") && log.contains("at_least_once"),
         "{log}"
     );
+}
+
+/// Holdouts on (SPEC 10): the service holds out exactly the actions replay holds out, on the
+/// holdout topic, and its `GET /voc` counts what replay's summary counts (the answers per
+/// stage and feature, and each kind's treated and control actions and conversions).
+#[test]
+fn with_holdouts_on_the_service_holds_out_and_counts_what_replay_does() {
+    const HOLDOUT: &str = "\n[holdout]\npercent = 30\nsalt = \"e2e\"\nkinds = [\"nurture_lead\", \"welcome_onboarding\", \"retention_offer\", \"win_back_campaign\"]\n";
+    let broker = Broker::start();
+    let topics = TestTopics::new("e2e-holdout");
+    topics.create(&broker, PARTITIONS);
+    let lines = ordered_stream(300, 17, PARTITIONS);
+    let config = lifecycle::config::Config::from_toml_str(HOLDOUT, "test").expect("valid");
+    let summary = replay_summary(&lines, &config);
+    let held_out = |kind| summary.uplift.get(kind, Group::Control).actions;
+    assert!(
+        held_out(ActionKind::WelcomeOnboarding) > 0 && held_out(ActionKind::RetentionOffer) > 0,
+        "the stream has held-out actions: {}",
+        summary
+    );
+    produce_lines(&broker, &topics.input, PARTITIONS, &lines);
+
+    let text = service_config(&broker, &topics, "e2e-holdout-group", "") + HOLDOUT;
+    let mut service = Service::start(broker.dir.path(), "e2e-holdout", &text);
+    wait_processed(
+        &broker,
+        &mut service,
+        "e2e-holdout-group",
+        &topics,
+        PARTITIONS,
+    );
+    let (status, body) = service.get("/voc").expect("GET /voc answers");
+    assert_eq!(status, 200, "{body}");
+    let voc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let expected = serde_json::to_value(summary.voc.report_with(&summary.uplift)).unwrap();
+    assert_eq!(voc, expected, "GET /voc (left) and replay's counts (right)");
+    let metrics = service.metrics_text();
+    let control = metric_sum_where(
+        &metrics,
+        "lifecycle_holdout_actions_total",
+        "group=\"control\"",
+    );
+    let all_held: u64 = ActionKind::ALL.into_iter().map(held_out).sum();
+    assert_eq!(control, all_held as f64);
+    service.stop_cleanly();
+
+    let consumed = read_all(&broker, &topics.outputs_and_state());
+    let on_holdout_topic = consumed
+        .iter()
+        .filter(|m| m.topic == topics.holdout)
+        .count();
+    assert_eq!(on_holdout_topic as u64, all_held);
+    assert_matches_replay_with(&consumed, &topics, &lines, false, config.rules());
+}
+
+/// Replay's summary of `lines` under `config` (event clock, no `--as-of`).
+fn replay_summary(
+    lines: &[String],
+    config: &lifecycle::config::Config,
+) -> lifecycle::replay::Summary {
+    let options = lifecycle::replay::ReplayOptions {
+        rules: config.rules(),
+        as_of: None,
+        now: lifecycle::domain::Timestamp::parse_rfc3339(NOW).unwrap(),
+        progress: false,
+        until: None,
+        voc_max_features: config.voc.max_features,
+    };
+    let input = lines.join("\n");
+    let mut output = Vec::new();
+    lifecycle::replay::replay(
+        &mut std::io::Cursor::new(input),
+        &mut output,
+        None,
+        &options,
+    )
+    .expect("replay in memory")
+}
+
+/// The sum of a metric's series whose labels contain `label`.
+fn metric_sum_where(exposition: &str, name: &str, label: &str) -> f64 {
+    exposition
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use lifecycle::domain::holdout::HoldoutConfig;
 use lifecycle::domain::prediction::Prediction;
 use lifecycle::domain::{Engine, Rules, Snapshot, Stage, Timestamp, decode};
 use lifecycle::predict::{Model, Params};
@@ -106,9 +107,27 @@ fn stream(n: usize) -> impl Strategy<Value = Vec<Ev>> {
 
 /// The default rules with churn prediction on (SPEC 8), so that every property covers the
 /// `churn_risk` timer beside the stage timers: a threshold that repeat buyers cross within
-/// weeks of their last purchase.
+/// weeks of their last purchase. Holdouts (SPEC 10) hold out half of the customers of five
+/// kinds, so that held-out actions and open conversion windows are in every state; the
+/// frequency cap (SPEC 3) keeps its times in state too.
 fn rules() -> Rules {
+    let kinds = [
+        "retention_offer",
+        "win_back_campaign",
+        "churn_risk",
+        "welcome_onboarding",
+        "detractor_follow_up",
+    ];
     Rules {
+        holdout: HoldoutConfig {
+            percent: 50.0,
+            kinds: kinds.map(String::from).to_vec(),
+            salt: "properties".into(),
+            window_days: 30,
+        }
+        .holdout(),
+        max_sent: 3,
+        per_days: 20,
         prediction: Some(Prediction {
             model: Model::BgNbd,
             params: Params {

@@ -114,6 +114,10 @@ pub(super) fn overlay(
                     problems.push(format!("{path}: must be a table, not {}", other.type_str()))
                 }
             },
+            // A whole number where a float is expected (`holdout.percent = 10`) is that float.
+            Some(slot @ toml::Value::Float(_)) if value.is_integer() => {
+                *slot = toml::Value::Float(value.as_integer().unwrap_or_default() as f64);
+            }
             Some(slot) => {
                 if slot.type_str() != value.type_str() {
                     problems.push(format!(

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::domain::event::{EventSet, EventType};
+pub use crate::domain::holdout::HoldoutConfig;
 use crate::domain::prediction::Prediction;
 use crate::domain::rules::Rules;
 use crate::domain::time::{Span, Timestamp};
@@ -27,6 +28,7 @@ pub struct Config {
     pub kafka: KafkaConfig,
     pub prediction: PredictionConfig,
     pub voc: VocConfig,
+    pub holdout: HoldoutConfig,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -124,6 +126,8 @@ pub struct Topics {
     pub dead_letters: String,
     /// Compacted: which instance owns each input partition (SPEC 9 routing).
     pub members: String,
+    /// Held-out actions (SPEC 10).
+    pub holdout: String,
 }
 
 /// librdkafka settings that typed keys own; the passthrough map may not set them.
@@ -333,6 +337,7 @@ impl Config {
         }
         problems.extend(self.prediction.problems());
         problems.extend(self.voc.problems());
+        problems.extend(self.holdout.problems());
         let k = &self.kafka;
         if k.brokers.trim().is_empty() {
             problems.push("kafka.brokers: must name at least one broker".into());
@@ -408,6 +413,7 @@ impl Config {
                 unit_days: f64::from(self.prediction.unit_days),
                 at_risk_below: self.prediction.at_risk_below,
             }),
+            holdout: self.holdout.holdout(),
         }
     }
 }

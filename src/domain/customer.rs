@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 pub use super::action::TimerKind;
 use super::action::{ActionKind, Reason};
 use super::event::{EventType, NeedLevel};
+use super::holdout::KindSet;
 use super::rules::Rules;
 use super::time::Timestamp;
 use crate::predict::Tally;
@@ -297,6 +298,10 @@ pub struct Customer {
     /// `None`). Inline up to 24 bytes, like `id`.
     #[serde(default)]
     pub entered_by: Option<CompactString>,
+    /// Holdouts (SPEC 10): the kinds whose last sent or held-out action's conversion window
+    /// is open, no conversion counted in it yet (`holdout::on_conversion`).
+    #[serde(default)]
+    pub uplift_open: KindSet,
 }
 
 impl Customer {
@@ -325,6 +330,7 @@ impl Customer {
             risk_fired: false,
             entered: None,
             entered_by: None,
+            uplift_open: KindSet::EMPTY,
         }
     }
 

@@ -22,6 +22,7 @@
 //! | 1 + n | the customer id: length, UTF-8 bytes |
 //! | 1 | extensions, only when not 0 (issue 21): which of the blocks below follow |
 //! | 1 + ... + 1 + n | the transition that entered the stage (extension bit 0): its reason's code, its numbers, the causing event's id (`entered.rs`) |
+//! | 2 | holdouts (extension bit 1, issue 22): the kinds whose conversion window is open, one bit per kind code, little-endian |
 //!
 //! The flags byte is full, so blocks added since issue 21 come after the customer id, behind
 //! a second flags byte that is written only when one of them is present: a record without
@@ -36,6 +37,7 @@
 use super::action::ActionKind;
 use super::customer::{CapTimes, Customer, LastSent, RECENT_IDS, RecentIds, Stage};
 use super::event::{EventType, NeedLevel};
+use super::holdout::KindSet;
 
 mod entered;
 use super::time::Timestamp;
@@ -154,6 +156,11 @@ const CAP_TIMES: u8 = 1 << 5;
 const TRANSACTIONS: u8 = 1 << 6;
 const RISK_FIRED: u8 = 1 << 7;
 
+/// The extension byte's bit for the holdout windows block (issue 22).
+const UPLIFT_OPEN: u8 = 1 << 1;
+/// Every extension bit this version reads.
+const KNOWN_EXTENSIONS: u8 = entered::EXTENSION | UPLIFT_OPEN;
+
 /// Why bytes are not a customer's state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateBytesError {
@@ -227,9 +234,25 @@ impl Customer {
         let id_len = u8::try_from(self.id.len()).expect("customer ids are at most 128 bytes");
         out.push(id_len);
         out.extend_from_slice(self.id.as_bytes());
+        let mut extensions = 0;
+        if self.entered.is_some() {
+            extensions |= entered::EXTENSION;
+        }
+        if !self.uplift_open.is_empty() {
+            extensions |= UPLIFT_OPEN;
+        }
+        if extensions != 0 {
+            out.push(extensions);
+        }
         if let Some(why) = self.entered {
-            out.push(entered::EXTENSION);
             entered::write(why, self.entered_by.as_deref(), out);
+        }
+        if !self.uplift_open.is_empty() {
+            let codes = self
+                .uplift_open
+                .iter()
+                .fold(0u16, |bits, kind| bits | 1 << kind_code(kind));
+            out.extend_from_slice(&codes.to_le_bytes());
         }
     }
 
@@ -310,18 +333,44 @@ impl Customer {
             .ok()
             .filter(|id| (1..=128).contains(&id.len()) && !id.chars().any(char::is_control))
             .ok_or(StateBytesError::Invalid("customer id"))?;
-        let (entered, entered_by) = match r.0.first() {
-            None => (None, None),
-            Some(&entered::EXTENSION) => {
+        let extensions = match r.0.first() {
+            None => 0,
+            // No known extension, or none at all: bytes no version wrote.
+            Some(&bits) if bits == 0 || bits & !KNOWN_EXTENSIONS != 0 => {
+                return Err(StateBytesError::Trailing(r.0.len()));
+            }
+            Some(&bits) => {
                 r.slice(1)?;
+                bits
+            }
+        };
+        let (entered, entered_by) = match extensions & entered::EXTENSION != 0 {
+            true => {
                 let (why, by) = entered::read(&mut r)?;
                 if !why.can_enter(stage) {
                     return Err(StateBytesError::Invalid("entering transition"));
                 }
                 (Some(why), by)
             }
-            // No known extension: bytes no version wrote.
-            Some(_) => return Err(StateBytesError::Trailing(r.0.len())),
+            false => (None, None),
+        };
+        let uplift_open = match extensions & UPLIFT_OPEN != 0 {
+            true => {
+                let codes = u16::from_le_bytes(r.take()?);
+                let mut open = KindSet::EMPTY;
+                for code in 0..16u8 {
+                    if codes & (1 << code) != 0 {
+                        let kind = kind_from_code(code)
+                            .ok_or(StateBytesError::Invalid("holdout windows"))?;
+                        open = open.with(kind);
+                    }
+                }
+                if open.is_empty() {
+                    return Err(StateBytesError::Invalid("holdout windows"));
+                }
+                open
+            }
+            false => KindSet::EMPTY,
         };
         if !r.0.is_empty() {
             return Err(StateBytesError::Trailing(r.0.len()));
@@ -349,6 +398,7 @@ impl Customer {
             risk_fired: has(RISK_FIRED),
             entered,
             entered_by,
+            uplift_open,
         })
     }
 }

@@ -9,6 +9,7 @@ use super::changes::Changes;
 use super::customer::{Customer, Stage, event_id_hash};
 use super::event::{Event, Payload};
 use super::explain::Why;
+use super::holdout::on_conversion;
 use super::planner::{PlannedActions, emit, entry_planned, event_actions, risk_planned};
 use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
 use super::rules::Rules;
@@ -416,6 +417,9 @@ impl Engine {
         let milestone = update_counters(customer, &payload, at, rules);
         let converts = rules.conversion_events.contains(event_type)
             && !matches!(payload, Payload::Purchase { amount, .. } if amount <= 0.0);
+        if converts && let Some(holdout) = &rules.holdout {
+            on_conversion(customer, at, holdout, &mut *out);
+        }
 
         // Rules 3-6, in order, each on the stage the previous one left.
         let mut steps = Steps {

@@ -10,6 +10,7 @@ pub mod decode;
 pub mod engine;
 pub mod event;
 pub mod explain;
+pub mod holdout;
 mod id_index;
 pub mod inspect;
 pub mod json;

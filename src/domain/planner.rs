@@ -160,7 +160,9 @@ pub fn suppression(
     None
 }
 
-/// Suppresses or sends each planned action in order, recording sent ones for cooldowns.
+/// Suppresses or sends each planned action in order, recording sent ones for cooldowns. A
+/// control-group action (SPEC 10) passes every suppression, restarts the cooldown and counts
+/// for the frequency cap as a sent one would, and is written with its group, held out.
 pub fn emit(
     customer: &mut Customer,
     planned: impl IntoIterator<Item = Planned>,
@@ -192,11 +194,20 @@ pub fn emit(
             facts.p_alive = p_alive;
         }
         if rules.send_from.is_some_and(|from| at < from) {
+            // History, in neither group: its window does not open (nor stays open).
+            customer.uplift_open = customer.uplift_open.without(p.kind);
             out.push(Record::Suppressed {
                 kind: p.kind,
                 reason: Suppression::Backfill,
             });
             continue;
+        }
+        let group = rules
+            .holdout
+            .as_ref()
+            .and_then(|h| h.group(&customer.id, p.kind));
+        if group.is_some() {
+            customer.uplift_open = customer.uplift_open.with(p.kind);
         }
         out.push(Record::Action(Action {
             record_type: RecordType::Action,
@@ -211,6 +222,7 @@ pub fn emit(
             need_level: customer.need_level,
             explain: p.explain,
             facts,
+            group,
         }));
     }
 }

@@ -9,6 +9,7 @@ use super::action::{ActionKind, ActionReason, Category, Reason, Suppression};
 use super::customer::Stage;
 use super::event::{EventType, NeedLevel, Severity};
 use super::explain::{Explain, Why};
+use super::holdout::Group;
 use super::kano::KanoClass;
 use super::time::Timestamp;
 
@@ -132,6 +133,23 @@ pub struct Action {
     pub need_level: Option<NeedLevel>,
     pub explain: Explain,
     pub facts: Facts,
+    /// Its side of a holdout experiment (SPEC 10), when its kind has one: written as
+    /// `"held_out": true` for the control group (recorded, not sent), and not at all
+    /// otherwise.
+    #[serde(
+        rename = "held_out",
+        skip_serializing_if = "not_control",
+        serialize_with = "held_out"
+    )]
+    pub group: Option<Group>,
+}
+
+fn not_control(group: &Option<Group>) -> bool {
+    *group != Some(Group::Control)
+}
+
+fn held_out<S: serde::Serializer>(_: &Option<Group>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(true)
 }
 
 /// The `type` tag of a record.
@@ -165,6 +183,12 @@ pub enum Record {
         kind: ActionKind,
         reason: Suppression,
     },
+    /// A conversion within the holdout window of an earlier `kind` action of `group` (SPEC
+    /// 10); counted, never written.
+    Converted {
+        kind: ActionKind,
+        group: Group,
+    },
 }
 
 impl Record {
@@ -173,7 +197,7 @@ impl Record {
         match self {
             Record::Transition(t) => Some(&t.customer_id),
             Record::Action(a) => Some(&a.customer_id),
-            Record::Suppressed { .. } => None,
+            Record::Suppressed { .. } | Record::Converted { .. } => None,
         }
     }
 
@@ -183,7 +207,7 @@ impl Record {
         let mut out = match self {
             Record::Transition(t) => serde_json::to_vec(t),
             Record::Action(a) => serde_json::to_vec(a),
-            Record::Suppressed { .. } => return Vec::new(),
+            Record::Suppressed { .. } | Record::Converted { .. } => return Vec::new(),
         }
         .unwrap_or_default();
         out.push(b'\n');

@@ -14,7 +14,7 @@ impl Record {
         match self {
             Record::Transition(t) => write_transition(t, out),
             Record::Action(a) => write_action(a, out),
-            Record::Suppressed { .. } => return,
+            Record::Suppressed { .. } | Record::Converted { .. } => return,
         }
         out.push(b'\n');
     }
@@ -75,6 +75,9 @@ pub fn write_action(a: &Action, out: &mut Vec<u8>) {
     out.push(b'"');
     out.extend_from_slice(br#","facts":"#);
     facts(&a.facts, out);
+    if a.group == Some(super::holdout::Group::Control) {
+        out.extend_from_slice(br#","held_out":true"#);
+    }
     out.push(b'}');
 }
 

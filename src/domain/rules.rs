@@ -26,6 +26,8 @@ pub struct Rules {
     pub send_from: Option<super::time::Timestamp>,
     /// Churn prediction (SPEC 8), when `[prediction]` is on.
     pub prediction: Option<super::prediction::Prediction>,
+    /// Holdout groups and uplift (SPEC 10), when `[holdout]` is on.
+    pub holdout: Option<super::holdout::Holdout>,
 }
 
 impl Rules {

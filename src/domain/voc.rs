@@ -11,8 +11,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use super::action::ActionKind;
 use super::customer::Stage;
 use super::event::{KanoAnswer, Payload};
+use super::holdout::{KindUplift, Uplift};
 use super::kano::{KanoClass, KanoTally, classify};
 
 /// The bucket of the features past the first `max_features` (a feature literally named
@@ -171,7 +173,22 @@ impl Voc {
         self.kano_without_feature
     }
 
+    /// The name `feature`'s answers are counted under: its own while kept by name, else
+    /// [`OTHER`] (the service's metric label, bounded like the counts).
+    pub fn label_of<'a>(&self, feature: &'a str) -> &'a str {
+        match self.features.contains_key(feature) {
+            true => feature,
+            false => OTHER,
+        }
+    }
+
+    /// The report without holdout experiments.
     pub fn report(&self) -> VocReport {
+        self.report_with(&Uplift::default())
+    }
+
+    /// The report, with the holdout experiments' counts of `uplift`.
+    pub fn report_with(&self, uplift: &Uplift) -> VocReport {
         VocReport {
             kano: self
                 .features()
@@ -186,6 +203,7 @@ impl Voc {
                 churned: StageReport::of(self.stage(Stage::Churned)),
             },
             kano_without_feature: self.kano_without_feature,
+            holdout: uplift.report(),
         }
     }
 }
@@ -266,6 +284,9 @@ pub struct VocReport {
     pub nps: StageMap,
     /// KANO answers of feedback events that named no feature.
     pub kano_without_feature: u64,
+    /// Per action kind with a holdout and any action: the treated and control groups'
+    /// actions and conversions, and the uplift (SPEC 10, "Monitor").
+    pub holdout: BTreeMap<ActionKind, KindUplift>,
 }
 
 /// One [`StageReport`] per stage, in the order of SPEC 2 (fields, so that serde keeps it).

@@ -218,6 +218,7 @@ fn the_report_has_the_documented_json_shape() {
                 "mean_satisfaction": 3.0, "satisfaction_answers": 2},
             "mature": empty, "churning": empty, "churned": empty},
         "kano_without_feature": 0,
+        "holdout": {},
     });
     assert_eq!(got, want);
     let text = serde_json::to_string(&v.report()).unwrap();

@@ -1,6 +1,7 @@
 //! `GET /metrics` (Prometheus text), `/healthz` (alive, loop not stuck), `/readyz` (every
 //! assigned partition restored, producer usable) and `/v1/status` (what the processing loop
-//! holds, answered by the loop itself through [`queries`](crate::kafka::queries)).
+//! holds, answered by the loop itself through [`queries`](crate::kafka::queries)), and `/voc`
+//! (the voice-of-the-customer counts and holdout experiments of this instance, SPEC 10).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -75,8 +76,13 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
 
 /// The loop's status as JSON; 503 with `Retry-After` when the loop does not answer in time.
 async fn status(State(s): State<AppState>) -> Response {
-    match s.queries.status(LOOP_ANSWER_TIMEOUT).await {
-        Ok(status) => Json(status).into_response(),
+    loop_answer(s.queries.status(LOOP_ANSWER_TIMEOUT).await)
+}
+
+/// The loop's answer as JSON, or 503 with `Retry-After` when it did not come in time.
+fn loop_answer<T: serde::Serialize>(answer: Result<T, QueryError>) -> Response {
+    match answer {
+        Ok(answer) => Json(answer).into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "1")],
@@ -84,6 +90,12 @@ async fn status(State(s): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// This instance's voice-of-the-customer counts and holdout experiments (SPEC 10), as
+/// `lifecycle voc` prints them; 503 with `Retry-After` when the loop does not answer in time.
+async fn voc(State(s): State<AppState>) -> Response {
+    loop_answer(s.queries.voc(LOOP_ANSWER_TIMEOUT).await)
 }
 
 /// A stable code per [`QueryError`], for programs reading the answer.
@@ -118,6 +130,7 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/status", get(status))
+        .route("/voc", get(voc))
         .route("/v1/customers/", get(customers::no_id))
         .route("/v1/customers/{customer_id}", get(customers::customer))
         .fallback(unknown_path)

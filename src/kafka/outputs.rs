@@ -3,6 +3,7 @@
 //! new variant here and a topic in `[kafka.topics]`.
 
 use crate::config::Topics;
+use crate::domain::holdout::Group;
 use crate::domain::{Category, Record};
 
 /// A kind of record the service produces, and so a topic it writes.
@@ -25,11 +26,13 @@ pub enum Output {
     Input,
     /// Which instance owns each input partition (SPEC 9 routing).
     Members,
+    /// Control-group actions, recorded and not sent (SPEC 10).
+    Holdout,
 }
 
 impl Output {
     /// Every kind, in the order of [`index`](Self::index).
-    pub const ALL: [Output; 8] = [
+    pub const ALL: [Output; 9] = [
         Output::Transitions,
         Output::Care,
         Output::Retention,
@@ -38,6 +41,7 @@ impl Output {
         Output::DeadLetters,
         Output::Input,
         Output::Members,
+        Output::Holdout,
     ];
 
     /// Its place in [`ALL`](Self::ALL) (the sink keeps a topic handle per kind there).
@@ -56,6 +60,7 @@ impl Output {
             Output::DeadLetters => &topics.dead_letters,
             Output::Input => &topics.input,
             Output::Members => &topics.members,
+            Output::Holdout => &topics.holdout,
         }
     }
 
@@ -68,12 +73,13 @@ impl Output {
     pub fn of_record(record: &Record) -> Option<Output> {
         match record {
             Record::Transition(_) => Some(Output::Transitions),
+            Record::Action(a) if a.group == Some(Group::Control) => Some(Output::Holdout),
             Record::Action(a) => Some(match a.kind.category() {
                 Category::Care => Output::Care,
                 Category::Retention => Output::Retention,
                 Category::Marketing => Output::Marketing,
             }),
-            Record::Suppressed { .. } => None,
+            Record::Suppressed { .. } | Record::Converted { .. } => None,
         }
     }
 }

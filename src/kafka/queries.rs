@@ -25,6 +25,8 @@ pub enum Query {
     Status(Reply<Status>),
     /// One customer (SPEC 9), if this instance owns it.
     Customer(CustomerQuery, Reply<CustomerAnswer>),
+    /// The voice-of-the-customer counts and holdout experiments of this instance (SPEC 10).
+    Voc(Reply<Box<crate::domain::voc::VocReport>>),
 }
 
 /// A question about one customer.
@@ -151,6 +153,15 @@ impl Queries {
 }
 
 impl Queries {
+    /// Asks the loop for its voice-of-the-customer counts, waiting at most `timeout`.
+    pub async fn voc(
+        &self,
+        timeout: Duration,
+    ) -> Result<Box<crate::domain::voc::VocReport>, QueryError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.ask(Query::Voc(Reply(tx)), rx, timeout).await
+    }
+
     /// Asks the loop about one customer, waiting at most `timeout`.
     pub async fn customer(
         &self,
@@ -224,6 +235,9 @@ mod tests {
                         answered += 1;
                     }
                     Query::Customer(_, reply) => reply.send(CustomerAnswer::NotHere),
+                    Query::Voc(reply) => {
+                        reply.send(Box::new(crate::domain::voc::Voc::new(1).report()))
+                    }
                 });
                 std::thread::yield_now();
             }

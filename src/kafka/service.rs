@@ -146,6 +146,10 @@ fn check_topics(consumer: &BaseConsumer<RebalanceContext>, config: &Config) -> R
     ] {
         partitions(topic)?;
     }
+    // Held-out actions exist only with holdouts on: a deployment without them needs no topic.
+    if config.holdout.percent > 0.0 {
+        partitions(&k.topics.holdout)?;
+    }
     Ok(input)
 }
 
@@ -291,6 +295,7 @@ fn run_clients(
         lease: super::membership::lease_for(&k.librdkafka),
         key_mismatch: k.key_mismatch,
         advertised_url: config.http.advertised(),
+        voc_max_features: config.voc.max_features,
     };
     let producer = make_producer(config)?;
     telemetry.health.set_producer_ok(true);

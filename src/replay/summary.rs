@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::domain::holdout::{Group, Uplift};
 use crate::domain::voc::{Voc, category, letter};
 use crate::domain::{ActionKind, Category, Outcome, RejectReason, Stage, Suppression};
 use crate::tally::Counts;
@@ -23,6 +24,8 @@ pub struct Summary {
     pub after_until: u64,
     /// The feedback answers (SPEC 10); `Summary::default()` keeps no feature by name.
     pub voc: Voc,
+    /// Holdout actions and conversions per kind and group (SPEC 10).
+    pub uplift: Uplift,
 }
 
 impl Summary {
@@ -60,6 +63,7 @@ impl Summary {
         fold(&mut self.actions, &ActionKind::ALL, &counts.actions);
         fold(&mut self.suppressed, &Suppression::ALL, &counts.suppressed);
         self.transitions += counts.transitions;
+        self.uplift.merge(&counts.uplift);
     }
 }
 
@@ -119,6 +123,17 @@ impl fmt::Display for Summary {
             "  actions suppressed: {suppressed} ({})",
             list(&self.suppressed, Suppression::as_str)
         )?;
+        let held_out: BTreeMap<ActionKind, u64> = ActionKind::ALL
+            .into_iter()
+            .map(|k| (k, self.uplift.get(k, Group::Control).actions))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        writeln!(
+            f,
+            "  actions held out: {} ({})",
+            held_out.values().sum::<u64>(),
+            list(&held_out, ActionKind::as_str)
+        )?;
         let stages: BTreeMap<Stage, u64> = Stage::ALL
             .iter()
             .map(|s| (*s, self.stages.get(s).copied().unwrap_or(0)))
@@ -128,8 +143,35 @@ impl fmt::Display for Summary {
             "  customers: {customers} ({})",
             list(&stages, Stage::as_str)
         )?;
-        write_voc(f, &self.voc)
+        write_voc(f, &self.voc)?;
+        write_uplift(f, &self.uplift)
     }
+}
+
+/// The holdout experiments: per kind, each group's actions and conversions, and the uplift.
+fn write_uplift(f: &mut fmt::Formatter<'_>, uplift: &Uplift) -> fmt::Result {
+    let report = uplift.report();
+    if report.is_empty() {
+        return writeln!(f, "  uplift by kind: none");
+    }
+    writeln!(f, "  uplift by kind: {}", report.len())?;
+    let rate = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{:.1}%", 100.0 * r));
+    for (kind, k) in &report {
+        let uplift = k
+            .uplift
+            .map_or("-".to_owned(), |u| format!("{:+.1} points", 100.0 * u));
+        writeln!(
+            f,
+            "    {kind}: treated {} actions, {} conversions ({}); control {} actions, {} conversions ({}); uplift {uplift}",
+            k.treated.actions,
+            k.treated.conversions,
+            rate(k.treated.conversion_rate),
+            k.control.actions,
+            k.control.conversions,
+            rate(k.control.conversion_rate),
+        )?;
+    }
+    Ok(())
 }
 
 /// The voice-of-the-customer lines, after the others (which tests and scripts read).

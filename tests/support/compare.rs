@@ -25,7 +25,11 @@ impl PerCustomer {
         if record["type"] == "transition" {
             self.transitions.entry(customer).or_default().push(record);
         } else {
-            let category = record["category"].as_str().unwrap_or_default().to_string();
+            // Held-out actions have a topic of their own (SPEC 10).
+            let category = match record["held_out"] == Value::Bool(true) {
+                true => "holdout".to_string(),
+                false => record["category"].as_str().unwrap_or_default().to_string(),
+            };
             self.actions
                 .entry((customer, category))
                 .or_default()

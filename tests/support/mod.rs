@@ -166,6 +166,7 @@ pub struct TestTopics {
     pub state: String,
     pub dlq: String,
     pub members: String,
+    pub holdout: String,
 }
 
 impl TestTopics {
@@ -179,6 +180,7 @@ impl TestTopics {
             state: format!("{prefix}.state"),
             dlq: format!("{prefix}.dlq"),
             members: format!("{prefix}.members"),
+            holdout: format!("{prefix}.actions.holdout"),
         }
     }
 
@@ -190,6 +192,7 @@ impl TestTopics {
             &self.retention,
             &self.marketing,
             &self.dlq,
+            &self.holdout,
         ] {
             broker.create_topic(t, partitions, false);
         }
@@ -198,22 +201,24 @@ impl TestTopics {
     }
 
     /// The outputs and the changelog: everything a run writes but dead letters.
-    pub fn outputs_and_state(&self) -> [&str; 5] {
+    pub fn outputs_and_state(&self) -> [&str; 6] {
         [
             &self.transitions,
             &self.care,
             &self.retention,
             &self.marketing,
+            &self.holdout,
             &self.state,
         ]
     }
 
-    pub fn outputs(&self) -> [&str; 4] {
+    pub fn outputs(&self) -> [&str; 5] {
         [
             &self.transitions,
             &self.care,
             &self.retention,
             &self.marketing,
+            &self.holdout,
         ]
     }
 }
@@ -251,6 +256,7 @@ marketing = "{}"
 state = "{}"
 dead_letters = "{}"
 members = "{}"
+holdout = "{}"
 
 [kafka.librdkafka]
 "session.timeout.ms" = "6000"
@@ -264,7 +270,8 @@ members = "{}"
         topics.marketing,
         topics.state,
         topics.dlq,
-        topics.members
+        topics.members,
+        topics.holdout
     )
 }
 

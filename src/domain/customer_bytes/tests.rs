@@ -30,6 +30,9 @@ fn customer() -> Customer {
     c.risk_fired = true;
     c.entered = Some(Entered::ChurnSignal(EventType::SubscriptionCancelled));
     c.entered_by = Some("e-ü-9".into());
+    c.uplift_open = crate::domain::holdout::KindSet::EMPTY
+        .with(ActionKind::ChurnRisk)
+        .with(ActionKind::NurtureLead);
     c
 }
 
@@ -54,6 +57,7 @@ fn every_shortened_or_lengthened_record_is_refused() {
     // the same customer without its entering transition.
     let mut before = customer();
     (before.entered, before.entered_by) = (None, None);
+    before.uplift_open = crate::domain::holdout::KindSet::EMPTY;
     let id_end = bytes(&before).len();
     assert_eq!(Customer::read_bytes(&b[..id_end]), Ok(before));
     for len in (0..b.len()).filter(|&len| len != id_end) {
@@ -65,13 +69,25 @@ fn every_shortened_or_lengthened_record_is_refused() {
         Customer::read_bytes(&long),
         Err(StateBytesError::Trailing(1))
     );
-    // An extension byte no version wrote.
-    let mut unknown = b[..id_end].to_vec();
-    unknown.extend_from_slice(&[2, 0]);
-    assert_eq!(
-        Customer::read_bytes(&unknown),
-        Err(StateBytesError::Trailing(2))
-    );
+    // An extension byte no version wrote, and one naming no block.
+    for byte in [4, 0x80, 0] {
+        let mut unknown = b[..id_end].to_vec();
+        unknown.extend_from_slice(&[byte, 0]);
+        assert_eq!(
+            Customer::read_bytes(&unknown),
+            Err(StateBytesError::Trailing(2))
+        );
+    }
+    // Holdout windows naming no kind, or a kind code no version wrote.
+    for windows in [[0, 0], [0, 0x80]] {
+        let mut bad = b[..id_end].to_vec();
+        bad.push(2);
+        bad.extend_from_slice(&windows);
+        assert_eq!(
+            Customer::read_bytes(&bad),
+            Err(StateBytesError::Invalid("holdout windows"))
+        );
+    }
 }
 
 #[test]
@@ -102,7 +118,9 @@ fn an_entering_transition_that_cannot_be_is_refused() {
     // Codes no version wrote: the reason's (the byte after the extension byte), then an
     // event type's.
     let c = customer();
-    let id_end = bytes(&c).len() - (2 + 1 + 1 + "e-ü-9".len());
+    // After the id: the extension byte, the block (code, event type, id length, id), then
+    // the holdout windows' two bytes.
+    let id_end = bytes(&c).len() - (2 + 1 + 1 + "e-ü-9".len() + 2);
     for (at, code) in [(id_end + 1, 7), (id_end + 2, 12)] {
         let mut b = bytes(&c);
         b[at] = code;
@@ -207,6 +225,7 @@ proptest::proptest! {
         risk_fired in proptest::bool::ANY,
         entered in proptest::option::of((0..7u8, 0..EventType::ALL.len(), proptest::array::uniform4(proptest::num::u32::ANY))),
         entered_by in "\\PC{1,32}",
+        open in proptest::collection::vec(0..ActionKind::ALL.len(), 0..4),
     ) {
         let t = Timestamp::from_nanos;
         let mut c = Customer::new(&id, t(times[0]));
@@ -225,6 +244,9 @@ proptest::proptest! {
             c.transactions.observe(t(at));
         }
         c.risk_fired = risk_fired;
+        for kind in open {
+            c.uplift_open = c.uplift_open.with(ActionKind::ALL[kind]);
+        }
         [c.total_spend, c.refund_total] = sums;
         c.need_level = NeedLevel::from_u8(need);
         for h in recent {

@@ -7,7 +7,9 @@ use super::super::queries::{
     CustomerAnswer, CustomerQuery, PartitionStatus, Query, QueryInbox, Status,
 };
 use super::{Partition, Processor, Settings};
+use crate::domain::holdout::Uplift;
 use crate::domain::inspect::{Position, customer_view};
+use crate::domain::voc::Voc;
 
 /// What answers need of the processor, borrowed apart from its commit protocol, so that the
 /// protocol can answer the waiting queries while it waits for the broker (see
@@ -17,6 +19,8 @@ pub(super) struct Holdings<'a> {
     pub pending: &'a BTreeSet<i32>,
     pub settings: &'a Settings,
     pub inbox: &'a QueryInbox,
+    pub voc: &'a Voc,
+    pub uplift: &'a Uplift,
 }
 
 impl Processor {
@@ -32,6 +36,8 @@ impl Processor {
             pending: &self.pending,
             settings: &self.settings,
             inbox: &self.inbox,
+            voc: &self.voc,
+            uplift: &self.uplift,
         }
     }
 }
@@ -46,6 +52,7 @@ impl Holdings<'_> {
         match query {
             Query::Status(reply) => reply.send(self.status()),
             Query::Customer(q, reply) => reply.send(self.customer(&q)),
+            Query::Voc(reply) => reply.send(Box::new(self.voc.report_with(self.uplift))),
         }
     }
 

@@ -24,7 +24,11 @@ pub use super::error::ProcessError;
 use super::queries::QueryInbox;
 use super::sink::Sink;
 use crate::config::{ClockSource, Guarantee, KeyMismatch, Topics};
-use crate::domain::{Engine, Event, EventHashes, Record, Rejection, Rules, Timestamp, decode};
+use crate::domain::holdout::Uplift;
+use crate::domain::voc::Voc;
+use crate::domain::{
+    Engine, Event, EventHashes, Payload, Record, Rejection, Rules, Timestamp, decode,
+};
 use crate::health::Health;
 use crate::metrics::Metrics;
 
@@ -49,6 +53,8 @@ pub struct Settings {
     /// This instance's `http.advertised_url`, published as the owner of each partition it
     /// restores (SPEC 9).
     pub advertised_url: String,
+    /// How many features the voice-of-the-customer counts keep by name.
+    pub voc_max_features: usize,
 }
 
 /// Counters of this instance, for the run's report (the outcomes themselves are counted in
@@ -85,6 +91,10 @@ pub struct Processor {
     failed: bool,
     /// Questions from the HTTP server, answered between polls and while commits wait.
     inbox: QueryInbox,
+    /// The feedback answers applied here since this instance started (SPEC 10, `GET /voc`).
+    voc: Voc,
+    /// The holdout actions and conversions written here since this instance started.
+    uplift: Uplift,
 }
 
 impl Processor {
@@ -101,6 +111,7 @@ impl Processor {
             settings.timeout,
             metrics.clone(),
         );
+        let settings_voc = settings.voc_max_features;
         Processor {
             commit: Commit::new(settings.guarantee, out, settings.lease),
             metrics,
@@ -112,6 +123,8 @@ impl Processor {
             stats: Stats::default(),
             failed: false,
             inbox,
+            voc: Voc::new(settings_voc),
+            uplift: Uplift::default(),
         }
     }
 
@@ -369,6 +382,9 @@ impl Processor {
                 }
                 let outcome = engine.apply_hashed(event, hashes, Some(offset), &mut self.records);
                 crate::tally::event_handled(&mut self.metrics, event_type, outcome);
+                if outcome == crate::domain::Outcome::Applied {
+                    self.observe_feedback(engine, event);
+                }
                 let lag = now.as_nanos().saturating_sub(event.occurred_at.as_nanos());
                 if lag >= 0 {
                     self.metrics.event_time_lag.observe(lag as f64 / 1e9);
@@ -378,6 +394,34 @@ impl Processor {
         }
         self.emit(now);
         Ok(())
+    }
+
+    /// Counts an applied feedback event's answers (SPEC 10) for `GET /voc` and the metrics,
+    /// under the stage its customer is in after it.
+    fn observe_feedback(&mut self, engine: &Engine, event: &Event<'_>) {
+        let Some(
+            payload @ Payload::Feedback {
+                nps,
+                satisfaction,
+                kano,
+            },
+        ) = event.payload
+        else {
+            return;
+        };
+        let Some(customer) = engine.customer(&event.customer_id) else {
+            return;
+        };
+        let feature = event.feature.as_deref();
+        self.voc.observe(&payload, feature, customer.stage);
+        let label = feature.map(|f| self.voc.label_of(f));
+        self.metrics.feedback(
+            label,
+            kano.map(crate::domain::kano::classify),
+            nps,
+            satisfaction,
+            customer.stage,
+        );
     }
 
     /// Wall clock: advances every partition's clock to `now`, firing due timers.
@@ -467,6 +511,8 @@ impl Processor {
             pending: &self.pending,
             settings: &self.settings,
             inbox: &self.inbox,
+            voc: &self.voc,
+            uplift: &self.uplift,
         };
         self.commit
             .end_batch(consumer, changelog, &mut || holdings.answer_waiting())?;
@@ -494,6 +540,8 @@ impl Processor {
             pending: &self.pending,
             settings: &self.settings,
             inbox: &self.inbox,
+            voc: &self.voc,
+            uplift: &self.uplift,
         };
         self.commit
             .wait_all(consumer, &mut || holdings.answer_waiting())

@@ -30,6 +30,7 @@ impl Processor {
     pub(super) fn emit(&mut self, now: Timestamp) {
         for record in self.records.drain(..) {
             tally::record_written(&mut self.metrics, &record);
+            self.uplift.record(&record);
             let Some(topic) = Output::of_record(&record) else {
                 continue;
             };
