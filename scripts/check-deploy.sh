@@ -631,6 +631,9 @@ def check_dashboard():
         "batch duration p99": r"histogram_quantile\(0\.99, .*lifecycle_batch_duration_seconds_bucket",
         "dead letters/s by reason": r"by \(reason\) \(rate\(lifecycle_dead_letters_total",
         "readiness": r"lifecycle_ready\b",
+        "NPS by stage over every instance": r"sum by \(stage\) \(increase\(lifecycle_voc_nps_answers_total",
+        "KANO answers by feature": r"by \(feature, class\) \(increase\(lifecycle_voc_kano_answers_total",
+        "uplift by kind": r"by \(kind\) \(increase\(lifecycle_holdout_conversions_total\{[^}]*treated",
     }
     for what, pattern in wanted.items():
         if not re.search(pattern, text):
