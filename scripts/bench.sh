@@ -48,6 +48,8 @@ PY
 scripts/measure-memory.sh | tee -a "$log"
 MEMORY_CONFIG=samples/prediction.toml scripts/measure-memory.sh | grep '^memory:' \
   | sed 's/^memory:/memory with prediction:/' | tee -a "$log"
+MEMORY_CONFIG=samples/voc-holdout.toml scripts/measure-memory.sh | grep '^memory:' \
+  | sed 's/^memory:/memory with holdouts and the cap:/' | tee -a "$log"
 
 # 2b. Churn prediction (issue 20): replay with prediction on against off, seven pairs, the
 # median ratio; `lifecycle fit` over the same file against replay of it, three pairs.
@@ -80,6 +82,24 @@ fit_s, replay_s = fits[len(fits) // 2]
 report = json.load(open(sys.argv[4]))
 print(f"fit: {lines} events, {report['customers']} customers fitted in {fit_s:.2f} s; replay of the same file "
       f"{replay_s:.2f} s; ratio (replay time / fit time) {replay_s / fit_s:.2f}; median of {len(fits)} pairs")
+PY
+
+# 2c. Issue 22: replay with holdouts, the frequency cap and backfill on
+# (samples/voc-holdout.toml) against off, seven pairs, the median ratio.
+: > "$work/holdout-pairs.txt"
+for _ in 1 2 3 4 5 6 7; do
+  for config in config/default.toml samples/voc-holdout.toml; do
+    /usr/bin/time -f "%e" -o "$work/t.txt" target/release/lifecycle replay --input "$input" \
+      --output /dev/null --as-of 2026-01-01T00:00:00Z --config "$config" 2>/dev/null
+    printf '%s ' "$(cat "$work/t.txt")" >> "$work/holdout-pairs.txt"
+  done
+  echo >> "$work/holdout-pairs.txt"
+done
+python3 - "$work/holdout-pairs.txt" <<'PY' | tee -a "$log"
+import sys
+pairs = sorted(float(off) / float(on) for off, on in (r.split() for r in open(sys.argv[1])))
+print(f"holdouts: replay with holdouts, cap and backfill on at {pairs[len(pairs) // 2]:.2f} of its speed off "
+      f"(target >= 0.9); median of {len(pairs)} pairs, ratios " + " ".join(f"{p:.2f}" for p in pairs))
 PY
 
 # 3-4. Kafka: service vs pipe, latency at half rate, restore vs plain consumer.

@@ -51,6 +51,14 @@ m = find(r"memory with prediction: peak RSS ([\d.]+) MiB at 100k customers, ([\d
 if m:
     rows.append(("Memory per customer, prediction on", f"{m[2]:.0f} bytes", f"RSS {m[0]} MiB at 100k, {m[1]} MiB at 1M",
                  "-", "<= 400 bytes", verdict(m[2] <= 400)))
+m = find(r"memory with holdouts and the cap: peak RSS ([\d.]+) MiB at 100k customers, ([\d.]+) MiB at 1M: (\d+) bytes per customer")
+if m:
+    rows.append(("Memory per customer, holdouts, cap and backfill on", f"{m[2]:.0f} bytes", f"RSS {m[0]} MiB at 100k, {m[1]} MiB at 1M",
+                 "-", "<= 400 bytes", verdict(m[2] <= 400)))
+ho = find(r"holdouts: replay with holdouts, cap and backfill on at ([\d.]+) of its speed off")
+if ho:
+    rows.append(("Replay, holdouts, cap and backfill on vs off", "the replay file, `samples/voc-holdout.toml`",
+                 "the same file, all off", f"{ho[0]:.2f}", ">= 0.9", verdict(ho[0] >= 0.9)))
 pr = find(r"prediction: replay with prediction on at ([\d.]+) of its speed off")
 if pr:
     rows.append(("Replay, prediction on vs off", "the replay file, `samples/prediction.toml`",
