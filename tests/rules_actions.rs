@@ -1430,3 +1430,21 @@ fn backfilled_actions_are_planned_and_counted_but_not_sent() {
     );
     check.finish();
 }
+
+/// SPEC 3, backfill's boundary: "an action whose `at` is earlier" than `send_from` is held
+/// back; one at `send_from` itself is sent.
+#[test]
+fn backfill_holds_back_only_actions_dated_before_send_from() {
+    let send_from = d(10);
+    let cases = [
+        (ts(9, 86_399, 999_999_999), 1, 0, "a nanosecond before"),
+        (d(10), 0, 1, "at send_from"),
+        (ts(10, 0, 1), 0, 1, "a nanosecond after"),
+    ];
+    let config = format!("[actions]\nsend_from = \"{send_from}\"\n");
+    for (at, backfilled, sent, what) in cases {
+        let out = replay_with(&jsonl(&[lead("e1", "c1", &at)]), None, Some(&config));
+        assert_eq!(out.suppressed("backfill"), backfilled, "{what}");
+        assert_eq!(out.actions().len(), sent, "{what}");
+    }
+}
