@@ -6,7 +6,8 @@
 
 use std::fmt;
 
-use crate::domain::holdout::{Group, Uplift};
+use crate::domain::holdout::Group;
+use crate::domain::uplift::Uplift;
 use crate::domain::{ActionKind, EventType, Outcome, Record, RejectReason, Rejection, Suppression};
 
 /// Where an edge counts what happened.

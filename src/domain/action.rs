@@ -382,6 +382,63 @@ impl fmt::Display for ActionReason {
     }
 }
 
+/// Which side of an experiment an action is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    /// Sent.
+    Treated,
+    /// Held out: recorded, not sent.
+    Control,
+}
+
+impl Group {
+    pub const ALL: [Group; 2] = [Group::Treated, Group::Control];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::Treated => "treated",
+            Group::Control => "control",
+        }
+    }
+}
+
+/// A set of action kinds, one bit per kind at its place in [`ActionKind::ALL`] (state
+/// records store it by kind codes, `customer_bytes`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KindSet(u16);
+
+impl KindSet {
+    pub const EMPTY: KindSet = KindSet(0);
+
+    pub fn contains(self, kind: ActionKind) -> bool {
+        self.0 & bit(kind) != 0
+    }
+
+    pub fn with(self, kind: ActionKind) -> KindSet {
+        KindSet(self.0 | bit(kind))
+    }
+
+    pub fn without(self, kind: ActionKind) -> KindSet {
+        KindSet(self.0 & !bit(kind))
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = ActionKind> {
+        ActionKind::ALL
+            .into_iter()
+            .filter(move |k| self.contains(*k))
+    }
+}
+
+fn bit(kind: ActionKind) -> u16 {
+    const { assert!(ActionKind::ALL.len() <= 16) };
+    1 << (kind as u16)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,10 +7,10 @@ use std::fmt;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
+use super::action::KindSet;
 pub use super::action::TimerKind;
 use super::action::{ActionKind, Reason};
 use super::event::{EventType, NeedLevel};
-use super::holdout::KindSet;
 use super::rules::Rules;
 use super::time::Timestamp;
 use crate::predict::Tally;
@@ -310,7 +310,7 @@ pub struct Customer {
     #[serde(default)]
     pub entered_by: Option<CompactString>,
     /// Holdouts (SPEC 10): the kinds whose last sent or held-out action's conversion window
-    /// is open, no conversion counted in it yet (`holdout::on_conversion`).
+    /// is open, no conversion counted in it yet (`uplift::on_conversion`).
     #[serde(default)]
     pub uplift_open: KindSet,
 }

@@ -35,9 +35,9 @@
 //! bytes of every format that shipped.
 
 use super::action::ActionKind;
+use super::action::KindSet;
 use super::customer::{CapTimes, Customer, LastSent, RECENT_IDS, RecentIds, Stage};
 use super::event::{EventType, NeedLevel};
-use super::holdout::KindSet;
 
 mod entered;
 use super::time::Timestamp;

@@ -9,7 +9,6 @@ use super::changes::Changes;
 use super::customer::{Customer, Stage, event_id_hash};
 use super::event::{Event, Payload};
 use super::explain::Why;
-use super::holdout::on_conversion;
 use super::planner::{PlannedActions, emit, entry_planned, event_actions, risk_planned};
 use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
 use super::rules::Rules;
@@ -20,6 +19,7 @@ use super::steps::{
 use super::store::{Slot, Store};
 pub use super::store::{customer_hash, customer_hash_bytes};
 use super::time::Timestamp;
+use super::uplift::on_conversion;
 
 /// The two hashes applying an event needs: of its customer id (the store's index) and of its
 /// event id (the duplicate check).

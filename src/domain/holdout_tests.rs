@@ -27,26 +27,3 @@ fn kinds_without_a_holdout_have_no_group() {
     assert_eq!(holdout.group("c-1", ActionKind::RetentionOffer), None);
     assert!(holdout.group("c-1", ActionKind::ChurnRisk).is_some());
 }
-
-#[test]
-fn uplift_is_the_treated_rate_less_the_control_rate() {
-    let mut uplift = Uplift::default();
-    let kind = ActionKind::RetentionOffer;
-    uplift.counts[kind as usize][Group::Treated as usize] = GroupCounts {
-        actions: 200,
-        conversions: 50,
-    };
-    uplift.counts[kind as usize][Group::Control as usize] = GroupCounts {
-        actions: 20,
-        conversions: 3,
-    };
-    let report = uplift.report();
-    let k = &report[&kind];
-    assert_eq!(k.treated.conversion_rate, Some(0.25));
-    assert_eq!(k.control.conversion_rate, Some(0.15));
-    assert!((k.uplift.unwrap() - 0.10).abs() < 1e-12);
-    assert_eq!(report.len(), 1, "kinds without actions are left out");
-    let mut twice = uplift.clone();
-    twice.merge(&uplift);
-    assert_eq!(twice.get(kind, Group::Control).actions, 40);
-}

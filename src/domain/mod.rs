@@ -27,6 +27,7 @@ mod steps;
 pub mod store;
 pub mod time;
 pub mod timers;
+pub mod uplift;
 pub mod voc;
 
 pub use action::{ActionKind, Category, Reason, Suppression};

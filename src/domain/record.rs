@@ -5,11 +5,11 @@ use compact_str::CompactString;
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
+use super::action::Group;
 use super::action::{ActionKind, ActionReason, Category, Reason, Suppression};
 use super::customer::Stage;
 use super::event::{EventType, NeedLevel, Severity};
 use super::explain::{Explain, Why};
-use super::holdout::Group;
 use super::kano::KanoClass;
 use super::time::Timestamp;
 

@@ -75,7 +75,7 @@ pub fn write_action(a: &Action, out: &mut Vec<u8>) {
     out.push(b'"');
     out.extend_from_slice(br#","facts":"#);
     facts(&a.facts, out);
-    if a.group == Some(super::holdout::Group::Control) {
+    if a.group == Some(super::action::Group::Control) {
         out.extend_from_slice(br#","held_out":true"#);
     }
     out.push(b'}');

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::action::ActionKind;
 use super::customer::Stage;
 use super::event::{KanoAnswer, Payload};
-use super::holdout::{KindUplift, Uplift};
 use super::kano::{KanoClass, KanoTally, classify};
+use super::uplift::{KindUplift, Uplift};
 
 /// The bucket of the features past the first `max_features` (a feature literally named
 /// `other` shares it).

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::domain::holdout::{Group, Uplift};
+use crate::domain::holdout::Group;
+use crate::domain::uplift::Uplift;
 use crate::domain::voc::{Voc, category, letter};
 use crate::domain::{ActionKind, Category, Outcome, RejectReason, Stage, Suppression};
 use crate::tally::Counts;

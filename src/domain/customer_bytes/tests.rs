@@ -30,7 +30,7 @@ fn customer() -> Customer {
     c.risk_fired = true;
     c.entered = Some(Entered::ChurnSignal(EventType::SubscriptionCancelled));
     c.entered_by = Some("e-ü-9".into());
-    c.uplift_open = crate::domain::holdout::KindSet::EMPTY
+    c.uplift_open = crate::domain::action::KindSet::EMPTY
         .with(ActionKind::ChurnRisk)
         .with(ActionKind::NurtureLead);
     c
@@ -57,7 +57,7 @@ fn every_shortened_or_lengthened_record_is_refused() {
     // the same customer without its entering transition.
     let mut before = customer();
     (before.entered, before.entered_by) = (None, None);
-    before.uplift_open = crate::domain::holdout::KindSet::EMPTY;
+    before.uplift_open = crate::domain::action::KindSet::EMPTY;
     let id_end = bytes(&before).len();
     assert_eq!(Customer::read_bytes(&b[..id_end]), Ok(before));
     for len in (0..b.len()).filter(|&len| len != id_end) {

@@ -7,8 +7,8 @@ use super::super::queries::{
     CustomerAnswer, CustomerQuery, PartitionStatus, Query, QueryInbox, Status,
 };
 use super::{Partition, Processor, Settings};
-use crate::domain::holdout::Uplift;
 use crate::domain::inspect::{Position, customer_view};
+use crate::domain::uplift::Uplift;
 use crate::domain::voc::Voc;
 
 /// What answers need of the processor, borrowed apart from its commit protocol, so that the

@@ -24,7 +24,7 @@ pub use super::error::ProcessError;
 use super::queries::QueryInbox;
 use super::sink::Sink;
 use crate::config::{ClockSource, Guarantee, KeyMismatch, Topics};
-use crate::domain::holdout::Uplift;
+use crate::domain::uplift::Uplift;
 use crate::domain::voc::Voc;
 use crate::domain::{
     Engine, Event, EventHashes, Payload, Record, Rejection, Rules, Timestamp, decode,
