@@ -12,6 +12,10 @@ echo "== Python's jsonschema, the reference validator of tests/cli_inspect.rs"
 python3 -c 'import jsonschema, rfc3339_validator' 2>/dev/null ||
   python3 -m pip install --user --quiet jsonschema rfc3339-validator
 
+echo "== @asyncapi/parser, the reference validator of docs/asyncapi.yaml (tools/asyncapi)"
+[ -d tools/asyncapi/node_modules/@asyncapi/parser ] ||
+  (cd tools/asyncapi && npm ci --no-audit --no-fund --loglevel=error)
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -27,10 +31,32 @@ cargo build --all-targets --locked
 echo "== deployment files and alert rules (installs promtool when missing)"
 LIFECYCLE_BIN=target/debug/lifecycle scripts/check-deploy.sh
 
+echo "== the AsyncAPI document and the JSON Schemas (SPEC 11)"
+node tools/asyncapi/validate.mjs docs/asyncapi.yaml
+# The validator can fail: a document whose payload reference does not resolve is refused.
+broken=docs/.asyncapi-self-check.yaml
+sed 's#./schemas/action.schema.json#./schemas/no-such.schema.json#' docs/asyncapi.yaml > "$broken"
+if node tools/asyncapi/validate.mjs "$broken" > /dev/null 2>&1; then
+  rm -f "$broken"; echo "the AsyncAPI validator accepted a broken document" >&2; exit 1
+fi
+rm -f "$broken"
+
 echo "== cargo test (examples and benches are built above and hold no tests)"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
+rm -rf target/tmp/produced-records
 cargo test --lib --bins --tests --locked 2>&1 | tee "$results"
+
+echo "== every record the tests produced against docs/schemas (Python's jsonschema)"
+python3 scripts/validate-records.py target/tmp/produced-records
+# The check can fail: a record without its schema_version is refused.
+bad=$(mktemp -d)
+printf '%s\n' '{"type":"transition","customer_id":"c","from":null,"to":"prospect","reason":"first_seen","at":"2025-01-01T00:00:00Z","event_id":"e","seq":1,"explain":"x","facts":{}}' \
+  > "$bad/self-check.records.jsonl"
+if python3 scripts/validate-records.py "$bad" > /dev/null 2>&1; then
+  rm -rf "$bad"; echo "the record check accepted a record without schema_version" >&2; exit 1
+fi
+rm -rf "$bad"
 
 echo "== the README quick start: replay the bundled sample"
 cargo run --quiet --locked -- replay --input samples/crm-events.jsonl \

@@ -76,6 +76,7 @@ pub mod memory;
 pub mod metrics;
 pub mod predict;
 pub mod replay;
+pub mod schemas;
 pub mod shutdown;
 pub mod tally;
 pub mod voc_command;

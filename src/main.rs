@@ -107,6 +107,13 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Write the JSON Schemas of the input event, the output records, the dead-letter headers
+    /// and the per-customer answer (SPEC 11) into a directory, as docs/schemas/ has them.
+    Schemas {
+        /// The directory (created if needed); each file is overwritten.
+        #[arg(long, default_value = "docs/schemas")]
+        output_dir: PathBuf,
+    },
     /// The voice of the customer (SPEC 10) after a replay: per feature the KANO class counts,
     /// Better, Worse and category; per stage the NPS answers and mean satisfaction; as one
     /// JSON object.
@@ -228,6 +235,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::from(e.exit_code()))
                 }
             }
+        }
+        Command::Schemas { output_dir } => {
+            std::fs::create_dir_all(&output_dir)?;
+            for (name, text) in lifecycle::schemas::documents() {
+                let path = output_dir.join(name);
+                std::fs::write(&path, text)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Voc {
             input,

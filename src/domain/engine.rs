@@ -11,6 +11,7 @@ use super::event::{Event, Payload};
 use super::explain::Why;
 use super::planner::{PlannedActions, emit, entry_planned, event_actions, risk_planned};
 use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
+use super::record_schema::SchemaVersion;
 use super::rules::Rules;
 use super::steps::{
     NetChange, Steps, note_entry, set_stage, timer_move, transition_record, update_counters,
@@ -472,6 +473,7 @@ impl Engine {
             seq: customer.seq + 1,
             explain: Why::Erased,
             facts: Facts::default(),
+            schema_version: SchemaVersion,
         }));
     }
 

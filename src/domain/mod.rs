@@ -21,6 +21,7 @@ mod prefetch;
 pub use prefetch::prefetch;
 pub mod record;
 mod record_json;
+pub mod record_schema;
 pub mod rules;
 mod slab;
 mod steps;

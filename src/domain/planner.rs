@@ -7,6 +7,7 @@ use super::event::{EventType, Payload, Severity};
 use super::explain::{Explain, Why};
 use super::kano::{KanoClass, classify};
 use super::record::{Action, Facts, Record, RecordSink, RecordType, Rfc3339};
+use super::record_schema::SchemaVersion;
 use super::rules::Rules;
 use super::time::Timestamp;
 use smallvec::SmallVec;
@@ -223,6 +224,7 @@ pub fn emit(
             explain: p.explain,
             facts,
             group,
+            schema_version: SchemaVersion,
         }));
     }
 }

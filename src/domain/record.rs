@@ -11,7 +11,9 @@ use super::customer::Stage;
 use super::event::{EventType, NeedLevel, Severity};
 use super::explain::{Explain, Why};
 use super::kano::KanoClass;
+use super::record_schema::{self, SchemaVersion};
 use super::time::Timestamp;
+use schemars::JsonSchema;
 
 /// Serializes a [`Timestamp`] as RFC 3339 UTC text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +42,11 @@ fn display_some<T: std::fmt::Display, S: Serializer>(
 /// The facts a decision rested on; only the relevant ones are present in a record. Names
 /// are kept as their enums (a byte each), not as `&str` (sixteen): records are moved a few
 /// times on the engine thread and read on the encoding thread, so their size costs time.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, JsonSchema)]
+#[schemars(
+    deny_unknown_fields,
+    description = "The facts the decision rested on: only those of its rule are present."
+)]
 pub struct Facts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purchase_count: Option<u32>,
@@ -73,6 +79,7 @@ pub struct Facts {
         skip_serializing_if = "Option::is_none",
         serialize_with = "display_some"
     )]
+    #[schemars(schema_with = "record_schema::severity")]
     pub severity: Option<Severity>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nps: Option<u8>,
@@ -82,6 +89,7 @@ pub struct Facts {
         skip_serializing_if = "Option::is_none",
         serialize_with = "display_some"
     )]
+    #[schemars(schema_with = "record_schema::kano_class")]
     pub kano_class: Option<KanoClass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub milestone: Option<u32>,
@@ -94,43 +102,75 @@ pub struct Facts {
     pub at_risk_below: Option<f64>,
     /// P(alive) at the record's `at`, when prediction is on (SPEC 8).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub p_alive: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(
+    title = "Transition",
+    deny_unknown_fields,
+    description = "A stage transition (SPEC 4), on the transitions topic and in replay's output, keyed by customer_id."
+)]
 pub struct Transition {
     #[serde(rename = "type")]
+    #[schemars(schema_with = "record_schema::transition_tag")]
     pub record_type: RecordType,
+    #[schemars(with = "String")]
     pub customer_id: CompactString,
+    /// The stage before; null for the first transition (`first_seen`).
     pub from: Option<Stage>,
+    /// The stage after; null for an erasure.
     pub to: Option<Stage>,
     #[serde(serialize_with = "display")]
+    #[schemars(schema_with = "record_schema::reason")]
     pub reason: Reason,
     pub at: Rfc3339,
+    /// The event that caused it; null for a timer's transition.
+    #[schemars(with = "Option<String>")]
     pub event_id: Option<CompactString>,
+    /// This customer's transitions, counted from 1.
+    #[schemars(range(min = 1))]
     pub seq: u32,
     /// One sentence on why, for people.
+    #[schemars(with = "String")]
     pub explain: Why,
     pub facts: Facts,
+    pub schema_version: SchemaVersion,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(
+    title = "Action",
+    deny_unknown_fields,
+    description = "An action for marketing automation (SPEC 3, 4), on its category's topic (a held-out one on the holdout topic) and in replay's output, keyed by customer_id."
+)]
 pub struct Action {
     #[serde(rename = "type")]
+    #[schemars(schema_with = "record_schema::action_tag")]
     pub record_type: RecordType,
+    #[schemars(schema_with = "record_schema::action_id")]
     pub action_id: Uuid,
     pub kind: ActionKind,
     #[serde(serialize_with = "display")]
+    #[schemars(schema_with = "record_schema::category")]
     pub category: Category,
+    #[schemars(with = "String")]
     pub customer_id: CompactString,
+    /// The customer's stage after the input that planned it.
     pub stage: Stage,
     #[serde(serialize_with = "display")]
+    #[schemars(schema_with = "record_schema::action_reason")]
     pub reason: ActionReason,
     pub at: Rfc3339,
+    /// The event that planned it; null for an action planned by a timer.
+    #[schemars(with = "Option<String>")]
     pub cause_event_id: Option<CompactString>,
     /// The highest need level served so far, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub need_level: Option<NeedLevel>,
+    /// One sentence on why, for people.
+    #[schemars(with = "String")]
     pub explain: Explain,
     pub facts: Facts,
     /// Its side of a holdout experiment (SPEC 10), when its kind has one: written as
@@ -141,7 +181,9 @@ pub struct Action {
         skip_serializing_if = "not_control",
         serialize_with = "held_out"
     )]
+    #[schemars(schema_with = "record_schema::held_out")]
     pub group: Option<Group>,
+    pub schema_version: SchemaVersion,
 }
 
 fn not_control(group: &Option<Group>) -> bool {

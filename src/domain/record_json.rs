@@ -20,6 +20,9 @@ impl Record {
     }
 }
 
+/// The last field of every record (SPEC 11), `record_schema::SCHEMA_VERSION`.
+const SCHEMA_VERSION_FIELD: &[u8] = br#","schema_version":1"#;
+
 /// Appends `{"type":"transition",...}` without the line feed.
 pub fn write_transition(t: &Transition, out: &mut Vec<u8>) {
     out.extend_from_slice(br#"{"type":"transition","customer_id":"#);
@@ -41,6 +44,7 @@ pub fn write_transition(t: &Transition, out: &mut Vec<u8>) {
     out.push(b'"');
     out.extend_from_slice(br#","facts":"#);
     facts(&t.facts, out);
+    out.extend_from_slice(SCHEMA_VERSION_FIELD);
     out.push(b'}');
 }
 
@@ -78,6 +82,7 @@ pub fn write_action(a: &Action, out: &mut Vec<u8>) {
     if a.group == Some(super::action::Group::Control) {
         out.extend_from_slice(br#","held_out":true"#);
     }
+    out.extend_from_slice(SCHEMA_VERSION_FIELD);
     out.push(b'}');
 }
 

@@ -7,6 +7,7 @@ use super::customer::{Customer, Stage, Timer, TimerKind};
 use super::event::{Event, EventType, Payload};
 use super::explain::Why;
 use super::record::{Facts, Record, RecordSink, RecordType, Rfc3339, Transition};
+use super::record_schema::SchemaVersion;
 use super::rules::Rules;
 use super::time::Timestamp;
 use compact_str::CompactString;
@@ -278,6 +279,7 @@ pub(super) fn transition_record(
         seq: c.seq,
         explain,
         facts,
+        schema_version: SchemaVersion,
     })
 }
 

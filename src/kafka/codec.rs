@@ -75,7 +75,7 @@ pub fn dead_letter_headers(
 ) -> OwnedHeaders {
     let partition = partition.to_string();
     let offset = offset.to_string();
-    let mut headers = OwnedHeaders::new_with_capacity(7 + original.map_or(0, |h| h.count()));
+    let mut headers = OwnedHeaders::new_with_capacity(8 + original.map_or(0, |h| h.count()));
     for h in original.into_iter().flat_map(|h| h.iter()) {
         headers = headers.insert(h);
     }
@@ -95,6 +95,10 @@ pub fn dead_letter_headers(
         .insert(Header {
             key: "reason",
             value: Some(rejection.reason.as_str()),
+        })
+        .insert(Header {
+            key: "schema_version",
+            value: Some("1"),
         })
         .insert(Header {
             key: "detail",

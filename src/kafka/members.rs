@@ -15,7 +15,11 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 /// The value of a members record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(
+    title = "Member",
+    description = "Who owns an input partition (SPEC 9), on the compacted members topic, keyed by the partition number in decimal; written by the owner on each assignment and release."
+)]
 pub struct MemberRecord {
     pub partition: i32,
     /// The owner's `http.advertised_url`.

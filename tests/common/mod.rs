@@ -16,6 +16,9 @@ use lifecycle::domain::{Outcome, RejectReason, Stage, Suppression, Timestamp};
 use lifecycle::replay::{ReplayOptions, Summary, replay};
 use serde_json::Value;
 
+#[path = "../produced/mod.rs"]
+mod produced;
+
 /// The system time of every test run (for the `future_timestamp` rule).
 pub const NOW: &str = "2026-06-01T00:00:00Z";
 
@@ -64,6 +67,7 @@ pub fn replay_bytes(input: &[u8], as_of: Option<&str>, config_toml: Option<&str>
         replay(&mut Cursor::new(input), &mut output, Some(sink), &options)
             .expect("replay into memory cannot fail on I/O")
     };
+    produced::records(output.split(|b| *b == b'\n'));
     Output {
         records: parse_json_lines(&output, "output"),
         rejects: parse_json_lines(&rejects, "rejects"),

@@ -561,7 +561,29 @@ pub fn read_all_from(bootstrap: &str, topics: &[&str]) -> Vec<Consumed> {
             }
         }
     }
+    keep_for_the_schema_check(&out);
     out
+}
+
+/// Output records and dead letters, for `scripts/validate-records.py` (see `produced`).
+fn keep_for_the_schema_check(consumed: &[Consumed]) {
+    let is_record = |m: &&Consumed| {
+        m.payload.as_deref().is_some_and(|p| {
+            p.starts_with(br#"{"type":"transition""#) || p.starts_with(br#"{"type":"action""#)
+        })
+    };
+    produced::records(
+        consumed
+            .iter()
+            .filter(is_record)
+            .filter_map(|m| m.payload.as_deref()),
+    );
+    produced::dead_letter_headers(
+        consumed
+            .iter()
+            .filter(|m| m.headers.contains_key("source_offset") && m.headers.contains_key("reason"))
+            .map(|m| &m.headers),
+    );
 }
 
 /// The committed offsets of `group` on `topic` sum to the topic's total high watermark.
@@ -623,6 +645,8 @@ pub fn write_lines(path: &Path, lines: &[String]) {
 }
 
 pub mod compare;
+#[path = "../produced/mod.rs"]
+pub mod produced;
 
 // ---------------------------------------------------------------------------------------
 // Wall-clock, signal and metric helpers (tests/kafka_wall_clock.rs, kafka_shutdown.rs,
