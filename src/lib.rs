@@ -64,6 +64,7 @@
 //! `docs/decisions.md` ("Architecture") has the module map and why the seams are there.
 
 pub mod app;
+pub mod cloudevents;
 pub mod config;
 pub mod domain;
 pub mod fit_command;

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub use crate::cloudevents::{CloudEventsConfig, OutputConfig};
 use crate::domain::event::{EventSet, EventType};
 pub use crate::domain::holdout::HoldoutConfig;
 use crate::domain::prediction::Prediction;
@@ -29,6 +30,8 @@ pub struct Config {
     pub prediction: PredictionConfig,
     pub voc: VocConfig,
     pub holdout: HoldoutConfig,
+    pub cloudevents: CloudEventsConfig,
+    pub output: OutputConfig,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -147,7 +150,7 @@ pub const RESERVED_LIBRDKAFKA: &[&str] = &[
 ];
 
 /// Tables whose keys are free (not checked against the defaults).
-const OPEN_TABLES: &[&str] = &["kafka.librdkafka"];
+const OPEN_TABLES: &[&str] = &["kafka.librdkafka", "cloudevents.types"];
 
 /// Numbers that have no default and are unset unless given (`config/default.toml` shows them
 /// commented out): the prediction's parameters.
@@ -338,6 +341,8 @@ impl Config {
         problems.extend(self.prediction.problems());
         problems.extend(self.voc.problems());
         problems.extend(self.holdout.problems());
+        problems.extend(self.cloudevents.problems());
+        problems.extend(self.output.problems());
         let k = &self.kafka;
         if k.brokers.trim().is_empty() {
             problems.push("kafka.brokers: must name at least one broker".into());

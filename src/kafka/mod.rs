@@ -23,6 +23,7 @@ pub mod backoff;
 pub mod changelog;
 pub mod changelog_apply;
 pub mod client;
+pub mod cloudevents_in;
 pub mod codec;
 pub mod commit;
 pub mod consumer_batches;

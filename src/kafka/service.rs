@@ -296,6 +296,11 @@ fn run_clients(
         key_mismatch: k.key_mismatch,
         advertised_url: config.http.advertised(),
         voc_max_features: config.voc.max_features,
+        cloudevents: config.cloudevents.clone(),
+        cloudevents_source: config
+            .output
+            .cloudevents
+            .then(|| config.output.cloudevents_source.clone()),
     };
     let producer = make_producer(config)?;
     telemetry.health.set_producer_ok(true);

@@ -42,11 +42,27 @@ pub fn nisshi() -> PathBuf {
     panic!("{INSTALL_HINT}");
 }
 
+/// A loopback port for a service's HTTP server, free when asked, below Linux's ephemeral
+/// range (32768-60999), where the kernel picks the local ports of outgoing connections: a
+/// port taken from that range (`bind(0)`) could be given to one of the many client
+/// connections the tests open before the service binds it ("Address already in use" seen
+/// in kafka_fencing). Never the same port twice in one test process.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let seed = std::process::id() as usize * 7919;
+    for i in 0..12_000usize {
+        let port = 20_000 + ((seed + i * 104_729) % 12_000) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no free loopback port in 20000-31999");
 }
 
 /// Waits for `cond`, polling, up to `limit`; panics with `what` if it never holds.

@@ -55,6 +55,10 @@ pub struct Settings {
     pub advertised_url: String,
     /// How many features the voice-of-the-customer counts keep by name.
     pub voc_max_features: usize,
+    /// How CloudEvents on the input map to events (SPEC 11).
+    pub cloudevents: crate::cloudevents::CloudEventsConfig,
+    /// `ce_source` of the outputs' CloudEvents headers, when `output.cloudevents` is on.
+    pub cloudevents_source: Option<String>,
 }
 
 /// Counters of this instance, for the run's report (the outcomes themselves are counted in
@@ -282,11 +286,22 @@ impl Processor {
         }
         self.commit
             .ensure_member(consumer, &self.settings.topics.input)?;
+        // CloudEvents first become the plain events they stand for (SPEC 11).
+        let translated: Vec<Option<Result<String, Rejection>>> = msgs
+            .iter()
+            .map(|m| super::cloudevents_in::plain_event(m, &self.settings.cloudevents))
+            .collect();
         // Decoded once, with the hashes the engine's prefetch and lookups both use.
         let decoded: Vec<(&BorrowedMessage<'_>, Decoded<'_>)> = msgs
             .iter()
-            .map(|m| {
-                let event = decode(m.payload().unwrap_or_default(), now).map(|e| {
+            .zip(&translated)
+            .map(|(m, translated)| {
+                let bytes = match translated {
+                    None => Ok(m.payload().unwrap_or_default()),
+                    Some(Ok(text)) => Ok(text.as_bytes()),
+                    Some(Err(rejection)) => Err(rejection.clone()),
+                };
+                let event = bytes.and_then(|b| decode(b, now)).map(|e| {
                     let hashes = EventHashes::of(&e);
                     (e, hashes)
                 });

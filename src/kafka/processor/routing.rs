@@ -2,7 +2,7 @@
 //! input to the dead letters, and events under the wrong key back to the input.
 
 use rdkafka::Message;
-use rdkafka::message::BorrowedMessage;
+use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 
 use super::super::codec::{append_record, dead_letter_headers, dead_letter_value};
 use super::super::outbox::Envelope;
@@ -11,6 +11,19 @@ use super::Processor;
 use crate::config::KeyMismatch;
 use crate::domain::{Event, Outcome, RejectReason, Rejection, Timestamp};
 use crate::tally;
+
+/// The binary-mode CloudEvents headers of an output record (`output.cloudevents`).
+fn cloudevents_headers(record: &crate::domain::Record, source: &str) -> Option<OwnedHeaders> {
+    let pairs = crate::cloudevents::output_headers(record, source)?;
+    let mut headers = OwnedHeaders::new_with_capacity(pairs.len());
+    for (key, value) in &pairs {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value.as_str()),
+        });
+    }
+    Some(headers)
+}
 
 /// An envelope of the current batch (the protocol sets the batch).
 fn envelope<'a>(topic: Output, key: Option<&'a [u8]>, now: Timestamp) -> Envelope<'a> {
@@ -35,8 +48,12 @@ impl Processor {
                 continue;
             };
             let customer = record.customer_id().unwrap_or_default();
+            let mut envelope = envelope(topic, Some(customer.as_bytes()), now);
+            if let Some(source) = &self.settings.cloudevents_source {
+                envelope.headers = cloudevents_headers(&record, source);
+            }
             self.commit.stage(
-                envelope(topic, Some(customer.as_bytes()), now),
+                envelope,
                 Some(|buf: &mut Vec<u8>| append_record(&record, buf)),
             );
             self.stats.records_sent += 1;
