@@ -93,7 +93,16 @@ pub fn run_with(
         let _ = stopped.await;
     }));
     tracing::info!(address = %config.http.address, "serving /metrics, /healthz, /readyz, /v1/status");
+    let (stop_webhooks, webhooks_stopped) = tokio::sync::oneshot::channel::<()>();
+    let webhooks = start_webhooks(config, telemetry, &runtime, async {
+        let _ = webhooks_stopped.await;
+    })?;
     let result = service::run(config, shutdown, telemetry, &inbox);
+    let _ = stop_webhooks.send(());
+    if let Some((server, webhooks)) = webhooks {
+        let _ = runtime.block_on(server);
+        webhooks.flush();
+    }
     let _ = stop_http.send(());
     let _ = runtime.block_on(server);
     stop_reader.store(true, Ordering::Relaxed);
@@ -101,6 +110,31 @@ pub fn run_with(
     let report = result?;
     tracing::info!(?report, "stopped");
     Ok(report)
+}
+
+/// The webhook listener (SPEC 11), when `webhooks.address` is set.
+type WebhookServer = (
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    crate::webhooks::Webhooks,
+);
+
+fn start_webhooks(
+    config: &Config,
+    telemetry: &Telemetry,
+    runtime: &tokio::runtime::Runtime,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Option<WebhookServer>> {
+    let address = &config.webhooks.address;
+    if address.is_empty() {
+        return Ok(None);
+    }
+    let webhooks = crate::webhooks::Webhooks::new(config, &telemetry.metrics)?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(address))
+        .with_context(|| format!("cannot listen on webhooks.address {address}"))?;
+    let server = runtime.spawn(crate::webhooks::serve(listener, webhooks.clone(), shutdown));
+    tracing::info!(address = %address, "serving POST /webhooks/{{source}}");
+    Ok(Some((server, webhooks)))
 }
 
 /// `lifecycle replay`: the engine over `input` (a path or `-`), records to `output`.

@@ -81,3 +81,4 @@ pub mod schemas;
 pub mod shutdown;
 pub mod tally;
 pub mod voc_command;
+pub mod webhooks;

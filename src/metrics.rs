@@ -279,6 +279,11 @@ impl Metrics {
         metrics
     }
 
+    /// Registers a collector of another part (the webhooks') on this registry.
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        let _ = self.registry.register(collector);
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();

@@ -15,6 +15,7 @@ use crate::domain::rules::Rules;
 use crate::domain::time::{Span, Timestamp};
 pub use crate::domain::voc::VocConfig;
 pub use crate::predict::PredictionConfig;
+pub use crate::webhooks::WebhooksConfig;
 
 /// The documented defaults, also the list of valid keys.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -32,6 +33,7 @@ pub struct Config {
     pub holdout: HoldoutConfig,
     pub cloudevents: CloudEventsConfig,
     pub output: OutputConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -150,7 +152,14 @@ pub const RESERVED_LIBRDKAFKA: &[&str] = &[
 ];
 
 /// Tables whose keys are free (not checked against the defaults).
-const OPEN_TABLES: &[&str] = &["kafka.librdkafka", "cloudevents.types"];
+const OPEN_TABLES: &[&str] = &[
+    "kafka.librdkafka",
+    "cloudevents.types",
+    crate::webhooks::config::OPEN_TABLES[0],
+    crate::webhooks::config::OPEN_TABLES[1],
+    crate::webhooks::config::OPEN_TABLES[2],
+    crate::webhooks::config::OPEN_TABLES[3],
+];
 
 /// Numbers that have no default and are unset unless given (`config/default.toml` shows them
 /// commented out): the prediction's parameters.
@@ -343,6 +352,7 @@ impl Config {
         problems.extend(self.holdout.problems());
         problems.extend(self.cloudevents.problems());
         problems.extend(self.output.problems());
+        problems.extend(self.webhooks.problems());
         let k = &self.kafka;
         if k.brokers.trim().is_empty() {
             problems.push("kafka.brokers: must name at least one broker".into());

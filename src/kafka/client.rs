@@ -231,7 +231,7 @@ fn creation_reason(text: &str) -> String {
 }
 
 /// Resolves `env:NAME` and `file:PATH` values, so secrets need not sit in config files.
-fn resolve(key: &str, value: &str) -> Result<String, SettingError> {
+pub(crate) fn resolve(key: &str, value: &str) -> Result<String, SettingError> {
     if let Some(var) = value.strip_prefix("env:") {
         return std::env::var(var).map_err(|e| match e {
             std::env::VarError::NotPresent => SettingError::MissingEnv {

@@ -47,7 +47,7 @@ pub fn nisshi() -> PathBuf {
 /// port taken from that range (`bind(0)`) could be given to one of the many client
 /// connections the tests open before the service binds it ("Address already in use" seen
 /// in kafka_fencing). Never the same port twice in one test process.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     use std::sync::Mutex;
     static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
@@ -881,16 +881,33 @@ impl HttpResponse {
 /// `method path` on 127.0.0.1:`port` (HTTP/1.1, one request per connection), or None when
 /// nothing answers.
 pub fn http_request(port: u16, method: &str, path: &str) -> Option<HttpResponse> {
+    http_send(port, method, path, &[], b"")
+}
+
+/// `method path` with these headers and body; `None` if nothing answers.
+pub fn http_send(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<HttpResponse> {
     use std::io::Read;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(30)))
         .ok()?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    // A server may answer (413) before reading the whole body, and close.
+    let _ = stream.write_all(body);
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let (head, body) = response.split_once("\r\n\r\n")?;
