@@ -15,7 +15,7 @@ use crate::domain::rules::Rules;
 use crate::domain::time::{Span, Timestamp};
 pub use crate::domain::voc::VocConfig;
 pub use crate::predict::PredictionConfig;
-pub use crate::webhooks::WebhooksConfig;
+pub use crate::webhooks::config::WebhooksConfig;
 
 /// The documented defaults, also the list of valid keys.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
