@@ -113,6 +113,11 @@ target/release/examples/bench_kafka 57000 1000000 2>/dev/null | grep -E '^(figur
 BENCH_ONLY=queries target/release/examples/bench_kafka 57000 2>/dev/null \
   | grep -E '^(figure|queries round)' | sed -e 's/^figure: //' | tee -a "$log"
 
+# 4c. Webhook ingestion (issue 23): Segment batches of 50 events through POST
+# /webhooks/segment against producing the same events straight, five rounds.
+BENCH_ONLY=webhooks target/release/examples/bench_kafka 1000 1000 400 2>/dev/null \
+  | grep -E '^(figure|webhooks round)' | sed -e 's/^figure: //' | tee -a "$log"
+
 # 5. Timers.
 target/release/examples/bench_timers 1000000 | sed 's/^figure: /timers: /' | tee -a "$log"
 

@@ -59,6 +59,10 @@ ho = find(r"holdouts: replay with holdouts, cap and backfill on at ([\d.]+) of i
 if ho:
     rows.append(("Replay, holdouts, cap and backfill on vs off", "the replay file, `samples/voc-holdout.toml`",
                  "the same file, all off", f"{ho[0]:.2f}", ">= 0.9", verdict(ho[0] >= 0.9)))
+wh = find(r"webhooks ([\d.]+) requests/s of 50 events, p99 ([\d.]+) ms; plain produce ([\d.]+) batches/s, p99 ([\d.]+) ms; ratio ([\d.]+)")
+if wh:
+    rows.append(("Webhook ingestion, 50-event Segment batches", f"{wh[0]:,.0f} requests/s, p99 {wh[1]:.1f} ms",
+                 f"plain produce of the same events: {wh[2]:,.0f} batches/s, p99 {wh[3]:.1f} ms", f"{wh[4]:.2f}", "reported", "reported"))
 pr = find(r"prediction: replay with prediction on at ([\d.]+) of its speed off")
 if pr:
     rows.append(("Replay, prediction on vs off", "the replay file, `samples/prediction.toml`",

@@ -31,6 +31,7 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 const PARTITIONS: i32 = 4;
 
 mod queries;
+mod webhooks;
 
 struct Broker {
     child: Child,
@@ -723,6 +724,54 @@ fn query_rounds(broker: Broker, data: &[u8]) {
     );
 }
 
+/// Webhook ingestion rounds (issue 23): each round posts the batches through the webhook
+/// server, then produces the same events straight; the round with the median ratio counts.
+fn webhook_rounds(broker: &Broker, batches: usize) {
+    let mut config = config(broker, "wh");
+    create_topic(broker, &config.kafka.topics.input, false);
+    config.webhooks.address = "127.0.0.1:0".into();
+    config.webhooks.segment.shared_secret = "bench-secret".into();
+    config
+        .webhooks
+        .segment
+        .events
+        .insert("Order Completed".into(), "purchase".into());
+    let bodies = webhooks::bodies(batches, "bench-secret");
+    let mut rounds = Vec::new();
+    for round in 0..5 {
+        let (hook_s, mut hook_ms) = webhooks::through_webhooks(&config, &bodies);
+        let (plain_s, mut plain_ms) = webhooks::straight(&config, &bodies);
+        let events = (batches * webhooks::BATCH) as f64;
+        println!(
+            "webhooks round {round}: webhooks {:.0} requests/s ({:.0} events/s), p50 {:.1} ms, p99 {:.1} ms; plain produce {:.0} batches/s ({:.0} events/s), p50 {:.1} ms, p99 {:.1} ms; ratio {:.2}",
+            batches as f64 / hook_s,
+            events / hook_s,
+            webhooks::quantile(&mut hook_ms, 0.5),
+            webhooks::quantile(&mut hook_ms, 0.99),
+            batches as f64 / plain_s,
+            events / plain_s,
+            webhooks::quantile(&mut plain_ms, 0.5),
+            webhooks::quantile(&mut plain_ms, 0.99),
+            plain_s / hook_s
+        );
+        rounds.push((
+            hook_s,
+            plain_s,
+            webhooks::quantile(&mut hook_ms, 0.99),
+            webhooks::quantile(&mut plain_ms, 0.99),
+        ));
+    }
+    rounds.sort_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)));
+    let (hook_s, plain_s, hook_p99, plain_p99) = rounds[rounds.len() / 2];
+    println!(
+        "figure: webhooks {:.0} requests/s of {} events, p99 {hook_p99:.1} ms; plain produce {:.0} batches/s, p99 {plain_p99:.1} ms; ratio {:.2}",
+        batches as f64 / hook_s,
+        webhooks::BATCH,
+        batches as f64 / plain_s,
+        plain_s / hook_s
+    );
+}
+
 fn main() {
     // As the binary does: its allocator settings are part of what is measured.
     lifecycle::memory::no_transparent_huge_pages();
@@ -745,6 +794,11 @@ fn main() {
         println!(
             "figure: restore {ours:.2} s, plain consumer {plain:.2} s; against the batched plain consumer {batched:.2}"
         );
+        return;
+    }
+    // BENCH_ONLY=webhooks: webhook ingestion against a plain produce of the same events.
+    if std::env::var("BENCH_ONLY").is_ok_and(|v| v == "webhooks") {
+        webhook_rounds(&broker, args.get(2).copied().unwrap_or(400) as usize);
         return;
     }
     let data = events(customers);
