@@ -66,6 +66,7 @@
 pub mod app;
 pub mod cloudevents;
 pub mod config;
+pub mod diff_command;
 pub mod domain;
 pub mod fit_command;
 pub mod generate;
