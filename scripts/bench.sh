@@ -102,6 +102,25 @@ print(f"holdouts: replay with holdouts, cap and backfill on at {pairs[len(pairs)
       f"(target >= 0.9); median of {len(pairs)} pairs, ratios " + " ".join(f"{p:.2f}" for p in pairs))
 PY
 
+# 2d. Issue 24: `lifecycle report` over the replay file against replay of it, three pairs;
+# its peak memory.
+: > "$work/report-pairs.txt"
+for _ in 1 2 3; do
+  /usr/bin/time -f "%e" -o "$work/t.txt" target/release/lifecycle replay --input "$input" \
+    --output /dev/null --as-of 2026-01-01T00:00:00Z 2>/dev/null
+  printf '%s ' "$(cat "$work/t.txt")" >> "$work/report-pairs.txt"
+  /usr/bin/time -f "%e %M" -o "$work/t.txt" target/release/lifecycle report --input "$input" \
+    --output "$work/report.html" --as-of 2026-01-01T00:00:00Z 2>/dev/null
+  echo "$(cat "$work/t.txt")" >> "$work/report-pairs.txt"
+done
+python3 - "$lines" "$work/report-pairs.txt" <<'PY' | tee -a "$log"
+import sys
+lines = int(sys.argv[1])
+rows = sorted((float(rep) / float(rp), float(rep), float(rp), int(kb)) for rp, rep, kb in (r.split() for r in open(sys.argv[2])))
+ratio, rep, rp, kb = rows[len(rows) // 2]
+print(f"report: {lines} events in {rep:.2f} s, peak RSS {kb / 1024:.0f} MiB; replay {rp:.2f} s; ratio (report time / replay time) {ratio:.2f} (target <= 1.5); median of {len(rows)} pairs")
+PY
+
 # 3-4. Kafka: service vs pipe, latency at half rate, restore vs plain consumer.
 # ~600k events: at ~200k the fixed start (joining the group, ~0.1-0.8 s) was a third of
 # each run and hid most of the difference in throughput.

@@ -16,6 +16,15 @@ echo "== @asyncapi/parser, the reference validator of docs/asyncapi.yaml (tools/
 [ -d tools/asyncapi/node_modules/@asyncapi/parser ] ||
   (cd tools/asyncapi && npm ci --no-audit --no-fund --loglevel=error)
 
+echo "== Chromium and playwright-core, the browser of tests/report_browser.rs (tools/report-check)"
+if ! [ -x /usr/bin/chromium ] && [ -z "${CHROMIUM:-}" ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium > /dev/null ||
+    { echo "cannot install Chromium: apt-get install chromium (Debian's package), or set CHROMIUM" >&2; exit 1; }
+fi
+[ -d tools/report-check/node_modules/playwright-core ] ||
+  (cd tools/report-check && npm ci --no-audit --no-fund --loglevel=error)
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -59,6 +59,10 @@ ho = find(r"holdouts: replay with holdouts, cap and backfill on at ([\d.]+) of i
 if ho:
     rows.append(("Replay, holdouts, cap and backfill on vs off", "the replay file, `samples/voc-holdout.toml`",
                  "the same file, all off", f"{ho[0]:.2f}", ">= 0.9", verdict(ho[0] >= 0.9)))
+rep = find(r"report: (\d+) events in ([\d.]+) s, peak RSS (\d+) MiB; replay ([\d.]+) s; ratio \(report time / replay time\) ([\d.]+)")
+if rep:
+    rows.append(("`lifecycle report` over the replay file", f"{rep[1]:.2f} s, peak RSS {rep[2]:.0f} MiB",
+                 f"replay of the same file {rep[3]:.2f} s", f"{rep[4]:.2f}", "<= 1.5 (time)", verdict(rep[4] <= 1.5)))
 wh = find(r"webhooks ([\d.]+) requests/s of 50 events, p99 ([\d.]+) ms; plain produce ([\d.]+) batches/s, p99 ([\d.]+) ms; ratio ([\d.]+)")
 if wh:
     rows.append(("Webhook ingestion, 50-event Segment batches", f"{wh[0]:,.0f} requests/s, p99 {wh[1]:.1f} ms",

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::domain::{Stage, Timestamp};
+use crate::record_lines::LineSink;
 use crate::replay::{ReplayOptions, replay_to_state};
 
 /// How many differing customers are shown with their first differing record.
@@ -62,10 +63,9 @@ struct Digest {
     actions: BTreeMap<String, u64>,
 }
 
-/// A `Write` that reads replay's JSON lines and digests them.
+/// Reads replay's JSON lines (through a `LineSink`) and digests them.
 struct RecordDigest {
     digest: Digest,
-    partial: Vec<u8>,
     /// When set: the records of these customers are kept (the second pass).
     keep: Option<BTreeSet<String>>,
     kept: BTreeMap<String, Vec<Value>>,
@@ -75,7 +75,6 @@ impl RecordDigest {
     fn new(keep: Option<BTreeSet<String>>) -> RecordDigest {
         RecordDigest {
             digest: Digest::default(),
-            partial: Vec::new(),
             keep,
             kept: BTreeMap::new(),
         }
@@ -120,28 +119,6 @@ impl RecordDigest {
     }
 }
 
-impl Write for RecordDigest {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut rest = buf;
-        while let Some(end) = memchr::memchr(b'\n', rest) {
-            if self.partial.is_empty() {
-                self.line(&rest[..end])?;
-            } else {
-                self.partial.extend_from_slice(&rest[..end]);
-                let line = std::mem::take(&mut self.partial);
-                self.line(&line)?;
-            }
-            rest = &rest[end + 1..];
-        }
-        self.partial.extend_from_slice(rest);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// One replay of `input` under `config`: its digest and final stages.
 fn run(
     input: &str,
@@ -159,8 +136,10 @@ fn run(
         voc_max_features: config.voc.max_features,
     };
     let mut digest = RecordDigest::new(keep);
-    let (summary, _) = replay_to_state(&mut reader, &mut digest, None, &options)
+    let mut sink = LineSink::new(|line: &[u8]| digest.line(line));
+    let (summary, _) = replay_to_state(&mut reader, &mut sink, None, &options)
         .with_context(|| format!("cannot replay {input}"))?;
+    drop(sink);
     Ok((digest, summary.stages))
 }
 

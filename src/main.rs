@@ -107,6 +107,25 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// A report people read (SPEC 12): one self-contained HTML file of charts (stages over
+    /// time, flows, cohorts, actions, KANO, NPS; P(alive) and uplift when on; and a what-if
+    /// with --against).
+    Report {
+        /// The JSONL input, or - for standard input.
+        #[arg(long)]
+        input: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// After the last event, advance the clock to this RFC 3339 time (firing due timers).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Where the HTML goes.
+        #[arg(long)]
+        output: PathBuf,
+        /// Add a what-if section: the same input under these rules.
+        #[arg(long)]
+        against: Option<PathBuf>,
+    },
     /// What-if (SPEC 12): replay the input under two rule sets and compare final stages,
     /// transitions, actions and the customers whose records differ (markdown, or --json).
     Diff {
@@ -254,6 +273,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::from(e.exit_code()))
                 }
             }
+        }
+        Command::Report {
+            input,
+            config,
+            as_of,
+            output,
+            against,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let as_of = as_of.as_deref().map(app::parse_as_of).transpose()?;
+            let b = against
+                .as_deref()
+                .map(|p| Config::load(Some(p)))
+                .transpose()?;
+            let name = against.as_ref().map(|p| p.display().to_string());
+            let against = b.as_ref().zip(name.as_deref());
+            let html = lifecycle::report::report_file(&input, &config, as_of, against)?;
+            std::fs::write(&output, html)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
+            eprintln!("wrote {}", output.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Diff {
             input,

@@ -1,0 +1,128 @@
+//! The report's charts as SVG, drawn with charts-rs: each with a title, a sub-title naming
+//! its units, axes with labels, and a legend.
+
+use charts_rs::{BarChart, HeatmapChart, HorizontalBarChart, LineChart, SankeyChart, Series};
+
+const WIDTH: f32 = 880.0;
+const HEIGHT: f32 = 400.0;
+
+/// A chart's SVG, or a note where it could not be drawn (never a panic).
+fn svg(result: Result<String, charts_rs::CanvasError>, title: &str) -> String {
+    result.unwrap_or_else(|e| {
+        format!("<p class=\"note\">{title}: this chart could not be drawn ({e}).</p>")
+    })
+}
+
+fn series(list: Vec<(String, Vec<f32>)>) -> Vec<Series> {
+    list.into_iter()
+        .map(|(name, data)| Series::new(name, data))
+        .collect()
+}
+
+/// Vertical bars: one group per category, one bar per series.
+pub fn bars(
+    title: &str,
+    units: &str,
+    categories: Vec<String>,
+    list: Vec<(String, Vec<f32>)>,
+) -> String {
+    let single = list.len() == 1;
+    let mut c = BarChart::new(series(list), categories);
+    c.legend_show = Some(!single);
+    c.title_text = title.to_owned();
+    c.sub_title_text = units.to_owned();
+    c.width = WIDTH;
+    c.height = HEIGHT;
+    c.legend_margin = Some(charts_rs::Box {
+        top: 45.0,
+        ..Default::default()
+    });
+    for s in &mut c.series_list {
+        s.label_show = true;
+    }
+    svg(c.svg(), title)
+}
+
+/// Horizontal bars, for long category names.
+pub fn horizontal_bars(
+    title: &str,
+    units: &str,
+    categories: Vec<String>,
+    list: Vec<(String, Vec<f32>)>,
+) -> String {
+    let rows = categories.len().max(1) as f32;
+    let single = list.len() == 1;
+    let mut c = HorizontalBarChart::new(series(list), categories);
+    c.legend_show = Some(!single);
+    c.title_text = title.to_owned();
+    c.sub_title_text = units.to_owned();
+    c.width = WIDTH;
+    c.height = (120.0 + rows * 34.0).max(220.0);
+    for s in &mut c.series_list {
+        s.label_show = true;
+    }
+    svg(c.svg(), title)
+}
+
+/// Lines over time.
+pub fn lines(title: &str, units: &str, x: Vec<String>, list: Vec<(String, Vec<f32>)>) -> String {
+    let mut c = LineChart::new(series(list), x);
+    c.title_text = title.to_owned();
+    c.sub_title_text = units.to_owned();
+    c.width = WIDTH;
+    c.height = HEIGHT;
+    c.x_axis_name_rotate = -45.0;
+    c.x_axis_height = 70.0;
+    c.margin.left = 40.0;
+    c.legend_margin = Some(charts_rs::Box {
+        top: 45.0,
+        ..Default::default()
+    });
+    svg(c.svg(), title)
+}
+
+/// The flow between stages: nodes "from ..." on the left, "to ..." on the right, a link per
+/// (from, to) pair with its count.
+pub fn flow(title: &str, links: Vec<(String, String, f32)>) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for (from, to, _) in &links {
+        for n in [from, to] {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    let nodes = names.iter().map(|n| n.as_str().into()).collect();
+    let links = links
+        .iter()
+        .map(|(f, t, v)| (f.as_str(), t.as_str(), *v).into())
+        .collect();
+    let mut c = SankeyChart::new(nodes, links);
+    c.title_text = title.to_owned();
+    c.sub_title_text = "transitions in the input, by stage before (left) and after (right)".into();
+    c.width = WIDTH;
+    c.height = 460.0;
+    svg(c.svg(), title)
+}
+
+/// A grid of values: rows `y`, columns `x`, `data` as (row, column, value).
+pub fn grid(
+    title: &str,
+    units: &str,
+    x: Vec<String>,
+    y: Vec<String>,
+    data: Vec<(usize, usize, f32)>,
+) -> String {
+    let columns = x.len();
+    let rows = y.len().max(1) as f32;
+    let cells = data
+        .into_iter()
+        .map(|(row, column, v)| (row * columns + column, v))
+        .collect();
+    let mut c = HeatmapChart::new(cells, x, y);
+    c.title_text = title.to_owned();
+    c.sub_title_text = units.to_owned();
+    c.width = WIDTH;
+    c.height = (140.0 + rows * 30.0).max(260.0);
+    svg(c.svg(), title)
+}

@@ -1,0 +1,479 @@
+//! `lifecycle report` (SPEC 12): one self-contained HTML file (inline SVG and CSS, no script,
+//! no request) with the charts of SPEC 12, from one replay of the input: the records are
+//! read as they are written (`collect`), the summary and the final state give the rest.
+
+mod charts;
+mod collect;
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use anyhow::{Context, Result};
+
+use crate::config::Config;
+use crate::domain::{ActionKind, Outcome, RejectReason, Stage, Suppression, Timestamp};
+use crate::record_lines::LineSink;
+use crate::replay::{ReplayOptions, Summary, replay_to_state};
+use collect::{Collected, month_label, week_label};
+
+/// The most points a chart over time draws (weeks are merged past it).
+const MAX_POINTS: usize = 60;
+
+/// The report of `input` under `config` (and, with `against`, the what-if section).
+pub fn report_file(
+    input: &str,
+    config: &Config,
+    as_of: Option<Timestamp>,
+    against: Option<(&Config, &str)>,
+) -> Result<String> {
+    let mut reader = crate::app::open_input(input)?;
+    let options = ReplayOptions {
+        rules: config.rules(),
+        as_of,
+        now: Timestamp::now(),
+        progress: std::io::stderr().is_terminal(),
+        until: None,
+        voc_max_features: config.voc.max_features,
+    };
+    let mut collected = Collected::default();
+    let mut sink = LineSink::new(|line: &[u8]| collected.line(line));
+    let (summary, engine) = replay_to_state(&mut reader, &mut sink, None, &options)
+        .with_context(|| format!("cannot replay {input}"))?;
+    drop(sink);
+    collected.finish();
+    let p_alive = engine.rules().prediction.map(|prediction| {
+        let at = engine.clock().unwrap_or(Timestamp::now());
+        let mut buckets = [[0u64; 10]; 5];
+        for c in engine.customers() {
+            if matches!(c.stage, Stage::New | Stage::Mature) || c.transactions.has_transaction() {
+                let p = prediction.p_alive(&c.transactions, at);
+                let b = ((p * 10.0) as usize).min(9);
+                buckets[c.stage as usize][b] += 1;
+            }
+        }
+        buckets
+    });
+    let what_if = match against {
+        Some((b, name)) => {
+            let (input, _temp) = crate::diff_command::input_file(input)?;
+            Some((
+                crate::diff_command::diff_file(&input, config, b, as_of)?,
+                name.to_owned(),
+            ))
+        }
+        None => None,
+    };
+    Ok(page(input, &summary, &collected, p_alive, what_if))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn section(out: &mut String, id: &str, title: &str, text: &str, figures: &[String]) {
+    let _ = write!(
+        out,
+        "<section id=\"{id}\"><h2>{}</h2><p>{}</p>",
+        escape(title),
+        escape(text)
+    );
+    for f in figures {
+        let _ = write!(out, "<figure>{f}</figure>");
+    }
+    out.push_str("</section>\n");
+}
+
+fn page(
+    input: &str,
+    summary: &Summary,
+    c: &Collected,
+    p_alive: Option<[[u64; 10]; 5]>,
+    what_if: Option<(crate::diff_command::DiffReport, String)>,
+) -> String {
+    let mut body = String::new();
+    let customers: u64 = summary.stages.values().sum();
+    let _ = writeln!(
+        body,
+        "<header><h1>Customer lifecycle report</h1><p>{} &middot; {} events, {} customers</p></header>",
+        escape(input),
+        summary.events(),
+        customers
+    );
+    // Events and rejects.
+    let outcomes: Vec<(String, f32)> = Outcome::ALL
+        .iter()
+        .map(|o| (o.as_str().to_owned(), summary.outcome(*o) as f32))
+        .chain([("rejected".to_owned(), summary.rejected_total() as f32)])
+        .collect();
+    let rejects: Vec<(String, f32)> = RejectReason::ALL
+        .iter()
+        .map(|r| {
+            (
+                r.as_str().to_owned(),
+                *summary.rejected.get(r).unwrap_or(&0) as f32,
+            )
+        })
+        .filter(|(_, n)| *n > 0.0)
+        .collect();
+    let mut figures = vec![named_bars(
+        true,
+        "Events by outcome",
+        "events",
+        outcomes,
+        "events",
+    )];
+    if !rejects.is_empty() {
+        figures.push(named_bars(
+            true,
+            "Rejected events by reason",
+            "events",
+            rejects,
+            "rejected",
+        ));
+    }
+    section(
+        &mut body,
+        "events",
+        "Input",
+        "What happened to each event of the input: applied, ignored (an unknown type), duplicate, or rejected with its reason.",
+        &figures,
+    );
+    // Stages over time.
+    let weeks: Vec<(&i64, &[i64; 5])> = c.weekly.iter().collect();
+    let step = weeks.len().div_ceil(MAX_POINTS).max(1);
+    let sampled: Vec<(&i64, &[i64; 5])> = weeks.iter().copied().step_by(step).collect();
+    let x: Vec<String> = sampled.iter().map(|(w, _)| week_label(**w)).collect();
+    let series: Vec<(String, Vec<f32>)> = Stage::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            (
+                s.as_str().to_owned(),
+                sampled.iter().map(|(_, v)| v[i] as f32).collect(),
+            )
+        })
+        .collect();
+    let now: Vec<(String, f32)> = Stage::ALL
+        .iter()
+        .map(|s| {
+            (
+                s.as_str().to_owned(),
+                *summary.stages.get(s).unwrap_or(&0) as f32,
+            )
+        })
+        .collect();
+    section(
+        &mut body,
+        "stages",
+        "Customers by stage",
+        "How many customers are in each stage now, and at the end of each week of the input (weeks start on Monday).",
+        &[
+            named_bars(
+                false,
+                "Customers by stage now",
+                "customers",
+                now,
+                "customers",
+            ),
+            charts::lines(
+                "Customers by stage, weekly",
+                "customers at the end of each week",
+                x,
+                series,
+            ),
+        ],
+    );
+    // Flow.
+    let links: Vec<(String, String, f32)> = c
+        .flows()
+        .into_iter()
+        .map(|(from, to, n)| {
+            let from = if from == "none" {
+                "(first seen)".to_owned()
+            } else {
+                format!("from {from}")
+            };
+            let to = if to == "none" {
+                "(erased)".to_owned()
+            } else {
+                format!("to {to}")
+            };
+            (from, to, n as f32)
+        })
+        .collect();
+    section(
+        &mut body,
+        "flow",
+        "Where customers flow",
+        "Every transition of the input, from the stage before to the stage after: the width of a band is the number of transitions.",
+        &[charts::flow("Transitions between stages", links)],
+    );
+    // Cohorts.
+    let cohorts: Vec<&i64> = c.cohort_size.keys().collect();
+    let longest = c
+        .cohort_months
+        .values()
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    let mut cells = Vec::new();
+    for (row, cohort) in cohorts.iter().enumerate() {
+        let size = c.cohort_size[*cohort].max(1) as f32;
+        for (k, active) in c
+            .cohort_months
+            .get(*cohort)
+            .into_iter()
+            .flatten()
+            .take(longest)
+            .enumerate()
+        {
+            cells.push((row, k, (100.0 * *active as f32 / size).round()));
+        }
+    }
+    let y: Vec<String> = cohorts
+        .iter()
+        .map(|m| format!("{} ({})", month_label(**m), c.cohort_size[*m]))
+        .collect();
+    let x: Vec<String> = (0..longest).map(|k| format!("+{k}")).collect();
+    section(
+        &mut body,
+        "cohorts",
+        "Which cohorts keep buying",
+        "Customers by the month of their first conversion (with the cohort's size), and the percentage of each still new or mature at the end of that month (+0) and of each month after.",
+        &[charts::grid(
+            "Cohorts: % still new or mature",
+            "percent of the cohort, by months since its first conversion",
+            x,
+            y,
+            cells,
+        )],
+    );
+    // Actions.
+    let kinds: Vec<String> = {
+        let mut k: Vec<String> = c
+            .actions_weekly
+            .values()
+            .flat_map(|m| m.keys().cloned())
+            .collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    let weeks: Vec<&i64> = c.actions_weekly.keys().collect();
+    let step = weeks.len().div_ceil(MAX_POINTS).max(1);
+    let sampled: Vec<&i64> = weeks.iter().copied().step_by(step).collect();
+    let x: Vec<String> = sampled.iter().map(|w| week_label(**w)).collect();
+    let series: Vec<(String, Vec<f32>)> = kinds
+        .iter()
+        .map(|k| {
+            let values = sampled
+                .iter()
+                .map(|w| *c.actions_weekly[*w].get(k).unwrap_or(&0) as f32)
+                .collect();
+            (k.clone(), values)
+        })
+        .collect();
+    let sent: Vec<(String, f32)> = ActionKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.as_str().to_owned(),
+                *summary.actions.get(k).unwrap_or(&0) as f32,
+            )
+        })
+        .filter(|(_, n)| *n > 0.0)
+        .collect();
+    let not_sent: Vec<(String, f32)> = Suppression::ALL
+        .iter()
+        .map(|s| {
+            (
+                s.as_str().to_owned(),
+                *summary.suppressed.get(s).unwrap_or(&0) as f32,
+            )
+        })
+        .collect();
+    section(
+        &mut body,
+        "actions",
+        "Actions",
+        "The actions sent per week by kind, the total by kind, and the planned actions not sent, by reason.",
+        &[
+            charts::lines(
+                "Actions per week, by kind",
+                "actions sent (held-out ones apart)",
+                x,
+                series,
+            ),
+            named_bars(true, "Actions sent, by kind", "actions", sent, "sent"),
+            named_bars(
+                true,
+                "Actions not sent, by reason",
+                "actions",
+                not_sent,
+                "suppressed",
+            ),
+        ],
+    );
+    // Voice of the customer.
+    let voc = summary.voc.report_with(&summary.uplift);
+    let features: Vec<String> = voc.kano.keys().cloned().collect();
+    let better: Vec<f32> = voc
+        .kano
+        .values()
+        .map(|f| f.better.unwrap_or(0.0) as f32)
+        .collect();
+    let worse: Vec<f32> = voc
+        .kano
+        .values()
+        .map(|f| f.worse.unwrap_or(0.0) as f32)
+        .collect();
+    let nps: Vec<(String, f32)> = Stage::ALL
+        .iter()
+        .map(|s| {
+            (
+                s.as_str().to_owned(),
+                voc.nps.get(*s).nps.unwrap_or(0.0) as f32,
+            )
+        })
+        .collect();
+    let mut voc_figures = Vec::new();
+    if !features.is_empty() {
+        voc_figures.push(charts::bars(
+            "KANO Better and Worse by feature",
+            "Better (A+O)/(A+O+M+I), Worse -(O+M)/(A+O+M+I)",
+            features,
+            vec![("better".into(), better), ("worse".into(), worse)],
+        ));
+    }
+    voc_figures.push(named_bars(
+        false,
+        "NPS by stage",
+        "NPS, -100 to 100 (0 where a stage has no answer)",
+        nps,
+        "NPS",
+    ));
+    section(
+        &mut body,
+        "voc",
+        "What customers say",
+        "KANO answers per feature (Better: how much satisfaction the feature adds; Worse: how much its absence takes away) and the NPS of the answers given in each stage.",
+        &voc_figures,
+    );
+    if let Some(buckets) = p_alive {
+        let x: Vec<String> = (0..10)
+            .map(|b| format!("{:.1}-{:.1}", b as f32 / 10.0, (b + 1) as f32 / 10.0))
+            .collect();
+        let series = Stage::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.as_str().to_owned(),
+                    buckets[*s as usize].iter().map(|n| *n as f32).collect(),
+                )
+            })
+            .filter(|(_, v): &(String, Vec<f32>)| v.iter().any(|n| *n > 0.0))
+            .collect();
+        section(
+            &mut body,
+            "risk",
+            "Who is at risk",
+            "P(alive) at the end of the input (churn prediction, SPEC 8), for the customers with a purchase, by stage: the lower, the likelier they have left.",
+            &[charts::bars(
+                "P(alive) by stage",
+                "customers per band of P(alive)",
+                x,
+                series,
+            )],
+        );
+    }
+    if !voc.holdout.is_empty() {
+        let kinds: Vec<String> = voc.holdout.keys().map(|k| k.as_str().to_owned()).collect();
+        let rate = |f: fn(&crate::domain::uplift::KindUplift) -> Option<f64>| {
+            voc.holdout
+                .values()
+                .map(|k| 100.0 * f(k).unwrap_or(0.0) as f32)
+                .collect::<Vec<f32>>()
+        };
+        section(
+            &mut body,
+            "uplift",
+            "Do actions work",
+            "Per action kind with a holdout: the conversion rate after a sent action (treated) and after a held-out one (control). Uplift is the difference.",
+            &[charts::bars(
+                "Conversion rate by kind and group",
+                "percent converting within holdout.window_days",
+                kinds,
+                vec![
+                    ("treated".into(), rate(|k| k.treated.conversion_rate)),
+                    ("control".into(), rate(|k| k.control.conversion_rate)),
+                ],
+            )],
+        );
+    }
+    if let Some((diff, name)) = what_if {
+        let stages: Vec<String> = diff.stages.keys().cloned().collect();
+        let a: Vec<f32> = diff.stages.values().map(|p| p.a as f32).collect();
+        let b: Vec<f32> = diff.stages.values().map(|p| p.b as f32).collect();
+        let changed: Vec<(String, f32)> = diff
+            .transitions
+            .iter()
+            .filter(|(_, p)| p.a != p.b)
+            .map(|(k, p)| (k.clone(), p.b as f32 - p.a as f32))
+            .collect();
+        let mut figures = vec![charts::bars(
+            "Customers by final stage: these rules and the alternative",
+            "customers",
+            stages,
+            vec![("these rules".into(), a), (name.clone(), b)],
+        )];
+        if !changed.is_empty() {
+            figures.push(named_bars(
+                true,
+                "Transitions: change under the alternative",
+                "transitions (alternative - these rules)",
+                changed,
+                "change",
+            ));
+        }
+        section(
+            &mut body,
+            "what-if",
+            &format!("What if: {name}"),
+            &format!(
+                "The same input under the rules of {name}: {} customers' records would differ.",
+                diff.customers_differing
+            ),
+            &figures,
+        );
+    }
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Customer lifecycle report</title>\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{STYLE}</style></head><body>\n{body}\
+<footer>lifecycle {} &middot; every chart is inline SVG; this file makes no request.</footer></body></html>\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Bars of named values, one series.
+fn named_bars(
+    horizontal: bool,
+    title: &str,
+    units: &str,
+    values: Vec<(String, f32)>,
+    series: &str,
+) -> String {
+    let (names, data): (Vec<String>, Vec<f32>) = values.into_iter().unzip();
+    match horizontal {
+        true => charts::horizontal_bars(title, units, names, vec![(series.to_owned(), data)]),
+        false => charts::bars(title, units, names, vec![(series.to_owned(), data)]),
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:940px;padding:1rem 1.5rem;color:#1f2937;background:#fff}\
+h1{font-size:1.6rem;margin:.2rem 0}h2{font-size:1.25rem;margin:1.6rem 0 .3rem;border-bottom:1px solid #e5e7eb}\
+header p,footer{color:#6b7280;font-size:.9rem}figure{margin:.6rem 0}figure svg{max-width:100%;height:auto}\
+.note{color:#9a3412}@media print{section{break-inside:avoid}body{max-width:none}}";
