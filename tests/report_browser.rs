@@ -167,7 +167,7 @@ fn check(input: &Path, as_of: &str, against: Option<&Path>, dir: &Path) {
         .iter()
         .map(|t| t.as_str().unwrap())
         .collect();
-    for ((from, to), _) in &pairs {
+    for (from, to) in pairs.keys() {
         let left = if from == "none" {
             "(first seen)".to_owned()
         } else {
