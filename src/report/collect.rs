@@ -4,8 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
+use std::sync::LazyLock;
 
-use crate::domain::{Stage, Timestamp};
+use memchr::memmem::Finder;
+
+use crate::domain::{ActionKind, Stage, Timestamp};
 
 const WEEK: i64 = 7 * 86_400 * 1_000_000_000;
 
@@ -20,13 +23,35 @@ pub fn week_label(week: i64) -> String {
     t.to_string()[..10].to_owned()
 }
 
-/// The value of the string field `key` of a record line (`None` for null or absent).
-fn field<'a>(line: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    let mut pattern = Vec::with_capacity(key.len() + 5);
-    pattern.push(b'"');
-    pattern.extend_from_slice(key);
-    pattern.extend_from_slice(b"\":\"");
-    let start = memchr::memmem::find(line, &pattern)? + pattern.len();
+/// The key patterns of the fields the report reads, searched with finders built once (a
+/// finder built per search cost more than the search).
+const AT: usize = 0;
+const FROM: usize = 1;
+const TO: usize = 2;
+const REASON: usize = 3;
+const CUSTOMER: usize = 4;
+const KIND: usize = 5;
+static FINDERS: LazyLock<[Finder<'static>; 6]> = LazyLock::new(|| {
+    [
+        br#""at":""#.as_slice(),
+        br#""from":""#,
+        br#""to":""#,
+        br#""reason":""#,
+        br#""customer_id":""#,
+        br#""kind":""#,
+    ]
+    .map(Finder::new)
+});
+
+/// The end of an action that a control group holds out (the encoder writes `held_out` just
+/// before `schema_version`).
+const HELD_OUT_END: &[u8] = br#","held_out":true,"schema_version":1}"#;
+
+/// The value of the string field `key` (one of the consts above; `None` for null or
+/// absent).
+fn field(line: &[u8], key: usize) -> Option<&[u8]> {
+    let finder = &FINDERS[key];
+    let start = finder.find(line)? + finder.needle().len();
     let rest = &line[start..];
     let mut i = 0;
     while i < rest.len() {
@@ -51,8 +76,10 @@ pub fn month_label(month: i64) -> String {
     format!("{:04}-{:02}", m / 12, m % 12 + 1)
 }
 
-fn stage_index(name: &str) -> Option<usize> {
-    Stage::ALL.iter().position(|s| s.as_str() == name)
+fn stage_index(name: &[u8]) -> Option<usize> {
+    Stage::ALL
+        .iter()
+        .position(|s| s.as_str().as_bytes() == name)
 }
 
 /// A customer's cohort (month of first conversion) and whether it is `new` or `mature` now.
@@ -79,8 +106,13 @@ pub struct Collected {
     cohort_active: BTreeMap<i64, i64>,
     pub cohort_months: BTreeMap<i64, Vec<i64>>,
     last_month: Option<i64>,
-    /// Actions sent per week and kind (held-out ones apart).
-    pub actions_weekly: BTreeMap<i64, BTreeMap<String, u64>>,
+    /// Actions per week: sent by kind (at the kind's place in `ActionKind::ALL`), then
+    /// held out by kind.
+    actions_weekly: BTreeMap<i64, [u64; 2 * ActionKind::ALL.len()]>,
+    /// The last record's date (YYYY-MM-DD) and its week and month: records come nearly in
+    /// time order, so most share the previous one's date.
+    last_date: [u8; 10],
+    last_periods: (i64, i64),
 }
 
 impl Collected {
@@ -120,47 +152,66 @@ impl Collected {
         if !transition && !line.starts_with(br#"{"type":"action""#) {
             return Ok(());
         }
-        let Some(at) = field(line, b"at").and_then(|a| std::str::from_utf8(a).ok()) else {
+        let Some(at) = field(line, AT).and_then(|a| std::str::from_utf8(a).ok()) else {
             return Ok(());
         };
-        let Ok(t) = Timestamp::parse_rfc3339(at) else {
-            return Ok(());
+        let (week, month) = match at.as_bytes().get(..10) {
+            Some(date) if date == self.last_date => self.last_periods,
+            _ => {
+                let Ok(t) = Timestamp::parse_rfc3339(at) else {
+                    return Ok(());
+                };
+                let periods = (week_of(t), month_of(at).unwrap_or_default());
+                if let Some(date) = at.as_bytes().get(..10) {
+                    self.last_date.copy_from_slice(date);
+                }
+                self.last_periods = periods;
+                periods
+            }
         };
-        let month = month_of(at).unwrap_or_default();
-        self.advance(week_of(t), month);
-        let text = |key: &[u8]| field(line, key).and_then(|v| std::str::from_utf8(v).ok());
+        self.advance(week, month);
         if transition {
-            let from = text(b"from").unwrap_or("none");
-            let to = text(b"to").unwrap_or("none");
-            if let Some(i) = stage_index(from) {
+            let from = field(line, FROM).and_then(stage_index);
+            let to = field(line, TO).and_then(stage_index);
+            if let Some(i) = from {
                 self.stages[i] -= 1;
             }
-            if let Some(i) = stage_index(to) {
+            if let Some(i) = to {
                 self.stages[i] += 1;
             }
-            let slot = |name: &str| stage_index(name).unwrap_or(Stage::ALL.len());
-            self.flows[slot(from)][slot(to)] += 1;
-            let customer = field(line, b"customer_id").unwrap_or_default();
-            let first_conversion = text(b"reason") == Some("first_conversion");
-            self.cohort_move(customer, first_conversion, to, month);
+            let none = Stage::ALL.len();
+            self.flows[from.unwrap_or(none)][to.unwrap_or(none)] += 1;
+            let customer = field(line, CUSTOMER).unwrap_or_default();
+            let first_conversion = field(line, REASON) == Some(b"first_conversion".as_slice());
+            let active = to.is_some_and(|i| matches!(Stage::ALL[i], Stage::New | Stage::Mature));
+            self.cohort_move(customer, first_conversion, active, to.is_none(), month);
         } else {
-            let mut kind = text(b"kind").unwrap_or_default().to_owned();
-            if memchr::memmem::find(line, br#","held_out":true"#).is_some() {
-                kind.push_str(" (held out)");
+            let kind = field(line, KIND).unwrap_or_default();
+            let Some(mut slot) = ActionKind::ALL
+                .iter()
+                .position(|k| k.as_str().as_bytes() == kind)
+            else {
+                return Ok(());
+            };
+            if line.ends_with(HELD_OUT_END) {
+                slot += ActionKind::ALL.len();
             }
             let week = self.last_week.unwrap_or_default();
-            *self
-                .actions_weekly
+            self.actions_weekly
                 .entry(week)
-                .or_default()
-                .entry(kind)
-                .or_default() += 1;
+                .or_insert([0; 2 * ActionKind::ALL.len()])[slot] += 1;
         }
         Ok(())
     }
 
-    fn cohort_move(&mut self, customer: &[u8], first_conversion: bool, to: &str, month: i64) {
-        let now_active = matches!(to, "new" | "mature");
+    fn cohort_move(
+        &mut self,
+        customer: &[u8],
+        first_conversion: bool,
+        now_active: bool,
+        erased: bool,
+        month: i64,
+    ) {
         if first_conversion && !self.members.contains_key(customer) {
             self.members.insert(
                 customer.to_vec(),
@@ -172,7 +223,6 @@ impl Collected {
             *self.cohort_size.entry(month).or_default() += 1;
             self.cohort_active.entry(month).or_default();
         }
-        let erased = to == "none";
         let Some(member) = self.members.get_mut(customer) else {
             return;
         };
@@ -196,6 +246,30 @@ impl Collected {
             }
         }
         out
+    }
+
+    /// Actions per week by kind name ("<kind> (held out)" for the control groups'), only
+    /// the kinds that occurred.
+    pub fn actions_weekly(&self) -> BTreeMap<i64, BTreeMap<String, u64>> {
+        let name = |slot: usize| {
+            let kind = ActionKind::ALL[slot % ActionKind::ALL.len()].as_str();
+            match slot < ActionKind::ALL.len() {
+                true => kind.to_owned(),
+                false => format!("{kind} (held out)"),
+            }
+        };
+        self.actions_weekly
+            .iter()
+            .map(|(week, counts)| {
+                let kinds = counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(slot, n)| (name(slot), *n))
+                    .collect();
+                (*week, kinds)
+            })
+            .collect()
     }
 
     /// Closes the last week and month.

@@ -253,9 +253,9 @@ fn page(
         )],
     );
     // Actions.
+    let actions_weekly = c.actions_weekly();
     let kinds: Vec<String> = {
-        let mut k: Vec<String> = c
-            .actions_weekly
+        let mut k: Vec<String> = actions_weekly
             .values()
             .flat_map(|m| m.keys().cloned())
             .collect();
@@ -263,16 +263,21 @@ fn page(
         k.dedup();
         k
     };
-    let weeks: Vec<&i64> = c.actions_weekly.keys().collect();
+    // Past MAX_POINTS weeks, consecutive weeks are summed into one point.
+    let weeks: Vec<&i64> = actions_weekly.keys().collect();
     let step = weeks.len().div_ceil(MAX_POINTS).max(1);
-    let sampled: Vec<&i64> = weeks.iter().copied().step_by(step).collect();
-    let x: Vec<String> = sampled.iter().map(|w| week_label(**w)).collect();
+    let chunks: Vec<&[&i64]> = weeks.chunks(step).collect();
+    let x: Vec<String> = chunks.iter().map(|c| week_label(*c[0])).collect();
     let series: Vec<(String, Vec<f32>)> = kinds
         .iter()
         .map(|k| {
-            let values = sampled
+            let values = chunks
                 .iter()
-                .map(|w| *c.actions_weekly[*w].get(k).unwrap_or(&0) as f32)
+                .map(|c| {
+                    c.iter()
+                        .map(|w| *actions_weekly[*w].get(k).unwrap_or(&0) as f32)
+                        .sum()
+                })
                 .collect();
             (k.clone(), values)
         })
