@@ -22,6 +22,11 @@ fn get(stream: &mut BufReader<TcpStream>, path: &str) -> u16 {
     .expect("write");
     let mut status_line = String::new();
     stream.read_line(&mut status_line).expect("status");
+    read_answer(stream, &status_line)
+}
+
+/// Reads an answer's headers and body after its status line; the status.
+pub fn read_answer(stream: &mut BufReader<TcpStream>, status_line: &str) -> u16 {
     let status = status_line
         .split_whitespace()
         .nth(1)

@@ -5,7 +5,7 @@
 //! acknowledgements. Both with `CLIENTS` batches in flight; requests/s, events/s and the
 //! latency of each batch.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Instant;
 
@@ -51,24 +51,7 @@ fn post(stream: &mut BufReader<TcpStream>, body: &str, signature: &str) -> u16 {
     .expect("write");
     let mut status_line = String::new();
     stream.read_line(&mut status_line).expect("status");
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        stream.read_line(&mut line).expect("header");
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut answer = vec![0; length];
-    stream.read_exact(&mut answer).expect("body");
-    status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    super::queries::read_answer(stream, &status_line)
 }
 
 /// Posts every batch through the webhook server; (seconds, batch latencies in ms).

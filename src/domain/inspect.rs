@@ -21,7 +21,7 @@ use super::rules::Rules;
 use super::time::Timestamp;
 
 mod schema;
-pub use schema::customer_schema;
+pub use schema::{customer_schema, one_line_descriptions};
 
 /// One customer: its state, why it is in its stage, what happens next, the clock the answer
 /// was evaluated at and the input position it reflects (SPEC 9).

@@ -108,16 +108,8 @@ fn page(
         .map(|o| (o.as_str().to_owned(), summary.outcome(*o) as f32))
         .chain([("rejected".to_owned(), summary.rejected_total() as f32)])
         .collect();
-    let rejects: Vec<(String, f32)> = RejectReason::ALL
-        .iter()
-        .map(|r| {
-            (
-                r.as_str().to_owned(),
-                *summary.rejected.get(r).unwrap_or(&0) as f32,
-            )
-        })
-        .filter(|(_, n)| *n > 0.0)
-        .collect();
+    let mut rejects = counts(&RejectReason::ALL, RejectReason::as_str, &summary.rejected);
+    rejects.retain(|(_, n)| *n > 0.0);
     let mut figures = vec![named_bars(
         true,
         "Events by outcome",
@@ -156,15 +148,7 @@ fn page(
             )
         })
         .collect();
-    let now: Vec<(String, f32)> = Stage::ALL
-        .iter()
-        .map(|s| {
-            (
-                s.as_str().to_owned(),
-                *summary.stages.get(s).unwrap_or(&0) as f32,
-            )
-        })
-        .collect();
+    let now = counts(&Stage::ALL, Stage::as_str, &summary.stages);
     section(
         &mut body,
         "stages",
@@ -282,25 +266,9 @@ fn page(
             (k.clone(), values)
         })
         .collect();
-    let sent: Vec<(String, f32)> = ActionKind::ALL
-        .iter()
-        .map(|k| {
-            (
-                k.as_str().to_owned(),
-                *summary.actions.get(k).unwrap_or(&0) as f32,
-            )
-        })
-        .filter(|(_, n)| *n > 0.0)
-        .collect();
-    let not_sent: Vec<(String, f32)> = Suppression::ALL
-        .iter()
-        .map(|s| {
-            (
-                s.as_str().to_owned(),
-                *summary.suppressed.get(s).unwrap_or(&0) as f32,
-            )
-        })
-        .collect();
+    let mut sent = counts(&ActionKind::ALL, ActionKind::as_str, &summary.actions);
+    sent.retain(|(_, n)| *n > 0.0);
+    let not_sent = counts(&Suppression::ALL, Suppression::as_str, &summary.suppressed);
     section(
         &mut body,
         "actions",
@@ -461,6 +429,17 @@ fn page(
 <footer>lifecycle {} &middot; every chart is inline SVG; this file makes no request.</footer></body></html>\n",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// The count of each of `keys` in `map` (0 when absent), by name.
+fn counts<K: Ord + Copy>(
+    keys: &[K],
+    name: fn(K) -> &'static str,
+    map: &std::collections::BTreeMap<K, u64>,
+) -> Vec<(String, f32)> {
+    keys.iter()
+        .map(|k| (name(*k).to_owned(), *map.get(k).unwrap_or(&0) as f32))
+        .collect()
 }
 
 /// Bars of named values, one series.

@@ -11,6 +11,7 @@ use schemars::transform::RecursiveTransform;
 use schemars::{Schema, json_schema};
 
 use crate::domain::RejectReason;
+use crate::domain::inspect::one_line_descriptions;
 use crate::domain::record::{Action, Transition};
 
 /// Every schema document: its file name in `docs/schemas/` and its text (pretty printed,
@@ -93,18 +94,6 @@ fn dead_letter_headers() -> Schema {
         },
         "additionalProperties": { "type": "string" }
     })
-}
-
-/// Doc comments' line breaks are only where the source wrapped: a description is one line
-/// per paragraph.
-fn one_line_descriptions(schema: &mut Schema) {
-    if let Some(serde_json::Value::String(text)) = schema.get_mut("description") {
-        *text = text
-            .split("\n\n")
-            .map(|paragraph| paragraph.replace('\n', " "))
-            .collect::<Vec<_>>()
-            .join("\n\n");
-    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub fn customer_schema() -> String {
 
 /// Doc comments' line breaks are only where the source wrapped: a description is one line
 /// per paragraph.
-fn one_line_descriptions(schema: &mut Schema) {
+pub fn one_line_descriptions(schema: &mut Schema) {
     if let Some(serde_json::Value::String(text)) = schema.get_mut("description") {
         *text = text
             .split("\n\n")
