@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::events::{Mapped, PlainEvent, Refusal};
+use super::events::{Mapped, PlainEvent, Refusal, map_all};
 use crate::cloudevents::{CloudEventsConfig, from_structured_value};
 use crate::domain::{Timestamp, decode};
 
@@ -44,27 +44,19 @@ pub fn map(
             ]));
         }
     };
-    let mut mapped = Mapped::default();
-    let mut reasons = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        let plain = from_structured_value(event, config).and_then(|json| {
-            let decoded = decode(json.as_bytes(), now)?;
-            let ignored = decoded.payload.is_none()
-                && event
-                    .get("type")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| !config.types.contains_key(t));
-            let customer_id = decoded.customer_id.to_string();
-            Ok((!ignored).then_some(PlainEvent { customer_id, json }))
-        });
-        match plain {
-            Ok(Some(e)) => mapped.events.push(e),
-            Ok(None) => mapped.ignored += 1,
-            Err(r) => reasons.push(format!("event {i}: {}: {}", r.reason, r.detail)),
-        }
-    }
-    match reasons.is_empty() {
-        true => Ok(mapped),
-        false => Err(Refusal::Unmappable(reasons)),
-    }
+    map_all(&events, "event", |event| {
+        let json = from_structured_value(event, config).map_err(reason)?;
+        let decoded = decode(json.as_bytes(), now).map_err(reason)?;
+        let ignored = decoded.payload.is_none()
+            && event
+                .get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !config.types.contains_key(t));
+        let customer_id = decoded.customer_id.to_string();
+        Ok((!ignored).then_some(PlainEvent { customer_id, json }))
+    })
+}
+
+fn reason(r: crate::domain::Rejection) -> String {
+    format!("{}: {}", r.reason, r.detail)
 }

@@ -32,6 +32,28 @@ pub enum Refusal {
     NotConfigured,
 }
 
+/// Maps every item of a delivery with `map` (`Ok(None)`: no table names it); refuses the
+/// whole delivery, with every reason, when any item cannot be mapped.
+pub fn map_all<T>(
+    items: &[T],
+    what: &str,
+    mut map: impl FnMut(&T) -> Result<Option<PlainEvent>, String>,
+) -> Result<Mapped, Refusal> {
+    let mut mapped = Mapped::default();
+    let mut reasons = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match map(item) {
+            Ok(Some(event)) => mapped.events.push(event),
+            Ok(None) => mapped.ignored += 1,
+            Err(why) => reasons.push(format!("{what} {i}: {why}")),
+        }
+    }
+    match reasons.is_empty() {
+        true => Ok(mapped),
+        false => Err(Refusal::Unmappable(reasons)),
+    }
+}
+
 /// An event id of at most 128 bytes (SPEC 1): `id` itself, or, when longer, its prefix up to
 /// the first `:` and a SHA-256 of it (stable: retries give the same id).
 pub fn event_id(id: String) -> String {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use super::config::HubSpotConfig;
-use super::events::{Mapped, Refusal, from_millis, number, plain_event};
+use super::events::{Mapped, Refusal, from_millis, map_all, number, plain_event};
 use crate::domain::{EventType, Timestamp};
 
 /// HubSpot refuses its own requests older than this; so do we (and as far in the future).
@@ -95,19 +95,9 @@ pub fn map(body: &[u8], config: &HubSpotConfig, now: Timestamp) -> Result<Mapped
             "the body is not a JSON array of notifications: {e}"
         )])
     })?;
-    let mut mapped = Mapped::default();
-    let mut reasons = Vec::new();
-    for (i, n) in notifications.iter().enumerate() {
-        match notification(n, &notifications, config, now) {
-            Ok(Some(event)) => mapped.events.push(event),
-            Ok(None) => mapped.ignored += 1,
-            Err(why) => reasons.push(format!("notification {i}: {why}")),
-        }
-    }
-    match reasons.is_empty() {
-        true => Ok(mapped),
-        false => Err(Refusal::Unmappable(reasons)),
-    }
+    map_all(&notifications, "notification", |n| {
+        notification(n, &notifications, config, now)
+    })
 }
 
 /// The event of one notification; `None` when no mapping names it.

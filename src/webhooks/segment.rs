@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use sha1::Sha1;
 
 use super::config::SegmentConfig;
-use super::events::{Mapped, PlainEvent, Refusal, number, plain_event};
+use super::events::{Mapped, PlainEvent, Refusal, map_all, number, plain_event};
 use crate::domain::{EventType, Timestamp};
 
 /// The bytes Segment signs: the body, or a batch's first event as sent.
@@ -55,19 +55,7 @@ pub fn map(body: &[u8], config: &SegmentConfig, now: Timestamp) -> Result<Mapped
             ]));
         }
     };
-    let mut mapped = Mapped::default();
-    let mut reasons = Vec::new();
-    for (i, call) in calls.iter().enumerate() {
-        match event(call, config, now) {
-            Ok(Some(e)) => mapped.events.push(e),
-            Ok(None) => mapped.ignored += 1,
-            Err(why) => reasons.push(format!("call {i}: {why}")),
-        }
-    }
-    match reasons.is_empty() {
-        true => Ok(mapped),
-        false => Err(Refusal::Unmappable(reasons)),
-    }
+    map_all(&calls, "call", |call| event(call, config, now))
 }
 
 fn event(
