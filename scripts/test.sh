@@ -19,7 +19,9 @@ echo "== @asyncapi/parser, the reference validator of docs/asyncapi.yaml (tools/
 echo "== Chromium and playwright-core, the browser of tests/report_browser.rs (tools/report-check)"
 if ! [ -x /usr/bin/chromium ] && [ -z "${CHROMIUM:-}" ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium > /dev/null ||
+  install_chromium() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium > /dev/null; }
+  # A fresh machine may have no package lists yet: read them, then try again.
+  install_chromium || { $sudo apt-get update -q > /dev/null && install_chromium; } ||
     { echo "cannot install Chromium: apt-get install chromium (Debian's package), or set CHROMIUM" >&2; exit 1; }
 fi
 [ -d tools/report-check/node_modules/playwright-core ] ||

@@ -4,6 +4,7 @@
 //! the protocol's business.
 
 mod answers;
+mod feedback;
 mod restore;
 mod routing;
 
@@ -26,9 +27,7 @@ use super::sink::Sink;
 use crate::config::{ClockSource, Guarantee, KeyMismatch, Topics};
 use crate::domain::uplift::Uplift;
 use crate::domain::voc::Voc;
-use crate::domain::{
-    Engine, Event, EventHashes, Payload, Record, Rejection, Rules, Timestamp, decode,
-};
+use crate::domain::{Engine, Event, EventHashes, Record, Rejection, Rules, Timestamp, decode};
 use crate::health::Health;
 use crate::metrics::Metrics;
 
@@ -409,34 +408,6 @@ impl Processor {
         }
         self.emit(now);
         Ok(())
-    }
-
-    /// Counts an applied feedback event's answers (SPEC 10) for `GET /voc` and the metrics,
-    /// under the stage its customer is in after it.
-    fn observe_feedback(&mut self, engine: &Engine, event: &Event<'_>) {
-        let Some(
-            payload @ Payload::Feedback {
-                nps,
-                satisfaction,
-                kano,
-            },
-        ) = event.payload
-        else {
-            return;
-        };
-        let Some(customer) = engine.customer(&event.customer_id) else {
-            return;
-        };
-        let feature = event.feature.as_deref();
-        self.voc.observe(&payload, feature, customer.stage);
-        let label = feature.map(|f| self.voc.label_of(f));
-        self.metrics.feedback(
-            label,
-            kano.map(crate::domain::kano::classify),
-            nps,
-            satisfaction,
-            customer.stage,
-        );
     }
 
     /// Wall clock: advances every partition's clock to `now`, firing due timers.
