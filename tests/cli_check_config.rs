@@ -290,3 +290,68 @@ fn check_config_refuses_bad_prediction_settings_and_accepts_good_ones() {
         assert!(!said.contains("panicked"), "{said}");
     }
 }
+
+/// `[webhooks]`, `[cloudevents]`, `[output]` (SPEC 11): each bad setting refused, named by
+/// its key; the sample mappings pass.
+#[test]
+fn check_config_refuses_bad_webhook_and_cloudevents_settings() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let check = |toml: &str, env: &[(&str, &str)]| {
+        let path = dir.path().join("hooks.toml");
+        std::fs::write(&path, toml).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .args(["check-config", "--config", path.to_str().unwrap()])
+            .envs(env.iter().copied())
+            .output()
+            .expect("run check-config");
+        let (stdout, stderr) = text(&out);
+        (out.status.success(), format!("{stdout}{stderr}"))
+    };
+    let sample = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/webhooks.toml"),
+    )
+    .unwrap();
+    let secrets = [
+        ("HUBSPOT_APP_SECRET", "s"),
+        ("SEGMENT_SHARED_SECRET", "s"),
+        ("ZOHO_TOKEN", "s"),
+    ];
+    let (ok, said) = check(&sample, &secrets);
+    assert!(ok, "samples/webhooks.toml: {said}");
+    for (bad, key) in [
+        ("[webhooks]\naddress = \"everywhere\"\n", "webhooks.address"),
+        (
+            "[webhooks]\npublic_url = \"ftp://x\"\n",
+            "webhooks.public_url",
+        ),
+        (
+            "[webhooks.hubspot]\napp_secret = \"s\"\n",
+            "webhooks.public_url",
+        ),
+        (
+            "[webhooks.segment.events]\n\"Order Completed\" = \"buy\"\n",
+            "webhooks.segment.events",
+        ),
+        (
+            "[webhooks.hubspot.property_changes]\n\"deal.propertyChange\" = \"purchase\"\n",
+            "webhooks.hubspot.property_changes",
+        ),
+        (
+            "[webhooks.zoho.operations]\n\"Leads.insert\" = \"customer_erased\"\n",
+            "webhooks.zoho.operations",
+        ),
+        (
+            "[cloudevents.types]\n\"com.x\" = \"sale\"\n",
+            "cloudevents.types",
+        ),
+        (
+            "[output]\ncloudevents = true\ncloudevents_source = \"\"\n",
+            "output.cloudevents_source",
+        ),
+        ("[holdout]\npercent = 60\n", "holdout.percent"),
+    ] {
+        let (ok, said) = check(bad, &[]);
+        assert!(!ok, "{bad:?} accepted: {said}");
+        assert!(said.contains(key), "{bad:?}: {key} not named in {said}");
+    }
+}

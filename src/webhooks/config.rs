@@ -90,6 +90,12 @@ impl WebhooksConfig {
         if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             problems.push("webhooks.public_url: must start with https:// (or http://)".into());
         }
+        if !self.hubspot.app_secret.is_empty() && url.is_empty() {
+            problems.push(
+                "webhooks.public_url: HubSpot signs the URL it calls; set it (e.g. https://hooks.example.com) when webhooks.hubspot.app_secret is set"
+                    .into(),
+            );
+        }
         if self.max_body_bytes == 0 || self.produce_timeout_ms == 0 {
             problems.push(
                 "webhooks.max_body_bytes and webhooks.produce_timeout_ms: must be above 0".into(),
