@@ -137,3 +137,41 @@ fn bad_arguments_are_refused_with_a_message() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/no/such/file"));
 }
+
+/// `report --input - --against`: standard input is read once and kept for the what-if, which
+/// then finds the same differing customers as `diff`.
+#[test]
+fn the_reports_what_if_reads_standard_input_too() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b.toml");
+    std::fs::write(&b, "[rules]\ninactivity_days = 30\n").unwrap();
+    let html = dir.path().join("r.html");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .args(["report", "--input", "-", "--output"])
+        .arg(&html)
+        .arg("--against")
+        .arg(&b)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stream().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("3 customers&#x27; records would differ")
+            || page.contains("3 customers' records would differ"),
+        "the what-if of the piped input"
+    );
+}

@@ -26,6 +26,12 @@ pub fn report_file(
     as_of: Option<Timestamp>,
     against: Option<(&Config, &str)>,
 ) -> Result<String> {
+    // The what-if reads the input again: standard input is kept in a temporary file.
+    let (input, _temp) = match against {
+        Some(_) => crate::diff_command::input_file(input)?,
+        None => (input.to_owned(), None),
+    };
+    let input = input.as_str();
     let mut reader = crate::app::open_input(input)?;
     let options = ReplayOptions {
         rules: config.rules(),
@@ -54,13 +60,10 @@ pub fn report_file(
         buckets
     });
     let what_if = match against {
-        Some((b, name)) => {
-            let (input, _temp) = crate::diff_command::input_file(input)?;
-            Some((
-                crate::diff_command::diff_file(&input, config, b, as_of)?,
-                name.to_owned(),
-            ))
-        }
+        Some((b, name)) => Some((
+            crate::diff_command::diff_file(input, config, b, as_of)?,
+            name.to_owned(),
+        )),
         None => None,
     };
     Ok(page(input, &summary, &collected, p_alive, what_if))
