@@ -56,6 +56,7 @@ pub fn run_with(
     let (asker, inbox) = queries::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .on_thread_start(crate::sched_slice::request_short_slice)
         .enable_all()
         .build()?;
     let listener = runtime

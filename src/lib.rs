@@ -80,6 +80,7 @@ pub mod predict;
 pub mod record_lines;
 pub mod replay;
 pub mod report;
+pub mod sched_slice;
 pub mod schemas;
 pub mod shutdown;
 pub mod tally;

@@ -40,23 +40,42 @@ impl Changes {
         self.slots.is_empty() && self.erased.is_empty()
     }
 
-    /// Empties the record, keeping its memory; returns the erased ids and the marked slots.
-    pub fn take(&mut self) -> (Vec<CompactString>, Vec<Slot>) {
+    /// Empties the record, keeping its memory; returns what it held.
+    pub fn take(&mut self) -> ChangeSet {
         for &slot in &self.slots {
             self.marked[slot as usize / 64] = 0;
         }
-        (
-            std::mem::take(&mut self.erased),
-            std::mem::take(&mut self.slots),
-        )
+        ChangeSet {
+            erased: std::mem::take(&mut self.erased),
+            slots: std::mem::take(&mut self.slots),
+        }
     }
 
-    /// Gives back the vector [`take`](Self::take) returned, for its memory.
-    pub fn recycle(&mut self, mut slots: Vec<Slot>) {
+    /// Gives back the set [`take`](Self::take) returned, for its memory.
+    pub fn recycle(&mut self, set: ChangeSet) {
+        let mut slots = set.slots;
         if self.slots.is_empty() {
             slots.clear();
             self.slots = slots;
         }
+    }
+}
+
+/// What changed between two takes: the erased ids and the marked slots.
+#[derive(Debug, Default)]
+pub struct ChangeSet {
+    pub(super) erased: Vec<CompactString>,
+    pub(super) slots: Vec<Slot>,
+}
+
+impl ChangeSet {
+    /// Erased ids plus changed slots (an upper bound of the changes written).
+    pub fn len(&self) -> usize {
+        self.erased.len() + self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -72,15 +91,16 @@ mod tests {
         }
         changes.erased("gone".into());
         assert!(!changes.is_empty());
-        let (erased, slots) = changes.take();
-        assert_eq!(slots, [3, 700, 64, 0]);
-        assert_eq!(erased, ["gone"]);
+        let set = changes.take();
+        assert_eq!(set.slots, [3, 700, 64, 0]);
+        assert_eq!(set.erased, ["gone"]);
+        assert_eq!(set.len(), 5);
         assert!(changes.is_empty());
-        changes.recycle(slots);
+        changes.recycle(set);
         // Taking cleared the marks: the same slots are listed again.
         changes.mark(700);
         changes.mark(3);
         changes.mark(700);
-        assert_eq!(changes.take().1, [700, 3]);
+        assert_eq!(changes.take().slots, [700, 3]);
     }
 }

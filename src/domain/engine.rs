@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::action::{Cause, Reason};
+pub use super::changes::ChangeSet;
 use super::changes::Changes;
 use super::customer::{Customer, Stage, event_id_hash};
 use super::event::{Event, Payload};
@@ -134,23 +135,42 @@ impl Engine {
     /// with its state, or `None` when it no longer exists (erased). Does nothing unless
     /// [`with_change_tracking`](Self::with_change_tracking).
     pub fn take_changes(&mut self, mut write: impl FnMut(&str, Option<&Customer>)) {
-        let Some(changes) = self.changes.as_mut() else {
-            return;
-        };
-        let (erased, slots) = changes.take();
-        for id in &erased {
-            // Erased, then seen again: its state (from its new slot) is what counts.
-            if self.store.find(id).is_none() {
-                write(id, None);
-            }
+        let set = self.take_change_set();
+        for (id, customer) in self.changed(&set) {
+            write(id, customer);
         }
-        for &slot in &slots {
-            // A slot freed by an erasure and not reused since holds nobody.
-            if let Some(customer) = self.store.occupant(slot) {
-                write(&customer.id, Some(customer));
-            }
+        self.recycle_changes(set);
+    }
+
+    /// The changes since the last take, to read with [`changed`](Self::changed) (while the
+    /// engine is not borrowed mutably, e.g. in pieces with other reads between them) and give
+    /// back with [`recycle_changes`](Self::recycle_changes).
+    pub fn take_change_set(&mut self) -> ChangeSet {
+        self.changes.as_mut().map(Changes::take).unwrap_or_default()
+    }
+
+    /// The changes of `set` as [`take_changes`](Self::take_changes) hands them over: each
+    /// erased id not seen again (`None`), then each changed customer.
+    pub fn changed<'a>(
+        &'a self,
+        set: &'a ChangeSet,
+    ) -> impl Iterator<Item = (&'a str, Option<&'a Customer>)> + 'a {
+        // Erased, then seen again: its state (from its new slot) is what counts.
+        let erased = (set.erased.iter())
+            .filter(|id| self.store.find(id).is_none())
+            .map(|id| (id.as_str(), None));
+        // A slot freed by an erasure and not reused since holds nobody.
+        let changed = (set.slots.iter())
+            .filter_map(|&slot| self.store.occupant(slot))
+            .map(|customer| (customer.id.as_str(), Some(customer)));
+        erased.chain(changed)
+    }
+
+    /// Gives back a set [`take_change_set`](Self::take_change_set) returned, for its memory.
+    pub fn recycle_changes(&mut self, set: ChangeSet) {
+        if let Some(changes) = &mut self.changes {
+            changes.recycle(set);
         }
-        changes.recycle(slots);
     }
 
     /// Whether anything changed since the last [`take_changes`](Self::take_changes).

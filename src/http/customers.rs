@@ -4,6 +4,7 @@
 //! nobody answers 503 with `Retry-After`. Errors are JSON: `{"error": ..., "code": ...}`.
 //! Customer ids are logged at DEBUG only.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -64,7 +65,7 @@ fn min_position(query: Option<&str>) -> Result<Option<i64>, ()> {
 }
 
 pub(super) async fn customer(
-    State(s): State<Endpoints>,
+    State(s): State<Arc<Endpoints>>,
     uri: Uri,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {

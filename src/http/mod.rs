@@ -38,10 +38,11 @@ pub struct Endpoints {
     pub advertised_url: String,
 }
 
-type AppState = Endpoints;
+/// Shared, not cloned per request: `Metrics` carries its label caches.
+type AppState = Arc<Endpoints>;
 
 /// How long an HTTP request waits for the processing loop's answer: it answers between
-/// polls (every 5 ms or so) unless it is restoring or restarting its clients.
+/// runs of messages, and at once when idle (its bell), unless it is restoring or restarting its clients.
 const LOOP_ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
@@ -135,7 +136,7 @@ pub async fn serve(
         .route("/v1/customers/{customer_id}", get(customers::customer))
         .fallback(unknown_path)
         .method_not_allowed_fallback(read_only)
-        .with_state(endpoints);
+        .with_state(Arc::new(endpoints));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -20,6 +20,7 @@
 //! - [`client`]: librdkafka settings from the configuration, checked, with value-free errors.
 
 pub mod backoff;
+pub mod bell;
 pub mod changelog;
 pub mod changelog_apply;
 pub mod client;
@@ -29,6 +30,7 @@ pub mod commit;
 pub mod consumer_batches;
 pub mod delivery;
 pub mod error;
+pub mod idle_wait;
 pub mod members;
 pub mod membership;
 pub mod outbox;

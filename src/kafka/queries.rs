@@ -7,11 +7,14 @@
 //! 503 with `Retry-After`. `GET /v1/status` is the first user; the per-customer queries of
 //! SPEC 9 are the next variant.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::bell::Bell;
 use crate::config::{ClockSource, Guarantee};
 use crate::domain::Timestamp;
 
@@ -128,20 +131,39 @@ pub enum QueryError {
 #[derive(Debug, Clone)]
 pub struct Queries {
     to_loop: SyncSender<Query>,
+    /// Queries sent and not yet taken by the loop.
+    waiting: Arc<AtomicUsize>,
+    /// Rung after each query, for a loop waiting for work.
+    bell: Bell,
 }
 
 /// The loop's end (a clone per client generation of the loop; one of them drains it at a
 /// time).
 #[derive(Debug, Clone)]
 pub struct QueryInbox {
-    from_askers: std::sync::Arc<std::sync::Mutex<Receiver<Query>>>,
+    from_askers: Arc<Mutex<Receiver<Query>>>,
+    waiting: Arc<AtomicUsize>,
+    bell: Bell,
 }
 
 /// A channel for queries into the processing loop.
 pub fn channel() -> (Queries, QueryInbox) {
     let (to_loop, from_askers) = sync_channel(QUERIES_WAITING);
-    let from_askers = std::sync::Arc::new(std::sync::Mutex::new(from_askers));
-    (Queries { to_loop }, QueryInbox { from_askers })
+    let from_askers = Arc::new(Mutex::new(from_askers));
+    let (waiting, bell) = (Arc::new(AtomicUsize::new(0)), Bell::new());
+    let queries = Queries {
+        to_loop,
+        waiting: waiting.clone(),
+        bell: bell.clone(),
+    };
+    (
+        queries,
+        QueryInbox {
+            from_askers,
+            waiting,
+            bell,
+        },
+    )
 }
 
 impl Queries {
@@ -179,8 +201,15 @@ impl Queries {
         answer: tokio::sync::oneshot::Receiver<T>,
         timeout: Duration,
     ) -> Result<T, QueryError> {
-        match self.to_loop.try_send(query) {
-            Ok(()) => {}
+        // Counted before it is sent and rung after: a loop about to wait sees the count or
+        // hears the ring.
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let sent = self.to_loop.try_send(query);
+        if sent.is_err() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+        match sent {
+            Ok(()) => self.bell.ring(),
             Err(TrySendError::Full(_)) => return Err(QueryError::Busy),
             Err(TrySendError::Disconnected(_)) => return Err(QueryError::Stopped),
         }
@@ -196,10 +225,25 @@ impl Queries {
 impl QueryInbox {
     /// Answers every query waiting now with `answer` (called by the loop between polls).
     pub fn answer_waiting(&self, mut answer: impl FnMut(Query)) {
+        // The loop asks after every run of messages: most times nobody waits.
+        if !self.any_waiting() {
+            return;
+        }
         let from_askers = self.from_askers.lock().unwrap_or_else(|e| e.into_inner());
         while let Ok(query) = from_askers.try_recv() {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
             answer(query);
         }
+    }
+
+    /// Whether queries wait for an answer.
+    pub fn any_waiting(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) > 0
+    }
+
+    /// The bell rung for each query (the loop waits on it when idle).
+    pub fn bell(&self) -> &Bell {
+        &self.bell
     }
 }
 

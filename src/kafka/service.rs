@@ -13,6 +13,7 @@ use rdkafka::producer::Producer;
 
 use super::backoff::{Backoff, wait_unless_stopped};
 use super::client;
+use super::idle_wait::IdleWait;
 use super::processor::{ProcessError, Processor, Settings, Stats};
 use super::queries::QueryInbox;
 use super::sink::{DeliveryContext, KafkaProducer, Sink};
@@ -176,18 +177,30 @@ fn make_producer(config: &Config) -> Result<KafkaProducer> {
 /// Messages handled together, at most (see [`poll_some`]).
 const POLL_BATCH: usize = 256;
 
-/// Polls up to [`POLL_BATCH`] messages into `polled`: waits up to 5 ms for the first, then
-/// takes only what is already fetched. A rebalance on the way drops the held messages of the
-/// partitions it revoked or rewound (they are read again from the committed offset).
-/// Returns librdkafka's reason when the consumer hit a fatal error (it will never deliver
-/// again: with static membership, another instance took this one's `group.instance.id`).
+/// How long an idle loop waits for a message before it looks at the clock (wall-clock timers,
+/// the commit interval) again. A query or a message ends the wait early ([`IdleWait`]).
+const IDLE_WAIT: Duration = Duration::from_millis(5);
+
+/// Polls up to [`POLL_BATCH`] messages into `polled`: when none is queued and no query waits,
+/// first waits up to [`IDLE_WAIT`] for either, then takes only what is already fetched. A
+/// rebalance on the way drops the held messages of the partitions it revoked or rewound (they
+/// are read again from the committed offset). Returns librdkafka's reason when the consumer
+/// hit a fatal error (it will never deliver again: with static membership, another instance
+/// took this one's `group.instance.id`).
 fn poll_some<'c>(
     consumer: &'c BaseConsumer<RebalanceContext>,
+    idle: Option<&IdleWait<'_>>,
+    queries: &QueryInbox,
     polled: &mut Vec<BorrowedMessage<'c>>,
 ) -> Option<String> {
-    // 5 ms: the loop answers queries (GET /v1/customers/...) between polls, so an idle
-    // input must not hold them up long (20 ms made the p99 of a query 12 ms).
-    let mut wait = Duration::from_millis(5);
+    // Without the bell (no socket to spare), the wait is the first poll's, as it was before.
+    let mut wait = match idle {
+        Some(idle) => {
+            idle.wait(IDLE_WAIT, || queries.any_waiting());
+            Duration::ZERO
+        }
+        None => IDLE_WAIT,
+    };
     while polled.len() < POLL_BATCH {
         let next = consumer.poll(wait);
         wait = Duration::ZERO;
@@ -333,9 +346,10 @@ fn run_clients(
     tracing::info!(brokers = %k.brokers, group = %k.group_id, input = %k.topics.input, guarantee = ?k.guarantee, clock = ?k.clock, "lifecycle service started");
 
     let mut polled = Vec::with_capacity(POLL_BATCH);
+    let idle = IdleWait::new(&consumer, queries.bell());
     while !shutdown.load(Ordering::Relaxed) {
         telemetry.health.beat();
-        let fatal = poll_some(&consumer, &mut polled);
+        let fatal = poll_some(&consumer, idle.as_ref(), queries, &mut polled);
         let mut p = lock(&processor);
         if let Some(reason) = fatal {
             // Recreating the clients would only fence the other instance in turn: stop, so

@@ -4,6 +4,7 @@
 //! the protocol's business.
 
 mod answers;
+mod changelog_out;
 mod feedback;
 mod restore;
 mod routing;
@@ -16,11 +17,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use super::codec::{
-    OwnerEpoch, PARTITION_META_KEY, PartitionMeta, encode_customer_owned, encode_meta,
-};
+use super::codec::OwnerEpoch;
 pub use super::commit::MAX_IN_FLIGHT;
-use super::commit::{ChangelogRecord, Commit, Outbound};
+use super::commit::{Commit, Outbound};
 pub use super::error::ProcessError;
 use super::queries::QueryInbox;
 use super::sink::Sink;
@@ -446,38 +445,6 @@ impl Processor {
             self.settings.commit_interval,
             self.settings.max_batch_events,
         )
-    }
-
-    /// The changelog records of the batch, serialized now (the state at the batch's end):
-    /// touched customers, then each touched partition's progress record.
-    fn changelog_records(&mut self) -> Vec<ChangelogRecord> {
-        let mut records = Vec::new();
-        let touched = &self.commit.out().batch().next_offsets;
-        for (&p, part) in &mut self.partitions {
-            if !part.engine.has_changes() && !touched.contains_key(&p) {
-                continue;
-            }
-            let epoch = part.epoch;
-            part.engine.take_changes(|id, customer| {
-                records.push(ChangelogRecord {
-                    partition: p,
-                    key: id.as_bytes().into(),
-                    payload: customer.map(|c| encode_customer_owned(c, epoch)),
-                    tombstone_epoch: customer.is_none().then_some(epoch),
-                });
-            });
-            records.push(ChangelogRecord {
-                partition: p,
-                key: PARTITION_META_KEY.into(),
-                payload: Some(encode_meta(&PartitionMeta {
-                    clock: part.engine.clock(),
-                    applied_offset: part.applied_offset,
-                    epoch,
-                })),
-                tombstone_epoch: None,
-            });
-        }
-        records
     }
 
     /// Ends the current batch and hands it, with its changelog records, to the commit
