@@ -24,6 +24,10 @@ pub struct FitReport {
     pub log_likelihood: f64,
     pub customers: usize,
     pub unit_days: u32,
+    /// `prediction.count_zero_amount` as the fit used it (not printed: only the lines to
+    /// paste say it, so that the engine counts as the fit did).
+    #[serde(skip)]
+    pub count_zero_amount: bool,
 }
 
 /// One line of `--summary`.
@@ -58,16 +62,22 @@ pub fn fit_file(
         .collect();
     customers.sort_unstable_by(|a, b| a.0.id.cmp(&b.0.id));
     if customers.is_empty() {
-        bail!(
-            "no customer has a purchase with an amount above 0 at or before --until {until}: nothing to fit"
-        );
+        let amount = if config.prediction.count_zero_amount {
+            "of any amount"
+        } else {
+            "with an amount above 0"
+        };
+        bail!("no customer has a purchase {amount} at or before --until {until}: nothing to fit");
     }
     let summaries: Vec<Summary> = customers.iter().map(|(_, s)| *s).collect();
     let fitted = fit(model, &summaries).context("the fit failed")?;
     if let Some(path) = summary {
         write_summary(path, &customers, &fitted)?;
     }
-    Ok(report(&fitted, model, unit_days))
+    Ok(FitReport {
+        count_zero_amount: config.prediction.count_zero_amount,
+        ..report(&fitted, model, unit_days)
+    })
 }
 
 fn report(fitted: &Fitted, model: Model, unit_days: u32) -> FitReport {
@@ -81,6 +91,7 @@ fn report(fitted: &Fitted, model: Model, unit_days: u32) -> FitReport {
         log_likelihood: fitted.log_likelihood,
         customers: fitted.customers,
         unit_days,
+        count_zero_amount: false,
     }
 }
 
@@ -105,9 +116,14 @@ fn write_summary(path: &Path, customers: &[(&Customer, Summary)], fitted: &Fitte
 
 /// The `[prediction]` lines that put the fit into a configuration file.
 pub fn paste_lines(report: &FitReport) -> String {
+    let zero = if report.count_zero_amount {
+        "count_zero_amount = true\n"
+    } else {
+        ""
+    };
     format!(
         "# paste into your configuration file (then set at_risk_below to turn on churn_risk):\n\
-         [prediction]\nmodel = \"{}\"\nr = {}\nalpha = {}\na = {}\nb = {}\nunit_days = {}\n",
+         [prediction]\nmodel = \"{}\"\nr = {}\nalpha = {}\na = {}\nb = {}\nunit_days = {}\n{zero}",
         report.model, report.r, report.alpha, report.a, report.b, report.unit_days
     )
 }

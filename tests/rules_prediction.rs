@@ -214,3 +214,29 @@ fn p_alive_is_in_the_facts_of_every_record_only_with_prediction_on() {
         "the same records otherwise"
     );
 }
+
+#[test]
+fn a_free_order_is_a_transaction_only_with_count_zero_amount() {
+    // A $10 order, then three free ones a week apart: x = 3, t_x = 3 weeks when they count,
+    // x = 0 (no churn_risk under BG/NBD) when they do not (SPEC 8, the default).
+    let events = jsonl(&[
+        buy("e1", "c1", &d(0)),
+        buy_amount("e2", "c1", &d(7), "0"),
+        buy_amount("e3", "c1", &d(14), "0"),
+        buy_amount("e4", "c1", &d(21), "0.0"),
+    ]);
+    let spec = replay_with(&events, Some(&d(200)), Some(&config("bg_nbd", 0.5)));
+    assert!(risk_actions(&spec).is_empty(), "{:?}", spec.actions());
+    let counting = format!("{}count_zero_amount = true\n", config("bg_nbd", 0.5));
+    let out = replay_with(&events, Some(&d(200)), Some(&counting));
+    let risk = risk_actions(&out);
+    assert_eq!(risk.len(), 1, "{:?}", out.actions());
+    assert_eq!(risk[0]["facts"]["repeat_purchases"], 3);
+    let stamp = nanos(&d(0)) + crossing_ns(3.0, 3.0, 0.5, false).ceil() as i64;
+    assert!((at_of(risk[0]) - stamp).abs() < 1_000, "{}", risk[0]);
+    // Free orders still are not purchases for the stages: the customer stays `new`.
+    assert_eq!(
+        out.transitions_of("c1").len(),
+        spec.transitions_of("c1").len()
+    );
+}

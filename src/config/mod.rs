@@ -429,6 +429,7 @@ impl Config {
                 at_risk_below: self.prediction.at_risk_below,
             }),
             holdout: self.holdout.holdout(),
+            zero_amount_transactions: self.prediction.count_zero_amount,
         }
     }
 }

@@ -26,6 +26,10 @@ pub struct Rules {
     pub send_from: Option<super::time::Timestamp>,
     /// Churn prediction (SPEC 8), when `[prediction]` is on.
     pub prediction: Option<super::prediction::Prediction>,
+    /// A purchase of amount 0 counts as a transaction of the prediction's tally
+    /// (`prediction.count_zero_amount`; SPEC 8 counts amounts above 0 only). The tally is kept
+    /// whether or not prediction is on, so this holds either way (`lifecycle fit` too).
+    pub zero_amount_transactions: bool,
     /// Holdout groups and uplift (SPEC 10), when `[holdout]` is on.
     pub holdout: Option<super::holdout::Holdout>,
 }

@@ -158,14 +158,16 @@ pub(super) fn update_counters(
     match *payload {
         Payload::Purchase { amount, need_level } => {
             c.total_spend += amount;
-            if amount > 0.0 {
-                c.purchase_count += 1;
+            if amount > 0.0 || (amount == 0.0 && rules.zero_amount_transactions) {
                 let before = c.transactions;
                 c.transactions.observe(at);
                 // x or t_x changed: the `churn_risk` timer is armed again (SPEC 8).
                 if c.transactions != before {
                     c.risk_fired = false;
                 }
+            }
+            if amount > 0.0 {
+                c.purchase_count += 1;
                 if rules.delight_milestones.contains(&c.purchase_count) {
                     milestone = Some(c.purchase_count);
                 }

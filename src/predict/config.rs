@@ -29,6 +29,9 @@ pub struct PredictionConfig {
     pub unit_days: u32,
     /// The P(alive) below which a customer gets `churn_risk`; 0 disables it.
     pub at_risk_below: f64,
+    /// Whether a purchase of amount 0 (a free order) counts as a transaction in x, t_x and
+    /// t0. SPEC 8 counts amounts above 0 only (false); the BG/NBD paper counts every order.
+    pub count_zero_amount: bool,
 }
 
 impl PredictionConfig {
@@ -96,7 +99,8 @@ mod tests {
     use super::*;
 
     /// The defaults the `[prediction]` table of config/default.toml is to hold.
-    const DEFAULTS: &str = "model = \"bg_nbd\"\nunit_days = 7\nat_risk_below = 0.0\n";
+    const DEFAULTS: &str =
+        "model = \"bg_nbd\"\nunit_days = 7\nat_risk_below = 0.0\ncount_zero_amount = false\n";
 
     fn parse(extra: &str) -> Result<PredictionConfig, toml::de::Error> {
         toml::from_str(&format!("{DEFAULTS}{extra}"))
@@ -146,15 +150,17 @@ mod tests {
     fn refuses_a_threshold_outside_zero_to_one() {
         for bad in ["1.0", "-0.1", "1.5", "nan"] {
             let c: PredictionConfig = toml::from_str(&format!(
-                "model = \"bg_nbd\"\nunit_days = 7\nat_risk_below = {bad}\n"
+                "model = \"bg_nbd\"\nunit_days = 7\nat_risk_below = {bad}\ncount_zero_amount = false\n"
             ))
             .unwrap();
             let problems = c.problems();
             assert_eq!(problems.len(), 1, "{bad}: {problems:?}");
             assert!(problems[0].starts_with("prediction.at_risk_below:"));
         }
-        let c: PredictionConfig =
-            toml::from_str("model = \"mbg_nbd\"\nunit_days = 7\nat_risk_below = 0.999\n").unwrap();
+        let c: PredictionConfig = toml::from_str(
+            "model = \"mbg_nbd\"\nunit_days = 7\nat_risk_below = 0.999\ncount_zero_amount = true\n",
+        )
+        .unwrap();
         assert!(c.problems().is_empty());
     }
 
@@ -162,7 +168,7 @@ mod tests {
     fn refuses_a_unit_of_zero_days_or_more_than_a_year() {
         for bad in [0, 367] {
             let c: PredictionConfig = toml::from_str(&format!(
-                "model = \"bg_nbd\"\nunit_days = {bad}\nat_risk_below = 0.0\n"
+                "model = \"bg_nbd\"\nunit_days = {bad}\nat_risk_below = 0.0\ncount_zero_amount = false\n"
             ))
             .unwrap();
             assert_eq!(c.problems().len(), 1, "{bad}");
