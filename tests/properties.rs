@@ -128,17 +128,17 @@ fn rules() -> Rules {
         .holdout(),
         max_sent: 3,
         per_days: 20,
-        prediction: Some(Prediction {
-            model: Model::BgNbd,
-            params: Params {
+        prediction: Some(Prediction::new(
+            Model::BgNbd,
+            Params {
                 r: 0.243,
                 alpha: 4.414,
                 a: 0.793,
                 b: 2.426,
             },
-            unit_days: 7.0,
-            at_risk_below: 0.6,
-        }),
+            7.0,
+            0.6,
+        )),
         ..Rules::default()
     }
 }

@@ -422,11 +422,13 @@ impl Config {
             max_sent: self.actions.max_sent,
             per_days: self.actions.per_days,
             send_from: Timestamp::parse_rfc3339(&self.actions.send_from).ok(),
-            prediction: self.prediction.params().map(|params| Prediction {
-                model: self.prediction.model,
-                params,
-                unit_days: f64::from(self.prediction.unit_days),
-                at_risk_below: self.prediction.at_risk_below,
+            prediction: self.prediction.params().map(|params| {
+                Prediction::new(
+                    self.prediction.model,
+                    params,
+                    f64::from(self.prediction.unit_days),
+                    self.prediction.at_risk_below,
+                )
             }),
             holdout: self.holdout.holdout(),
             zero_amount_transactions: self.prediction.count_zero_amount,

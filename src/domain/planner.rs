@@ -172,11 +172,9 @@ pub fn emit(
     rules: &Rules,
     out: &mut dyn RecordSink,
 ) {
-    // One P(alive) for the input's actions: they share their `at`.
-    let p_alive = rules
-        .prediction
-        .as_ref()
-        .map(|prediction| prediction.p_alive(&customer.transactions, at));
+    // One P(alive) for the input's actions (they share their `at`), computed for the first
+    // one not suppressed: most events plan nothing, and it costs two logarithms.
+    let mut p_alive = None;
     for p in planned {
         if let Some(reason) = suppression(customer, p.kind, at, rules) {
             out.push(Record::Suppressed {
@@ -191,8 +189,10 @@ pub fn emit(
             customer.cap_times.record(at, rules.max_sent as usize);
         }
         let mut facts = p.facts;
-        if p_alive.is_some() {
-            facts.p_alive = p_alive;
+        if let Some(prediction) = &rules.prediction {
+            facts.p_alive = Some(
+                *p_alive.get_or_insert_with(|| prediction.p_alive(&customer.transactions, at)),
+            );
         }
         if rules.send_from.is_some_and(|from| at < from) {
             // History, in neither group: its window does not open (nor stays open).

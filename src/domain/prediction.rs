@@ -3,7 +3,12 @@
 //! themselves are [`crate::predict`]'s; this is where the engine's state meets them.
 
 use super::time::Timestamp;
+use crate::predict::model::{crossing_from_root, crossing_root};
 use crate::predict::{Model, Params, Tally, p_alive};
+
+/// The crossing's root is kept for x below this (repeat transaction days); customers with
+/// more compute theirs.
+const ROOTS: usize = 32;
 
 /// `[prediction]` when it is on (all four parameters set).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -14,9 +19,27 @@ pub struct Prediction {
     pub unit_days: f64,
     /// P(alive) below which a customer in `new` or `mature` gets `churn_risk`; 0: never.
     pub at_risk_below: f64,
+    /// K^(1 / (r + x)) of the crossing instant for each x below [`ROOTS`], when the action
+    /// is on: the engine asks for the stamp whenever it arms a customer's timer (after
+    /// every event), and the root is its only logarithm and exponential. Computed by the
+    /// same function as on demand, so the stamps are the same to the bit.
+    roots: Option<[Option<f64>; ROOTS]>,
 }
 
 impl Prediction {
+    pub fn new(model: Model, params: Params, unit_days: f64, at_risk_below: f64) -> Prediction {
+        let roots = (at_risk_below > 0.0 && at_risk_below < 1.0).then(|| {
+            std::array::from_fn(|x| crossing_root(&params, model, x as f64, at_risk_below))
+        });
+        Prediction {
+            model,
+            params,
+            unit_days,
+            at_risk_below,
+            roots,
+        }
+    }
+
     /// P(alive) at `at` of a customer with these transactions: 1 without a transaction (and,
     /// under BG/NBD, without a repeat one).
     pub fn p_alive(&self, transactions: &Tally, at: Timestamp) -> f64 {
@@ -35,7 +58,23 @@ impl Prediction {
         if self.at_risk_below <= 0.0 {
             return None;
         }
-        transactions.risk_deadline(&self.params, self.model, self.at_risk_below, self.unit_days)
+        let Some(roots) = &self.roots else {
+            // A threshold of 1 or more: the latest transaction (tests only; the configuration
+            // refuses it).
+            return transactions.risk_deadline(
+                &self.params,
+                self.model,
+                self.at_risk_below,
+                self.unit_days,
+            );
+        };
+        let s = transactions.summary(transactions.latest()?, self.unit_days)?;
+        let root = match roots.get(s.x as usize) {
+            Some(root) => (*root)?,
+            None => crossing_root(&self.params, self.model, s.x, self.at_risk_below)?,
+        };
+        let crossing = crossing_from_root(self.params.alpha, s.t_x, root)?;
+        transactions.deadline_at(crossing, s.t_x, self.unit_days)
     }
 }
 
@@ -48,17 +87,21 @@ mod tests {
     }
 
     fn prediction(model: Model) -> Prediction {
-        Prediction {
+        prediction_below(model, 0.5)
+    }
+
+    fn prediction_below(model: Model, at_risk_below: f64) -> Prediction {
+        Prediction::new(
             model,
-            params: Params {
+            Params {
                 r: 0.243,
                 alpha: 4.414,
                 a: 0.793,
                 b: 2.426,
             },
-            unit_days: 7.0,
-            at_risk_below: 0.5,
-        }
+            7.0,
+            at_risk_below,
+        )
     }
 
     fn tally(days: &[&str]) -> Tally {
@@ -102,10 +145,24 @@ mod tests {
     #[test]
     fn a_threshold_of_zero_turns_the_action_off() {
         let t = tally(&["2025-01-01T12:00:00Z", "2025-01-09T12:00:00Z"]);
-        let off = Prediction {
-            at_risk_below: 0.0,
-            ..prediction(Model::BgNbd)
-        };
-        assert_eq!(off.risk_stamp(&t), None);
+        assert_eq!(prediction_below(Model::BgNbd, 0.0).risk_stamp(&t), None);
+    }
+
+    #[test]
+    fn the_kept_roots_give_the_stamps_computed_on_demand_to_the_nanosecond() {
+        // x from 0 to 40 repeat days (past the kept roots), a few thresholds, both models.
+        for model in [Model::BgNbd, Model::MbgNbd] {
+            for p in [0.05, 0.3, 0.5, 0.93] {
+                let kept = prediction_below(model, p);
+                let mut t = tally(&["2024-12-31T08:00:00Z"]);
+                for day in 0..=40 {
+                    let expected = t.risk_deadline(&kept.params, model, p, kept.unit_days);
+                    assert_eq!(kept.risk_stamp(&t), expected, "{model:?} p {p} day {day}");
+                    t.observe(Timestamp::from_nanos(
+                        at("2025-01-01T09:30:00Z").as_nanos() + day * 3 * 86_400_000_000_007,
+                    ));
+                }
+            }
+        }
     }
 }

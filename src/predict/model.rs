@@ -204,22 +204,37 @@ pub fn p_alive(params: &Params, model: Model, x: f64, t_x: f64, t: f64) -> f64 {
 /// transactions (P(alive) = 1), `p <= 0` (or not a number), or a crossing too far away to
 /// represent. `p >= 1` gives `t_x` (P(alive) < 1 from the start).
 pub fn risk_crossing(params: &Params, model: Model, x: f64, t_x: f64, p: f64) -> Option<f64> {
-    let Params { r, alpha, a, b } = *params;
-    let denominator = match model {
-        Model::BgNbd if x > 0.0 => b + x - 1.0,
-        Model::BgNbd => return None,
-        Model::MbgNbd => b + x,
-    };
+    if model == Model::BgNbd && x <= 0.0 {
+        return None;
+    }
     if p.is_nan() || p <= 0.0 {
         return None;
     }
     if p >= 1.0 {
         return Some(t_x);
     }
+    crossing_from_root(params.alpha, t_x, crossing_root(params, model, x, p)?)
+}
+
+/// K^(1 / (r + x)) of SPEC 8's crossing instant, for 0 < p < 1: it depends on x, not on the
+/// times, so the engine keeps it per x ([`crate::domain::prediction::Prediction`]). `None`
+/// for a BG/NBD customer without a repeat transaction.
+pub fn crossing_root(params: &Params, model: Model, x: f64, p: f64) -> Option<f64> {
+    let Params { r, a, b, .. } = *params;
+    let denominator = match model {
+        Model::BgNbd if x > 0.0 => b + x - 1.0,
+        Model::BgNbd => return None,
+        Model::MbgNbd => b + x,
+    };
     // In logs: ln K / (r + x), so a huge K does not overflow before the root is taken.
-    // One logarithm, not three: the engine evaluates this whenever it arms a timer.
     let ln_k = ((1.0 / p - 1.0) * denominator / a).ln();
-    let crossing = (alpha + t_x) * (ln_k / (r + x)).exp() - alpha;
+    Some((ln_k / (r + x)).exp())
+}
+
+/// The crossing, in units after t0, from [`crossing_root`]: (alpha + t_x) * root - alpha, or
+/// t_x when that is earlier; `None` when not finite.
+pub fn crossing_from_root(alpha: f64, t_x: f64, root: f64) -> Option<f64> {
+    let crossing = (alpha + t_x) * root - alpha;
     crossing.is_finite().then(|| crossing.max(t_x))
 }
 

@@ -136,8 +136,15 @@ impl Tally {
     ) -> Option<Timestamp> {
         let s = self.summary(self.latest, unit_days)?;
         let crossing = risk_crossing(params, model, s.x, s.t_x, p)?;
+        self.deadline_at(crossing, s.t_x, unit_days)
+    }
+
+    /// The instant `crossing` units after t0 (a [`risk_crossing`] at this tally's `t_x`),
+    /// rounded up to the nanosecond; the latest transaction's instant when the crossing is
+    /// not after it; `None` beyond the representable range.
+    pub fn deadline_at(&self, crossing: f64, t_x: f64, unit_days: f64) -> Option<Timestamp> {
         let nanos = crossing * unit_days * NANOS_PER_DAY as f64;
-        if crossing <= s.t_x {
+        if crossing <= t_x {
             return Some(self.latest);
         }
         // Rounded up, so that P(alive) at the deadline is below `p`; `as` saturates, and a
