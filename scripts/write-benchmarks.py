@@ -158,7 +158,7 @@ print("  against the same run without queries, seven rounds alternating which go
 print("  round with the median ratio. Latency is the client's, request to whole response.")
 print("- **Prediction**: replay of the replay file with `samples/prediction.toml` (BG/NBD, CDNOW's")
 print("  parameters, `churn_risk` below 0.5: P(alive) in every record's facts, the risk timer armed")
-print("  for every repeat buyer) against the default configuration, seven pairs run back to back, the")
+print("  for every repeat buyer) against the default configuration, fifteen pairs run back to back, the")
 print("  median ratio of their speeds. `lifecycle fit --until 2026-01-01` over the same file (a replay")
 print("  with the records discarded, then the fit of every customer with a purchase) against a replay")
 print("  of it, three pairs, the median.")
