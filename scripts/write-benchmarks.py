@@ -154,7 +154,7 @@ print("  tally is kept either way (24 bytes a customer), so the two should agree
 print("- **Customer queries**: the whole service in process (`app::run_with`: HTTP, members reader,")
 print("  loop), processing the generated stream at its full rate while one client asks")
 print("  `GET /v1/customers/{id}` of known customers at 1,000/s over a keep-alive connection;")
-print("  against the same run without queries, seven rounds alternating which goes first, the")
+print("  against the same run without queries, eleven rounds alternating which goes first, the")
 print("  round with the median ratio. Latency is the client's, request to whole response.")
 print("- **Prediction**: replay of the replay file with `samples/prediction.toml` (BG/NBD, CDNOW's")
 print("  parameters, `churn_risk` below 0.5: P(alive) in every record's facts, the risk timer armed")

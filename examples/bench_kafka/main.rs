@@ -54,6 +54,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// back to back; the figure is the round with the median ratio (the host's speed drifts, and
 /// a ratio within one round is steadier than two bests taken at different moments).
 const E2E_ROUNDS: usize = 7;
+/// Query rounds: each is ~2 s of processing, and this host moves single ratios by +-0.2.
+const QUERY_ROUNDS: usize = 11;
 const RESTORE_ROUNDS: usize = 7;
 
 /// The (ours, baseline) pair of seconds whose ratio is the median.
@@ -677,7 +679,8 @@ fn query_rounds(broker: Broker, data: &[u8]) {
         .collect();
     let mut broker = broker;
     let (mut timed, mut latencies, mut statuses) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..E2E_ROUNDS {
+    let mut cpu_per_query = Vec::new();
+    for round in 0..QUERY_ROUNDS {
         if round > 0 {
             drop(broker);
             broker = start_broker();
@@ -691,7 +694,10 @@ fn query_rounds(broker: Broker, data: &[u8]) {
             cfg.http.address = format!("127.0.0.1:{port}");
             create_topics(&broker, &cfg.kafka);
             let total = produce_input(&cfg.kafka, data);
-            queries::round(&cfg, total, &ids, rate)
+            let cpu = || cpu_seconds(std::process::id()) + cpu_seconds(broker.child.id());
+            let before = cpu();
+            let (secs, latencies, statuses) = queries::round(&cfg, total, &ids, rate);
+            (secs, latencies, statuses, cpu() - before)
         };
         let (quiet, asked) = if round % 2 == 0 {
             let q = run("quiet", 0.0);
@@ -700,19 +706,29 @@ fn query_rounds(broker: Broker, data: &[u8]) {
             let a = run("asked", 1000.0);
             (run("quiet", 0.0), a)
         };
+        let per_query = (asked.3 - quiet.3) / asked.1.len().max(1) as f64;
         println!(
-            "queries round {round}: without {:.2} s, with {:.2} s, ratio {:.2}; {} queries",
+            "queries round {round}: without {:.2} s, with {:.2} s, ratio {:.2}; {} queries; CPU s (this process and the broker): without {:.2}, with {:.2}, {:.0} us more per query",
             quiet.0,
             asked.0,
             quiet.0 / asked.0,
-            asked.1.len()
+            asked.1.len(),
+            quiet.3,
+            asked.3,
+            per_query * 1e6
         );
+        cpu_per_query.push(per_query);
         latencies.extend(asked.1);
         statuses.extend(asked.2);
         timed.push((asked.0, quiet.0));
     }
     let (with, without) = median_round(timed);
     latencies.sort_by(f64::total_cmp);
+    cpu_per_query.sort_by(f64::total_cmp);
+    println!(
+        "queries: CPU per query (client, HTTP, loop, broker; median of the rounds' differences) {:.0} us",
+        percentile(&cpu_per_query, 0.5) * 1e6
+    );
     let ok = statuses.iter().filter(|s| **s == 200).count();
     println!(
         "figure: queries at 1000/s: p50 {:.2} ms, p99 {:.2} ms over {} queries ({} answered 200); processing with them at {:.2} of its rate without",

@@ -190,13 +190,15 @@ const IDLE_WAIT: Duration = Duration::from_millis(5);
 fn poll_some<'c>(
     consumer: &'c BaseConsumer<RebalanceContext>,
     idle: Option<&IdleWait<'_>>,
-    queries: &QueryInbox,
+    direct: &DirectAnswers<'_>,
     polled: &mut Vec<BorrowedMessage<'c>>,
 ) -> Option<String> {
     // Without the bell (no socket to spare), the wait is the first poll's, as it was before.
     let mut wait = match idle {
         Some(idle) => {
-            idle.wait(IDLE_WAIT, || queries.any_waiting());
+            direct.idle.store(true, Ordering::Release);
+            idle.wait(IDLE_WAIT, || direct.queries.any_waiting());
+            direct.idle.store(false, Ordering::Release);
             Duration::ZERO
         }
         None => IDLE_WAIT,
@@ -222,6 +224,49 @@ fn poll_some<'c>(
         }
     }
     None
+}
+
+/// While it lives, askers answer on their own thread while the loop waits for input (and so
+/// does not hold the processor): one lookup under the processor's lock, no hop to the loop's
+/// thread and back, no wake-up. At 1,000 queries/s on an idle instance that was most of a
+/// query's CPU (see docs/decisions.md). Otherwise the query goes through the channel: a
+/// loop busy processing would contend for the lock with the askers (and wait for one
+/// preempted while it holds it), which cost more than the hop. The rebalance callbacks take
+/// the same lock, so an answer never sees a partition half assigned either.
+struct DirectAnswers<'q> {
+    queries: &'q QueryInbox,
+    /// Set by the loop while it waits for input.
+    idle: Arc<AtomicBool>,
+}
+
+impl<'q> DirectAnswers<'q> {
+    fn install(queries: &'q QueryInbox, processor: &SharedProcessor) -> DirectAnswers<'q> {
+        let processor = Arc::downgrade(processor);
+        let idle = Arc::new(AtomicBool::new(false));
+        let loop_idle = idle.clone();
+        queries.answer_directly_with(Some(Arc::new(move |query| {
+            if !loop_idle.load(Ordering::Acquire) {
+                return Some(query);
+            }
+            let Some(processor) = processor.upgrade() else {
+                return Some(query);
+            };
+            match processor.try_lock() {
+                Ok(p) => {
+                    p.answer_now(query);
+                    None
+                }
+                Err(_) => Some(query),
+            }
+        })));
+        DirectAnswers { queries, idle }
+    }
+}
+
+impl Drop for DirectAnswers<'_> {
+    fn drop(&mut self) {
+        self.queries.answer_directly_with(None);
+    }
 }
 
 /// What a run did, for the log and for tests.
@@ -329,6 +374,7 @@ fn run_clients(
         telemetry.health.clone(),
         queries.clone(),
     )));
+    let direct = DirectAnswers::install(queries, &processor);
     let consumer: BaseConsumer<RebalanceContext> = client::consumer(k)?
         .create_with_context(RebalanceContext {
             processor: processor.clone(),
@@ -349,7 +395,7 @@ fn run_clients(
     let idle = IdleWait::new(&consumer, queries.bell());
     while !shutdown.load(Ordering::Relaxed) {
         telemetry.health.beat();
-        let fatal = poll_some(&consumer, idle.as_ref(), queries, &mut polled);
+        let fatal = poll_some(&consumer, idle.as_ref(), &direct, &mut polled);
         let mut p = lock(&processor);
         if let Some(reason) = fatal {
             // Recreating the clients would only fence the other instance in turn: stop, so

@@ -30,6 +30,11 @@ impl Processor {
         self.holdings().answer_waiting();
     }
 
+    /// Answers one question now (an asker holding the processor's lock).
+    pub fn answer_now(&self, query: Query) {
+        self.holdings().answer(query);
+    }
+
     pub(super) fn holdings(&self) -> Holdings<'_> {
         Holdings {
             partitions: &self.partitions,
