@@ -90,6 +90,10 @@ if qy:
                  "-", "-", "p99 <= 5 ms", verdict(qy[1] <= 5)))
     rows.append(("Processing with those queries", "the service with 1,000 queries/s", "the same run without",
                  f"{qy[4]:.2f}", ">= 0.95", verdict(qy[4] >= 0.95)))
+qc = find(r"queries: CPU per query, medians over the rounds: ([\d.]+) us in all .*?, of which the HTTP threads ([\d.]+) us and the asking client ([\d.]+) us")
+if qc:
+    rows.append(("CPU per query during processing", f"HTTP threads {qc[1]:.0f} us, the asking client {qc[2]:.0f} us",
+                 f"{qc[0]:.0f} us more in all (this process and the broker)", "-", "reported", "reported"))
 rs = find(r"kafka: restore (\d+) customers in ([\d.]+) s = (\d+) customers/s; plain consumer ([\d.]+) s = (\d+) records/s; ratio ([\d.]+)")
 if rs:
     rows.append(("Restore from the changelog", f"{rs[2]:,.0f} customers/s ({rs[0]:,.0f} in {rs[1]:.2f} s)",

@@ -8,8 +8,8 @@ use support::*;
 
 use std::time::{Duration, Instant};
 
-use lifecycle::kafka::bell::Bell;
 use lifecycle::kafka::idle_wait::IdleWait;
+use lifecycle::kafka::queries::channel;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -25,6 +25,8 @@ fn a_message_or_a_ring_ends_an_idle_wait() {
         .set("bootstrap.servers", broker.bootstrap())
         .set("group.id", "idle")
         .set("auto.offset.reset", "earliest")
+        // No periodic commit events on the queue: only what a test causes ends a wait.
+        .set("enable.auto.commit", "false")
         .create()
         .expect("consumer");
     consumer.subscribe(&["idle-in"]).expect("subscribe");
@@ -32,8 +34,8 @@ fn a_message_or_a_ring_ends_an_idle_wait() {
         consumer.poll(Duration::from_millis(10));
         consumer.assignment().is_ok_and(|a| a.count() == 1)
     });
-    let bell = Bell::new();
-    let idle = IdleWait::new(&consumer, &bell).expect("a consumer queue and a bell");
+    let (queries, inbox) = channel();
+    let idle = IdleWait::new(&consumer, inbox.bell()).expect("a consumer queue and a bell");
     while consumer.poll(Duration::ZERO).is_some() {}
 
     // A message produced once the wait has looked at the queue (from the readiness
@@ -52,7 +54,7 @@ fn a_message_or_a_ring_ends_an_idle_wait() {
         producer.flush(Duration::from_secs(30)).expect("flush");
     });
     let started = Instant::now();
-    idle.wait(NEVER, || {
+    idle.wait_or(NEVER, &inbox, || {
         go.send(()).expect("signal");
         false
     });
@@ -64,20 +66,32 @@ fn a_message_or_a_ring_ends_an_idle_wait() {
     let message = consumer.poll(Duration::from_secs(30));
     assert!(matches!(message, Some(Ok(_))), "{message:?}");
 
-    // Nothing queued: a query (ringing after the readiness question) ends the wait.
+    // Nothing queued: a query asked once the loop has said it waits (the asker sees that
+    // and rings) ends the wait.
     while consumer.poll(Duration::ZERO).is_some() {}
+    let mut asker = None;
     let started = Instant::now();
-    idle.wait(NEVER, || {
-        bell.ring();
+    idle.wait_or(NEVER, &inbox, || {
+        assert!(inbox.loop_waits());
+        let queries = queries.clone();
+        asker = Some(std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(queries.status(Duration::from_millis(10)))
+        }));
         false
     });
-    assert!(started.elapsed() < NEVER, "the ring did not end the wait");
+    assert!(started.elapsed() < NEVER, "the query did not end the wait");
+    assert!(!inbox.loop_waits());
+    // Unanswered here (no loop): it timed out, and is still counted as waiting.
+    let asked = asker.expect("asked").join().expect("asker thread");
+    assert!(asked.is_err(), "{asked:?}");
+    assert!(inbox.any_waiting());
 
     // A query already waiting skips the wait.
-    let mut asked = false;
-    idle.wait(NEVER, || {
-        asked = true;
-        true
-    });
-    assert!(asked);
+    let started = Instant::now();
+    idle.wait(NEVER, &inbox);
+    assert!(started.elapsed() < NEVER);
 }

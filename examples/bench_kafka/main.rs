@@ -679,7 +679,8 @@ fn query_rounds(broker: Broker, data: &[u8]) {
         .collect();
     let mut broker = broker;
     let (mut timed, mut latencies, mut statuses) = (Vec::new(), Vec::new(), Vec::new());
-    let mut cpu_per_query = Vec::new();
+    let (mut cpu_per_query, mut http_per_query, mut asker_per_query) =
+        (Vec::new(), Vec::new(), Vec::new());
     for round in 0..QUERY_ROUNDS {
         if round > 0 {
             drop(broker);
@@ -696,8 +697,8 @@ fn query_rounds(broker: Broker, data: &[u8]) {
             let total = produce_input(&cfg.kafka, data);
             let cpu = || cpu_seconds(std::process::id()) + cpu_seconds(broker.child.id());
             let before = cpu();
-            let (secs, latencies, statuses) = queries::round(&cfg, total, &ids, rate);
-            (secs, latencies, statuses, cpu() - before)
+            let r = queries::round(&cfg, total, &ids, rate);
+            (r, cpu() - before)
         };
         let (quiet, asked) = if round % 2 == 0 {
             let q = run("quiet", 0.0);
@@ -706,28 +707,42 @@ fn query_rounds(broker: Broker, data: &[u8]) {
             let a = run("asked", 1000.0);
             (run("quiet", 0.0), a)
         };
-        let per_query = (asked.3 - quiet.3) / asked.1.len().max(1) as f64;
+        let ((quiet, quiet_cpu), (asked, asked_cpu)) = (quiet, asked);
+        let n = asked.latencies.len().max(1) as f64;
+        let per_query = (asked_cpu - quiet_cpu) / n;
         println!(
-            "queries round {round}: without {:.2} s, with {:.2} s, ratio {:.2}; {} queries; CPU s (this process and the broker): without {:.2}, with {:.2}, {:.0} us more per query",
-            quiet.0,
-            asked.0,
-            quiet.0 / asked.0,
-            asked.1.len(),
-            quiet.3,
-            asked.3,
-            per_query * 1e6
+            "queries round {round}: without {:.2} s, with {:.2} s, ratio {:.2}; {} queries; CPU s (this process and the broker): without {:.2}, with {:.2}, {:.0} us more per query; of which HTTP threads {:.0} us, asking client {:.0} us",
+            quiet.secs,
+            asked.secs,
+            quiet.secs / asked.secs,
+            asked.latencies.len(),
+            quiet_cpu,
+            asked_cpu,
+            per_query * 1e6,
+            asked.http_cpu / n * 1e6,
+            asked.asker_cpu / n * 1e6,
         );
         cpu_per_query.push(per_query);
-        latencies.extend(asked.1);
-        statuses.extend(asked.2);
-        timed.push((asked.0, quiet.0));
+        http_per_query.push(asked.http_cpu / n);
+        asker_per_query.push(asked.asker_cpu / n);
+        timed.push((asked.secs, quiet.secs));
+        latencies.extend(asked.latencies);
+        statuses.extend(asked.statuses);
     }
     let (with, without) = median_round(timed);
     latencies.sort_by(f64::total_cmp);
-    cpu_per_query.sort_by(f64::total_cmp);
+    for v in [
+        &mut cpu_per_query,
+        &mut http_per_query,
+        &mut asker_per_query,
+    ] {
+        v.sort_by(f64::total_cmp);
+    }
     println!(
-        "queries: CPU per query (client, HTTP, loop, broker; median of the rounds' differences) {:.0} us",
-        percentile(&cpu_per_query, 0.5) * 1e6
+        "queries: CPU per query, medians over the rounds: {:.0} us in all (this process and the broker, with less without), of which the HTTP threads {:.0} us and the asking client {:.0} us",
+        percentile(&cpu_per_query, 0.5) * 1e6,
+        percentile(&http_per_query, 0.5) * 1e6,
+        percentile(&asker_per_query, 0.5) * 1e6
     );
     let ok = statuses.iter().filter(|s| **s == 200).count();
     println!(

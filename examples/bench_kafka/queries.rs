@@ -48,9 +48,49 @@ pub fn read_answer(stream: &mut BufReader<TcpStream>, status_line: &str) -> u16 
     status
 }
 
+/// CPU seconds (user + system) of a thread's `/proc/.../stat` (Linux; 0 elsewhere).
+fn thread_cpu(stat: &str) -> f64 {
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds of this process's threads named `name` (the HTTP runtime's `tokio-rt-worker`).
+fn threads_cpu(name: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
+        .map(|t| thread_cpu(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default()))
+        .sum()
+}
+
+/// One round's result.
+pub struct Round {
+    pub secs: f64,
+    /// Query latencies, ms.
+    pub latencies: Vec<f64>,
+    pub statuses: Vec<u16>,
+    /// CPU seconds of the service's HTTP threads, and of the asking client's thread.
+    pub http_cpu: f64,
+    pub asker_cpu: f64,
+}
+
 /// Runs the service until `total` input events are committed, asking about `ids` at `rate`
-/// queries/s meanwhile (none when 0); returns (seconds, query latencies in ms, statuses).
-pub fn round(config: &Config, total: u64, ids: &[String], rate: f64) -> (f64, Vec<f64>, Vec<u16>) {
+/// queries/s meanwhile (none when 0).
+pub fn round(config: &Config, total: u64, ids: &[String], rate: f64) -> Round {
     let telemetry = Telemetry::new(Duration::from_secs(600));
     let committed = telemetry.metrics.batch_events.clone();
     let shutdown = Arc::new(AtomicBool::new(false));
@@ -96,7 +136,9 @@ pub fn round(config: &Config, total: u64, ids: &[String], rate: f64) -> (f64, Ve
                     std::thread::sleep(wait);
                 }
             }
-            (latencies, statuses)
+            let cpu =
+                thread_cpu(&std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default());
+            (latencies, statuses, cpu)
         })
     });
     while (committed.get_sample_sum() as u64) < total {
@@ -105,12 +147,20 @@ pub fn round(config: &Config, total: u64, ids: &[String], rate: f64) -> (f64, Ve
     }
     let secs = started.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
-    let (latencies, statuses) =
-        asker.map_or((Vec::new(), Vec::new()), |a| a.join().expect("asker"));
+    let (latencies, statuses, asker_cpu) =
+        asker.map_or((Vec::new(), Vec::new(), 0.0), |a| a.join().expect("asker"));
+    // The service's threads are this round's (a new runtime each round).
+    let http_cpu = threads_cpu("tokio-rt-worker");
     shutdown.store(true, Ordering::Relaxed);
     service
         .join()
         .expect("service thread")
         .expect("service run");
-    (secs, latencies, statuses)
+    Round {
+        secs,
+        latencies,
+        statuses,
+        http_cpu,
+        asker_cpu,
+    }
 }

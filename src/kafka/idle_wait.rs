@@ -15,12 +15,14 @@ use rdkafka::bindings as rd;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 
 use super::bell::Bell;
+use super::queries::QueryInbox;
 
 /// The consumer's queue, ringing `bell` when it turns non-empty, until dropped.
 #[derive(Debug)]
 pub struct IdleWait<'c> {
     queue: NonNull<rd::rd_kafka_queue_t>,
-    bell: Bell,
+    /// Held: librdkafka writes to its descriptor.
+    _bell: Bell,
     _consumer: PhantomData<&'c ()>,
 }
 
@@ -42,7 +44,7 @@ impl<'c> IdleWait<'c> {
             rd::rd_kafka_queue_io_event_enable(queue.as_ptr(), fd, RING.as_ptr().cast(), 1);
             Some(IdleWait {
                 queue,
-                bell: bell.clone(),
+                _bell: bell.clone(),
                 _consumer: PhantomData,
             })
         }
@@ -54,17 +56,22 @@ impl<'c> IdleWait<'c> {
         unsafe { rd::rd_kafka_queue_length(self.queue.as_ptr()) }
     }
 
-    /// Waits up to `timeout` unless the queue has something or `busy()` (queries waiting);
-    /// a message, an event or a query arriving meanwhile ends the wait.
+    /// Waits up to `timeout` unless the queue has something or queries wait; a message, an
+    /// event or a query arriving meanwhile ends the wait. `queries` must ring this bell.
     ///
     /// librdkafka writes once when the queue turns non-empty, and once more only after the
     /// next poll: the length is asked after the old rings are drained, so a message that
     /// came before is seen in it, and one after rings.
-    pub fn wait(&self, timeout: Duration, busy: impl FnOnce() -> bool) {
+    pub fn wait(&self, timeout: Duration, queries: &QueryInbox) {
+        self.wait_or(timeout, queries, || false);
+    }
+
+    /// [`wait`](Self::wait) with one more reason not to wait, asked last.
+    pub fn wait_or(&self, timeout: Duration, queries: &QueryInbox, ready: impl FnOnce() -> bool) {
         if self.queued() > 0 {
             return;
         }
-        self.bell.wait(timeout, || self.queued() > 0 || busy());
+        queries.wait_for_work(timeout, || self.queued() > 0 || ready());
     }
 }
 

@@ -7,7 +7,7 @@
 //! 503 with `Retry-After`. `GET /v1/status` is the first user; the per-customer queries of
 //! SPEC 9 are the next variant.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -158,7 +158,9 @@ pub struct Queries {
     direct: DirectSlot,
     /// Queries sent and not yet taken by the loop.
     waiting: Arc<AtomicUsize>,
-    /// Rung after each query, for a loop waiting for work.
+    /// Set while the loop waits for input.
+    loop_waits: Arc<AtomicBool>,
+    /// Rung after a query sent while the loop waits for input.
     bell: Bell,
 }
 
@@ -169,6 +171,7 @@ pub struct QueryInbox {
     from_askers: Arc<Mutex<Receiver<Query>>>,
     direct: DirectSlot,
     waiting: Arc<AtomicUsize>,
+    loop_waits: Arc<AtomicBool>,
     bell: Bell,
 }
 
@@ -178,10 +181,12 @@ pub fn channel() -> (Queries, QueryInbox) {
     let from_askers = Arc::new(Mutex::new(from_askers));
     let (waiting, bell) = (Arc::new(AtomicUsize::new(0)), Bell::new());
     let direct = DirectSlot::default();
+    let loop_waits = Arc::new(AtomicBool::new(false));
     let queries = Queries {
         to_loop,
         direct: direct.clone(),
         waiting: waiting.clone(),
+        loop_waits: loop_waits.clone(),
         bell: bell.clone(),
     };
     (
@@ -190,6 +195,7 @@ pub fn channel() -> (Queries, QueryInbox) {
             from_askers,
             direct,
             waiting,
+            loop_waits,
             bell,
         },
     )
@@ -239,15 +245,21 @@ impl Queries {
             },
             None => query,
         };
-        // Counted before it is sent and rung after: a loop about to wait sees the count or
-        // hears the ring.
+        // Counted before it is sent, and rung after if the loop waits: the loop says it
+        // waits before it looks at the count (all sequentially consistent), so either it
+        // sees the count and does not wait, or this sees it waiting and rings. A busy loop
+        // takes the query between two runs of messages, unrung.
         self.waiting.fetch_add(1, Ordering::SeqCst);
         let sent = self.to_loop.try_send(query);
         if sent.is_err() {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
         match sent {
-            Ok(()) => self.bell.ring(),
+            Ok(()) => {
+                if self.loop_waits.load(Ordering::SeqCst) {
+                    self.bell.ring();
+                }
+            }
             Err(TrySendError::Full(_)) => return Err(QueryError::Busy),
             Err(TrySendError::Disconnected(_)) => return Err(QueryError::Stopped),
         }
@@ -284,6 +296,19 @@ impl QueryInbox {
     /// Whether queries wait for an answer.
     pub fn any_waiting(&self) -> bool {
         self.waiting.load(Ordering::SeqCst) > 0
+    }
+
+    /// Waits on the bell up to `timeout` unless queries wait or `ready()`, saying so to the
+    /// askers meanwhile (they ring only then, and may answer directly).
+    pub fn wait_for_work(&self, timeout: Duration, ready: impl FnOnce() -> bool) {
+        self.loop_waits.store(true, Ordering::SeqCst);
+        self.bell.wait(timeout, || self.any_waiting() || ready());
+        self.loop_waits.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether the loop is waiting for input (not holding its engines).
+    pub fn loop_waits(&self) -> bool {
+        self.loop_waits.load(Ordering::SeqCst)
     }
 
     /// Lets askers answer on their own thread with `direct` while the loop runs (`None`:

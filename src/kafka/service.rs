@@ -196,9 +196,7 @@ fn poll_some<'c>(
     // Without the bell (no socket to spare), the wait is the first poll's, as it was before.
     let mut wait = match idle {
         Some(idle) => {
-            direct.idle.store(true, Ordering::Release);
-            idle.wait(IDLE_WAIT, || direct.queries.any_waiting());
-            direct.idle.store(false, Ordering::Release);
+            idle.wait(IDLE_WAIT, direct.queries);
             Duration::ZERO
         }
         None => IDLE_WAIT,
@@ -235,17 +233,14 @@ fn poll_some<'c>(
 /// the same lock, so an answer never sees a partition half assigned either.
 struct DirectAnswers<'q> {
     queries: &'q QueryInbox,
-    /// Set by the loop while it waits for input.
-    idle: Arc<AtomicBool>,
 }
 
 impl<'q> DirectAnswers<'q> {
     fn install(queries: &'q QueryInbox, processor: &SharedProcessor) -> DirectAnswers<'q> {
         let processor = Arc::downgrade(processor);
-        let idle = Arc::new(AtomicBool::new(false));
-        let loop_idle = idle.clone();
+        let inbox = queries.clone();
         queries.answer_directly_with(Some(Arc::new(move |query| {
-            if !loop_idle.load(Ordering::Acquire) {
+            if !inbox.loop_waits() {
                 return Some(query);
             }
             let Some(processor) = processor.upgrade() else {
@@ -259,7 +254,7 @@ impl<'q> DirectAnswers<'q> {
                 Err(_) => Some(query),
             }
         })));
-        DirectAnswers { queries, idle }
+        DirectAnswers { queries }
     }
 }
 
