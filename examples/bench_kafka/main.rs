@@ -558,7 +558,13 @@ fn restore(b: &Broker, customers: u64) -> (f64, f64, f64) {
 
 /// CPU seconds (user + system) a process has used so far, from /proc (Linux).
 fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU seconds (user + system) in a `/proc/.../stat` file of a process or thread; 0 when it
+/// cannot be read.
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // The fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat
         .rsplit_once(')')

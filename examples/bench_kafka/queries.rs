@@ -48,23 +48,6 @@ pub fn read_answer(stream: &mut BufReader<TcpStream>, status_line: &str) -> u16 
     status
 }
 
-/// CPU seconds (user + system) of a thread's `/proc/.../stat` (Linux; 0 elsewhere).
-fn thread_cpu(stat: &str) -> f64 {
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// CPU seconds of this process's threads named `name` (the HTTP runtime's `tokio-rt-worker`).
 fn threads_cpu(name: &str) -> f64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
@@ -73,7 +56,7 @@ fn threads_cpu(name: &str) -> f64 {
     tasks
         .flatten()
         .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name))
-        .map(|t| thread_cpu(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default()))
+        .map(|t| super::stat_cpu_seconds(&t.path().join("stat").to_string_lossy()))
         .sum()
 }
 
@@ -136,8 +119,7 @@ pub fn round(config: &Config, total: u64, ids: &[String], rate: f64) -> Round {
                     std::thread::sleep(wait);
                 }
             }
-            let cpu =
-                thread_cpu(&std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default());
+            let cpu = super::stat_cpu_seconds("/proc/thread-self/stat");
             (latencies, statuses, cpu)
         })
     });
