@@ -1,11 +1,12 @@
-//! Questions into the processing loop. The loop owns every engine and touches them from one
-//! thread only; a caller on another thread (the HTTP server) does not lock them but sends a
-//! [`Query`] over a bounded channel, and the loop answers each one between two polls
-//! ([`QueryInbox::answer_waiting`]), so an answer reflects a consistent state and costs the
-//! loop at most one lookup per query. A query the loop does not answer in time (restoring a
-//! partition, restarting its clients, or the channel full) fails fast: the caller answers
-//! 503 with `Retry-After`. `GET /v1/status` is the first user; the per-customer queries of
-//! SPEC 9 are the next variant.
+//! Questions into the processing loop. The loop owns every engine; a caller on another
+//! thread (the HTTP server) sends a [`Query`] over a bounded channel, and the loop answers
+//! each one between two runs of messages ([`QueryInbox::answer_waiting`]), so an answer
+//! reflects a consistent state and costs the loop at most one lookup per query. While the
+//! loop waits for input it says so: a caller then rings its [`Bell`] after sending, or, when
+//! the loop has installed a [`Direct`] answerer, answers on its own thread under the loop's
+//! lock without waking it. A query the loop does not answer in time (restoring a partition,
+//! restarting its clients, or the channel full) fails fast: the caller answers 503 with
+//! `Retry-After`. `GET /v1/status`, `GET /voc` and the per-customer queries of SPEC 9 use it.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
