@@ -198,6 +198,14 @@ fn main() -> ExitCode {
 }
 
 /// The problems of the Kafka clients' settings (they never quote a configured value).
+/// Writes a file a command produces and says so on stderr.
+fn write_reporting(path: &std::path::Path, contents: impl AsRef<[u8]>) -> Result<()> {
+    std::fs::write(path, contents)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
 fn kafka_problems(config: &Config) -> Vec<String> {
     lifecycle::kafka::client::problems(&config.kafka)
         .iter()
@@ -290,9 +298,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let name = against.as_ref().map(|p| p.display().to_string());
             let against = b.as_ref().zip(name.as_deref());
             let html = lifecycle::report::report_file(&input, &config, as_of, against)?;
-            std::fs::write(&output, html)
-                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
-            eprintln!("wrote {}", output.display());
+            write_reporting(&output, html)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Diff {
@@ -324,10 +330,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Schemas { output_dir } => {
             std::fs::create_dir_all(&output_dir)?;
             for (name, text) in lifecycle::schemas::documents() {
-                let path = output_dir.join(name);
-                std::fs::write(&path, text)
-                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-                eprintln!("wrote {}", path.display());
+                write_reporting(&output_dir.join(name), text)?;
             }
             Ok(ExitCode::SUCCESS)
         }
