@@ -48,7 +48,8 @@ pub fn read_answer(stream: &mut BufReader<TcpStream>, status_line: &str) -> u16 
     status
 }
 
-/// CPU seconds of this process's threads named `name` (the HTTP runtime's `tokio-rt-worker`).
+/// CPU seconds of this process's threads named `name` (the HTTP runtime's `tokio-rt-worker`,
+/// the loop's [`LOOP_THREAD`]).
 fn threads_cpu(name: &str) -> f64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return 0.0;
@@ -62,14 +63,22 @@ fn threads_cpu(name: &str) -> f64 {
 
 /// One round's result.
 pub struct Round {
+    /// Seconds from the start until the input was processed, and until the service was ready
+    /// (assigned and restored): the processing is the time between.
     pub secs: f64,
+    pub ready_secs: f64,
     /// Query latencies, ms.
     pub latencies: Vec<f64>,
     pub statuses: Vec<u16>,
     /// CPU seconds of the service's HTTP threads, and of the asking client's thread.
     pub http_cpu: f64,
     pub asker_cpu: f64,
+    /// CPU seconds of the processing loop's thread.
+    pub loop_cpu: f64,
 }
+
+/// The name of the thread the benchmark runs the service's loop on.
+const LOOP_THREAD: &str = "service-loop";
 
 /// Runs the service until `total` input events are committed, asking about `ids` at `rate`
 /// queries/s meanwhile (none when 0).
@@ -80,7 +89,10 @@ pub fn round(config: &Config, total: u64, ids: &[String], rate: f64) -> Round {
     let started = Instant::now();
     let service = {
         let (cfg, flag, telemetry) = (config.clone(), shutdown.clone(), telemetry.clone());
-        std::thread::spawn(move || lifecycle::app::run_with(&cfg, &flag, &telemetry))
+        std::thread::Builder::new()
+            .name(LOOP_THREAD.into())
+            .spawn(move || lifecycle::app::run_with(&cfg, &flag, &telemetry))
+            .expect("spawn the service")
     };
     let done = Arc::new(AtomicBool::new(false));
     let asker = (rate > 0.0).then(|| {
@@ -123,8 +135,12 @@ pub fn round(config: &Config, total: u64, ids: &[String], rate: f64) -> Round {
             (latencies, statuses, cpu)
         })
     });
+    let mut ready_secs = None;
     while (committed.get_sample_sum() as u64) < total {
         assert!(!service.is_finished(), "the service stopped early");
+        if ready_secs.is_none() && telemetry.health.ready() {
+            ready_secs = Some(started.elapsed().as_secs_f64());
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
     let secs = started.elapsed().as_secs_f64();
@@ -133,6 +149,7 @@ pub fn round(config: &Config, total: u64, ids: &[String], rate: f64) -> Round {
         asker.map_or((Vec::new(), Vec::new(), 0.0), |a| a.join().expect("asker"));
     // The service's threads are this round's (a new runtime each round).
     let http_cpu = threads_cpu("tokio-rt-worker");
+    let loop_cpu = threads_cpu(LOOP_THREAD);
     shutdown.store(true, Ordering::Relaxed);
     service
         .join()
@@ -140,9 +157,11 @@ pub fn round(config: &Config, total: u64, ids: &[String], rate: f64) -> Round {
         .expect("service run");
     Round {
         secs,
+        ready_secs: ready_secs.expect("the service was ready before it processed its input"),
         latencies,
         statuses,
         http_cpu,
         asker_cpu,
+        loop_cpu,
     }
 }
