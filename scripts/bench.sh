@@ -131,7 +131,7 @@ target/release/examples/bench_kafka 57000 1000000 2>/dev/null | grep -E '^(figur
 # 4b. Customer queries (issue 21): processing with 1,000 GET /v1/customers/{id} a second
 # against without, eleven rounds; the latency of every query, and where their CPU goes.
 BENCH_ONLY=queries target/release/examples/bench_kafka 57000 2>/dev/null \
-  | grep -E '^(figure|queries round|queries: CPU)' | sed -e 's/^figure: //' | tee -a "$log"
+  | grep -E '^(figure|queries round|queries: (CPU|latency))' | sed -e 's/^figure: //' | tee -a "$log"
 
 # 4c. Webhook ingestion (issue 23): Segment batches of 50 events through POST
 # /webhooks/segment against producing the same events straight, five rounds.

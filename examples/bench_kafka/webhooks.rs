@@ -5,7 +5,7 @@
 //! acknowledgements. Both with `CLIENTS` batches in flight; requests/s, events/s and the
 //! latency of each batch.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::time::Instant;
 
@@ -43,12 +43,13 @@ pub fn bodies(batches: usize, secret: &str) -> Vec<(String, String)> {
 }
 
 fn post(stream: &mut BufReader<TcpStream>, body: &str, signature: &str) -> u16 {
-    write!(
-        stream.get_mut(),
-        "POST /webhooks/segment HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nX-Signature: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
+    super::queries::send(
+        stream,
+        &format!(
+            "POST /webhooks/segment HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nX-Signature: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    );
     let mut status_line = String::new();
     stream.read_line(&mut status_line).expect("status");
     super::queries::read_answer(stream, &status_line)
