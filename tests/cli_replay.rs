@@ -194,3 +194,69 @@ fn a_line_of_hundreds_of_megabytes_is_rejected_in_bounded_memory() {
         "the line after it was applied"
     );
 }
+
+/// SPEC 1: the rejects file keeps at most a line's first MiB, also when the line is not
+/// UTF-8 (each invalid byte becomes a three-byte U+FFFD) or the cut splits a character.
+#[test]
+fn a_cut_rejects_text_stays_within_one_mebibyte() {
+    let mib = 1 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let rejects = dir.path().join("rejects.jsonl");
+    let mut bytes = vec![0xff; 2 * mib];
+    bytes.push(b'\n');
+    // A valid event whose cut falls inside a two-byte character ("é"): 11 + 2 * 2^20 bytes.
+    let split = format!(r#"{{"a":"{}"}}"#, "é".repeat(mib));
+    bytes.extend_from_slice(split.as_bytes());
+    bytes.push(b'\n');
+    // Under the limit, but over it once its invalid bytes are replaced.
+    bytes.extend(std::iter::repeat_n(0xfe, mib / 2));
+    bytes.push(b'\n');
+    std::fs::write(&input, &bytes).unwrap();
+    let args = [
+        "replay",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        "/dev/null",
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ];
+    let out = lifecycle(&args, None);
+    assert!(out.status.success(), "{out:?}");
+    let rejected = lines(&std::fs::read_to_string(&rejects).unwrap());
+    assert_eq!(rejected.len(), 3);
+    let sizes = [2 * mib, split.len(), mib / 2];
+    for (r, size) in rejected.iter().zip(sizes) {
+        let text = r["text"].as_str().unwrap();
+        assert!(
+            text.len() <= mib,
+            "line {}: {} bytes",
+            r["line"],
+            text.len()
+        );
+        assert!(
+            text.len() > mib - 4,
+            "line {}: {} bytes",
+            r["line"],
+            text.len()
+        );
+        assert_eq!(r["text_truncated"], true, "line {}", r["line"]);
+        assert_eq!(r["original_size"], size, "line {}", r["line"]);
+    }
+    assert!(
+        rejected[0]["text"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .all(|c| c == '\u{fffd}')
+    );
+    let split_text = rejected[1]["text"].as_str().unwrap();
+    assert!(split_text.starts_with(r#"{"a":"éé"#));
+    assert!(
+        split_text.ends_with('é'),
+        "no replacement for the split character"
+    );
+    assert_eq!(rejected[1]["reason"], "too_large");
+    assert_eq!(rejected[2]["reason"], "invalid_utf8");
+}

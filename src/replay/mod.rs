@@ -8,8 +8,10 @@ use std::time::Instant;
 
 use compact_str::CompactString;
 
+mod reject_text;
 mod summary;
 use crate::tally::{self, Counts};
+use reject_text::kept_text;
 use serde::Serialize;
 pub use summary::Summary;
 
@@ -45,8 +47,8 @@ struct RejectLine<'a> {
     line: u64,
     reason: &'static str,
     detail: &'a str,
-    /// The original line (invalid UTF-8 replaced by U+FFFD); only its first 1 MiB when the
-    /// line is longer.
+    /// The original line (invalid UTF-8 replaced by U+FFFD), at most 1 MiB of it in UTF-8
+    /// (`reject_text`).
     text: &'a str,
     /// Present (true) when `text` is cut.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,7 +119,7 @@ enum Line {
         rejection: Rejection,
         /// The original line, kept only when there is a rejects file to write it to.
         text: Option<String>,
-        /// The line's length when `text` keeps only its first [`MAX_EVENT_BYTES`].
+        /// The line's length when `text` is not the whole line (see `reject_text`).
         cut_from: Option<usize>,
     },
 }
@@ -395,17 +397,24 @@ impl LineDecoder<'_> {
             return self.line(held);
         }
         self.first = false;
-        let kept = &held[..held.len().min(MAX_EVENT_BYTES)];
+        let (text, cut_from) = self.text_of(held, len);
         self.push(Line::Rejected {
             rejection: Rejection::new(
                 RejectReason::TooLarge,
                 format!("{len} bytes, the limit is {MAX_EVENT_BYTES}"),
             ),
-            text: self
-                .keep_text
-                .then(|| String::from_utf8_lossy(kept).into_owned()),
-            cut_from: Some(len),
+            text,
+            cut_from,
         })
+    }
+
+    /// What a rejects line keeps of a rejected line (nothing without a rejects file).
+    fn text_of(&self, held: &[u8], len: usize) -> (Option<String>, Option<usize>) {
+        if !self.keep_text {
+            return (None, None);
+        }
+        let (text, cut_from) = kept_text(held, len);
+        (Some(text), cut_from)
     }
 
     /// One line without its line feed; false when the engine stage has stopped listening.
@@ -420,13 +429,14 @@ impl LineDecoder<'_> {
         } else {
             match decode(bytes, self.now) {
                 Ok(event) => Line::Event(OwnedEvent::new(&event)),
-                Err(rejection) => Line::Rejected {
-                    rejection,
-                    text: self
-                        .keep_text
-                        .then(|| String::from_utf8_lossy(bytes).into_owned()),
-                    cut_from: None,
-                },
+                Err(rejection) => {
+                    let (text, cut_from) = self.text_of(bytes, bytes.len());
+                    Line::Rejected {
+                        rejection,
+                        text,
+                        cut_from,
+                    }
+                }
             }
         };
         self.push(line)
