@@ -34,7 +34,8 @@ pub struct FitReport {
 #[derive(Debug, Serialize)]
 struct CustomerLine<'a> {
     customer_id: &'a str,
-    x: f64,
+    /// A count of days: written as an integer.
+    x: u64,
     t_x: f64,
     #[serde(rename = "T")]
     t: f64,
@@ -102,7 +103,7 @@ fn write_summary(path: &Path, customers: &[(&Customer, Summary)], fitted: &Fitte
     for (c, s) in customers {
         let line = CustomerLine {
             customer_id: &c.id,
-            x: s.x,
+            x: s.x as u64,
             t_x: s.t_x,
             t: s.t,
             p_alive: p_alive(&fitted.params, fitted.model, s.x, s.t_x, s.t),

@@ -15,6 +15,7 @@ use super::customer::{Customer, Stage, Timer};
 use super::decode::MAX_ID_BYTES;
 use super::event::{EventSet, EventType, NeedLevel};
 use super::explain::Why;
+use super::holdout::Group;
 use super::planner::entry_action;
 use super::record::Rfc3339;
 use super::rules::Rules;
@@ -63,8 +64,9 @@ pub struct CustomerView {
     /// same instant). One that fires may disarm the later ones: `churn_risk` exists only in
     /// `new` and `mature`.
     pub next: Vec<NextTimer>,
-    /// When each action kind was last sent (or backfilled: planned before
-    /// `actions.send_from`), which restarts its cooldown; kinds never sent are absent.
+    /// When each action kind was last sent; kinds never sent (held out for a control group,
+    /// or backfilled before `actions.send_from`, which restart the cooldown all the same)
+    /// are absent.
     #[schemars(schema_with = "schema::last_sent")]
     pub last_sent: BTreeMap<ActionKind, Rfc3339>,
     /// The clock the answer was evaluated at: the engine's (event time; the system time in
@@ -221,15 +223,30 @@ pub fn customer_view(c: &Customer, rules: &Rules, clock: Option<Timestamp>) -> C
         p_alive,
         why: why_view(c, rules),
         next: next_timers(c, rules),
-        last_sent: c
-            .last_sent
-            .entries()
-            .iter()
-            .map(|&(kind, at)| (kind, Rfc3339(at)))
-            .collect(),
+        last_sent: last_sent(c, rules),
         clock: clock.map(Rfc3339),
         position: None,
     }
+}
+
+/// The last send of each kind. The state keeps, per kind, the last action that restarted its
+/// cooldown: sent, held out (SPEC 10) or backfilled (SPEC 3). Those times only grow (an
+/// earlier one is within the cooldown), a customer's group for a kind is fixed, and
+/// backfill covers everything before `actions.send_from`: so when the last one was not
+/// sent, none was, and the kind is left out.
+fn last_sent(c: &Customer, rules: &Rules) -> BTreeMap<ActionKind, Rfc3339> {
+    let held_out = |kind| {
+        rules
+            .holdout
+            .as_ref()
+            .is_some_and(|h| h.group(&c.id, kind) == Some(Group::Control))
+    };
+    c.last_sent
+        .entries()
+        .iter()
+        .filter(|&&(kind, at)| rules.send_from.is_none_or(|from| at >= from) && !held_out(kind))
+        .map(|&(kind, at)| (kind, Rfc3339(at)))
+        .collect()
 }
 
 fn why_view(c: &Customer, rules: &Rules) -> Option<WhyView> {

@@ -88,7 +88,8 @@ impl KanoTally {
         let total = total as f64;
         Some((
             (self.attractive + self.one_dimensional) as f64 / total,
-            -((self.one_dimensional + self.must_be) as f64) / total,
+            // 0 - x, not -x: no feature is worse by "-0" (JSON `-0.0`).
+            0.0 - (self.one_dimensional + self.must_be) as f64 / total,
         ))
     }
 }
@@ -141,5 +142,11 @@ mod tests {
         }
         assert_eq!(t.better_worse(), Some((0.5, -0.5)));
         assert_eq!(KanoTally::default().better_worse(), None);
+        let only_attractive = KanoTally {
+            attractive: 2,
+            ..KanoTally::default()
+        };
+        let worse = only_attractive.better_worse().unwrap().1;
+        assert!(worse == 0.0 && worse.is_sign_positive(), "{worse}");
     }
 }

@@ -147,3 +147,51 @@ fn event_sets_are_named_in_words() {
         "engagement"
     );
 }
+
+#[test]
+fn last_sent_leaves_out_kinds_never_sent_held_out_or_backfilled() {
+    let holdout = crate::domain::holdout::HoldoutConfig {
+        percent: 50.0,
+        kinds: vec!["retention_offer".into()],
+        salt: "s".into(),
+        window_days: 30,
+    }
+    .holdout()
+    .unwrap();
+    let in_group = |group| {
+        (0..100)
+            .map(|i| format!("c-{i}"))
+            .find(|id| holdout.group(id, ActionKind::RetentionOffer) == Some(group))
+            .unwrap()
+    };
+    let customer = |id: &str| {
+        let mut c = Customer::new(id, t("2025-01-01T00:00:00Z"));
+        c.last_sent
+            .set(ActionKind::WelcomeOnboarding, t("2025-01-10T00:00:00Z"));
+        c.last_sent
+            .set(ActionKind::RetentionOffer, t("2025-03-01T00:00:00Z"));
+        c
+    };
+    let kinds = |c: &Customer, rules: &Rules| -> Vec<ActionKind> {
+        let view = customer_view(c, rules, Some(t("2025-04-01T00:00:00Z")));
+        view.last_sent.into_keys().collect()
+    };
+    let both = vec![ActionKind::WelcomeOnboarding, ActionKind::RetentionOffer];
+    let (control, treated) = (in_group(Group::Control), in_group(Group::Treated));
+    assert_eq!(kinds(&customer(&control), &rules()), both, "all sent");
+    // Backfill up to February: the welcome was planned before, so not sent.
+    let mut backfill = rules();
+    backfill.send_from = Some(t("2025-02-01T00:00:00Z"));
+    assert_eq!(
+        kinds(&customer(&control), &backfill),
+        vec![ActionKind::RetentionOffer]
+    );
+    // A control group for retention offers: held out, not sent.
+    let mut held = rules();
+    held.holdout = Some(holdout.clone());
+    assert_eq!(
+        kinds(&customer(&control), &held),
+        vec![ActionKind::WelcomeOnboarding]
+    );
+    assert_eq!(kinds(&customer(&treated), &held), both, "the treated group");
+}
