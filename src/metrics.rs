@@ -364,7 +364,7 @@ impl Metrics {
                         .inc();
                 }
             }
-            Record::Suppressed { kind, reason } => self.action(*kind, suppression(*reason)),
+            Record::Suppressed { kind, reason, .. } => self.action(*kind, suppression(*reason)),
             Record::Converted { kind, group } => self
                 .holdout_conversions
                 .with_label_values(&[kind.as_str(), group.as_str()])

@@ -8,10 +8,12 @@ fn a_churn_risk_firing_counts_as_a_timer_fired_sent_or_not() {
     m.record(&Record::Suppressed {
         kind: ActionKind::ChurnRisk,
         reason: Suppression::Cooldown,
+        at: crate::domain::Timestamp::from_nanos(0),
     });
     m.record(&Record::Suppressed {
         kind: ActionKind::RetentionOffer,
         reason: Suppression::Cooldown,
+        at: crate::domain::Timestamp::from_nanos(0),
     });
     let text = m.render();
     assert!(
@@ -30,6 +32,7 @@ fn every_suppression_reason_has_its_own_outcome_label() {
         m.record(&Record::Suppressed {
             kind: ActionKind::RetentionOffer,
             reason,
+            at: crate::domain::Timestamp::from_nanos(0),
         });
     }
     let text = m.render();

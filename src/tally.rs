@@ -4,6 +4,7 @@
 //! ([`Counts`]) or the service's Prometheus metrics (`Metrics`). So the replay summary and
 //! the metrics cannot drift apart: they are two tallies fed by the same calls.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::domain::holdout::Group;
@@ -49,6 +50,9 @@ pub struct Counts {
     pub rejected: [u64; RejectReason::ALL.len()],
     pub actions: [u64; ActionKind::ALL.len()],
     pub suppressed: [u64; Suppression::ALL.len()],
+    /// The same by week of the action's `at` ([`Timestamp::week`](crate::domain::Timestamp::week)), for the
+    /// report.
+    pub suppressed_weekly: BTreeMap<i64, [u64; Suppression::ALL.len()]>,
     pub transitions: u64,
     /// Holdout actions and conversions per kind and group (SPEC 10).
     pub uplift: Uplift,
@@ -72,7 +76,12 @@ impl Tally for Counts {
                 }
                 self.uplift.record(record);
             }
-            Record::Suppressed { reason, .. } => self.suppressed[*reason as usize] += 1,
+            Record::Suppressed { reason, at, .. } => {
+                self.suppressed[*reason as usize] += 1;
+                self.suppressed_weekly
+                    .entry(at.week())
+                    .or_insert([0; Suppression::ALL.len()])[*reason as usize] += 1;
+            }
             Record::Converted { .. } => self.uplift.record(record),
         }
     }

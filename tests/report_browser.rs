@@ -77,6 +77,15 @@ fn replayed(input: &Path, as_of: &str) -> (BTreeMap<(String, String), u64>, Stri
     (pairs, String::from_utf8(out.stderr).unwrap())
 }
 
+fn texts_of(chart: &Value) -> Vec<&str> {
+    chart["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect()
+}
+
 fn section<'a>(page: &'a Value, id: &str) -> &'a Value {
     page["sections"]
         .as_array()
@@ -167,7 +176,7 @@ fn check(input: &Path, as_of: &str, against: Option<&Path>, dir: &Path) {
         .iter()
         .map(|t| t.as_str().unwrap())
         .collect();
-    for (from, to) in pairs.keys() {
+    for ((from, to), n) in &pairs {
         let left = if from == "none" {
             "(first seen)".to_owned()
         } else {
@@ -181,6 +190,41 @@ fn check(input: &Path, as_of: &str, against: Option<&Path>, dir: &Path) {
         assert!(
             texts.contains(&left.as_str()) && texts.contains(&right.as_str()),
             "{left} -> {right}"
+        );
+        // The counts themselves, in the table under the chart.
+        let row = format!(r#"<tr><td>{left}</td><td>{right}</td><td class="n">{n}</td></tr>"#);
+        assert!(html.contains(&row), "{row}");
+    }
+    // Over time up to the end of the input: both tests ask as of 2026-01-01, a Thursday,
+    // whose week starts on Monday 2025-12-29.
+    assert_eq!(as_of, "2026-01-01T00:00:00Z");
+    let weekly = texts_of(&section(&page, "stages")["charts"][1]);
+    assert!(weekly[1].ends_with(" to 2025-12-29"), "{weekly:?}");
+    // No negative value is drawn: charts-rs would draw its bar from the bottom of the axis.
+    let voc = section(&page, "voc")["charts"].as_array().unwrap();
+    for text in voc.iter().flat_map(texts_of) {
+        assert!(
+            !text.parse::<f64>().is_ok_and(|v| v < 0.0),
+            "a negative value in a chart of the voc section: {text}"
+        );
+    }
+    // Actions per week by outcome: sent, and the reasons the summary counts suppressions for.
+    let actions = section(&page, "actions")["charts"].as_array().unwrap();
+    let by_outcome = actions
+        .iter()
+        .map(texts_of)
+        .find(|t| t.contains(&"Actions per week, by outcome"))
+        .expect("a chart of actions per week by outcome");
+    assert!(by_outcome.contains(&"sent"), "{by_outcome:?}");
+    let suppressed = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("actions suppressed:"))
+        .unwrap();
+    for reason in ["cooldown", "no_consent", "frequency_cap", "backfill"] {
+        assert_eq!(
+            suppressed.contains(&format!("{reason} ")),
+            by_outcome.contains(&reason),
+            "{reason}: {suppressed}"
         );
     }
     // Customers by stage now: the bars' labels are replay's final counts.

@@ -180,6 +180,7 @@ pub fn emit(
             out.push(Record::Suppressed {
                 kind: p.kind,
                 reason,
+                at,
             });
             continue;
         }
@@ -200,6 +201,7 @@ pub fn emit(
             out.push(Record::Suppressed {
                 kind: p.kind,
                 reason: Suppression::Backfill,
+                at,
             });
             continue;
         }

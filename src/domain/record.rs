@@ -224,6 +224,8 @@ pub enum Record {
     Suppressed {
         kind: ActionKind,
         reason: Suppression,
+        /// The action's `at` (the report counts suppressions per week).
+        at: Timestamp,
     },
     /// A conversion within the holdout window of an earlier `kind` action of `group` (SPEC
     /// 10); counted, never written.

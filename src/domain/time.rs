@@ -110,6 +110,13 @@ impl Timestamp {
         self.0.get().wrapping_add(NICHE)
     }
 
+    /// Weeks (Monday to Sunday, UTC) since the one starting on 1970-01-05, the first Monday
+    /// after the epoch; negative before it.
+    pub const fn week(self) -> i64 {
+        const DAY: i64 = 86_400 * NANOS_PER_SEC;
+        (self.as_nanos() - 4 * DAY).div_euclid(7 * DAY)
+    }
+
     /// The system time, for the edges that need it (never called by the engine).
     pub fn now() -> Timestamp {
         let d = std::time::SystemTime::now()

@@ -20,6 +20,9 @@ pub struct Summary {
     pub transitions: u64,
     pub actions: BTreeMap<ActionKind, u64>,
     pub suppressed: BTreeMap<Suppression, u64>,
+    /// Suppressed actions by week of their `at` ([`Timestamp::week`](crate::domain::Timestamp::week)),
+    /// counted at the reasons' places in `Suppression::ALL`.
+    pub suppressed_weekly: BTreeMap<i64, [u64; Suppression::ALL.len()]>,
     pub stages: BTreeMap<Stage, u64>,
     /// Valid events left out for occurring after `until` (`lifecycle fit`).
     pub after_until: u64,
@@ -63,6 +66,15 @@ impl Summary {
         fold(&mut self.rejected, &RejectReason::ALL, &counts.rejected);
         fold(&mut self.actions, &ActionKind::ALL, &counts.actions);
         fold(&mut self.suppressed, &Suppression::ALL, &counts.suppressed);
+        for (week, by_reason) in &counts.suppressed_weekly {
+            let into = self
+                .suppressed_weekly
+                .entry(*week)
+                .or_insert([0; Suppression::ALL.len()]);
+            for (sum, n) in into.iter_mut().zip(by_reason) {
+                *sum += n;
+            }
+        }
         self.transitions += counts.transitions;
         self.uplift.merge(&counts.uplift);
     }

@@ -19,16 +19,93 @@ fn series(list: Vec<(String, Vec<f32>)>) -> Vec<Series> {
         .collect()
 }
 
-/// Vertical bars: one group per category, one bar per series.
+/// Vertical bars: one group per category, one bar per series. charts-rs draws a bar from the
+/// bottom of its axis, not from 0: give it no negative value.
 pub fn bars(
     title: &str,
     units: &str,
     categories: Vec<String>,
     list: Vec<(String, Vec<f32>)>,
 ) -> String {
-    let single = list.len() == 1;
+    let legend = list.len() > 1;
+    bar_chart(
+        title,
+        units,
+        categories,
+        list,
+        Layout {
+            legend,
+            stacked: false,
+        },
+    )
+}
+
+/// [`bars`] with a legend even for one series (whose name the chart says nowhere else).
+pub fn bars_named(
+    title: &str,
+    units: &str,
+    categories: Vec<String>,
+    list: Vec<(String, Vec<f32>)>,
+) -> String {
+    bar_chart(
+        title,
+        units,
+        categories,
+        list,
+        Layout {
+            legend: true,
+            stacked: false,
+        },
+    )
+}
+
+/// One bar per category, the series stacked in it as percentages of a whole (0 to 100),
+/// with a legend. A share of 0 is left out (no empty segment, no label on top of another).
+pub fn stacked_percent_bars(
+    title: &str,
+    units: &str,
+    categories: Vec<String>,
+    mut list: Vec<(String, Vec<f32>)>,
+) -> String {
+    for (_, values) in &mut list {
+        for v in values.iter_mut().filter(|v| **v == 0.0) {
+            *v = charts_rs::NIL_VALUE;
+        }
+    }
+    bar_chart(
+        title,
+        units,
+        categories,
+        list,
+        Layout {
+            legend: true,
+            stacked: true,
+        },
+    )
+}
+
+struct Layout {
+    legend: bool,
+    stacked: bool,
+}
+
+fn bar_chart(
+    title: &str,
+    units: &str,
+    categories: Vec<String>,
+    list: Vec<(String, Vec<f32>)>,
+    layout: Layout,
+) -> String {
     let mut c = BarChart::new(series(list), categories);
-    c.legend_show = Some(!single);
+    c.legend_show = Some(layout.legend);
+    if layout.stacked {
+        for s in &mut c.series_list {
+            s.stack = Some("all".into());
+        }
+        if let Some(y) = c.y_axis_configs.first_mut() {
+            (y.axis_min, y.axis_max) = (Some(0.0), Some(100.0));
+        }
+    }
     c.title_text = title.to_owned();
     c.sub_title_text = units.to_owned();
     c.width = WIDTH;

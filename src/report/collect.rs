@@ -14,7 +14,7 @@ const WEEK: i64 = 7 * 86_400 * 1_000_000_000;
 
 /// Weeks since the epoch's Monday (1970-01-05).
 pub fn week_of(t: Timestamp) -> i64 {
-    (t.as_nanos() - 4 * 86_400 * 1_000_000_000).div_euclid(WEEK)
+    t.week()
 }
 
 /// The Monday a week starts on, as YYYY-MM-DD.
@@ -272,8 +272,15 @@ impl Collected {
             .collect()
     }
 
-    /// Closes the last week and month.
-    pub fn finish(&mut self) {
+    /// Closes the weeks and months up to `end` (the engine's clock at the end of the input,
+    /// or `--as-of`: the events after the last record count too), then the last ones.
+    pub fn finish(&mut self, end: Option<Timestamp>) {
+        if let Some(end) = end {
+            let month = month_of(&end.to_string()).unwrap_or_default();
+            if self.last_week.is_some() {
+                self.advance(week_of(end), month);
+            }
+        }
         if let Some(w) = self.last_week {
             self.weekly.insert(w, self.stages);
         }

@@ -2,6 +2,7 @@
 //! no request) with the charts of SPEC 12, from one replay of the input: the records are
 //! read as they are written (`collect`), the summary and the final state give the rest.
 
+mod actions;
 mod charts;
 mod collect;
 
@@ -11,9 +12,10 @@ use std::io::IsTerminal;
 use anyhow::{Context, Result};
 
 use crate::config::Config;
-use crate::domain::{ActionKind, Outcome, RejectReason, Stage, Suppression, Timestamp};
+use crate::domain::{Outcome, RejectReason, Stage, Timestamp};
 use crate::record_lines::LineSink;
 use crate::replay::{ReplayOptions, Summary, replay_to_state};
+use actions::actions_section;
 use collect::{Collected, month_label, week_label};
 
 /// The most points a chart over time draws (weeks are merged past it).
@@ -46,7 +48,8 @@ pub fn report_file(
     let (summary, engine) = replay_to_state(&mut reader, &mut sink, None, &options)
         .with_context(|| format!("cannot replay {input}"))?;
     drop(sink);
-    collected.finish();
+    // The charts over time run to the end of the input (or --as-of), not to its last record.
+    collected.finish(engine.clock());
     let p_alive = engine.rules().prediction.map(|prediction| {
         let at = engine.clock().unwrap_or(Timestamp::now());
         let mut buckets = [[0u64; 10]; 5];
@@ -139,7 +142,9 @@ fn page(
     // Stages over time.
     let weeks: Vec<(&i64, &[i64; 5])> = c.weekly.iter().collect();
     let step = weeks.len().div_ceil(MAX_POINTS).max(1);
-    let sampled: Vec<(&i64, &[i64; 5])> = weeks.iter().copied().step_by(step).collect();
+    // Counted back from the last week, so that the chart ends where "now" is.
+    let mut sampled: Vec<(&i64, &[i64; 5])> = weeks.iter().rev().copied().step_by(step).collect();
+    sampled.reverse();
     let x: Vec<String> = sampled.iter().map(|(w, _)| week_label(**w)).collect();
     let series: Vec<(String, Vec<f32>)> = Stage::ALL
         .iter()
@@ -152,6 +157,13 @@ fn page(
         })
         .collect();
     let now = counts(&Stage::ALL, Stage::as_str, &summary.stages);
+    // The axis labels only some weeks: the range is said in words.
+    let weekly_units = match (x.first(), x.last()) {
+        (Some(first), Some(last)) => {
+            format!("customers at the end of each week, weeks of {first} to {last}")
+        }
+        _ => "customers at the end of each week".to_owned(),
+    };
     section(
         &mut body,
         "stages",
@@ -165,12 +177,7 @@ fn page(
                 now,
                 "customers",
             ),
-            charts::lines(
-                "Customers by stage, weekly",
-                "customers at the end of each week",
-                x,
-                series,
-            ),
+            charts::lines("Customers by stage, weekly", &weekly_units, x, series),
         ],
     );
     // Flow.
@@ -196,7 +203,10 @@ fn page(
         "flow",
         "Where customers flow",
         "Every transition of the input, from the stage before to the stage after: the width of a band is the number of transitions.",
-        &[charts::flow("Transitions between stages", links)],
+        &[
+            charts::flow("Transitions between stages", links.clone()),
+            flow_table(&links),
+        ],
     );
     // Cohorts.
     let cohorts: Vec<&i64> = c.cohort_size.keys().collect();
@@ -239,61 +249,7 @@ fn page(
             cells,
         )],
     );
-    // Actions.
-    let actions_weekly = c.actions_weekly();
-    let kinds: Vec<String> = {
-        let mut k: Vec<String> = actions_weekly
-            .values()
-            .flat_map(|m| m.keys().cloned())
-            .collect();
-        k.sort();
-        k.dedup();
-        k
-    };
-    // Past MAX_POINTS weeks, consecutive weeks are summed into one point.
-    let weeks: Vec<&i64> = actions_weekly.keys().collect();
-    let step = weeks.len().div_ceil(MAX_POINTS).max(1);
-    let chunks: Vec<&[&i64]> = weeks.chunks(step).collect();
-    let x: Vec<String> = chunks.iter().map(|c| week_label(*c[0])).collect();
-    let series: Vec<(String, Vec<f32>)> = kinds
-        .iter()
-        .map(|k| {
-            let values = chunks
-                .iter()
-                .map(|c| {
-                    c.iter()
-                        .map(|w| *actions_weekly[*w].get(k).unwrap_or(&0) as f32)
-                        .sum()
-                })
-                .collect();
-            (k.clone(), values)
-        })
-        .collect();
-    let mut sent = counts(&ActionKind::ALL, ActionKind::as_str, &summary.actions);
-    sent.retain(|(_, n)| *n > 0.0);
-    let not_sent = counts(&Suppression::ALL, Suppression::as_str, &summary.suppressed);
-    section(
-        &mut body,
-        "actions",
-        "Actions",
-        "The actions sent per week by kind, the total by kind, and the planned actions not sent, by reason.",
-        &[
-            charts::lines(
-                "Actions per week, by kind",
-                "actions sent (held-out ones apart)",
-                x,
-                series,
-            ),
-            named_bars(true, "Actions sent, by kind", "actions", sent, "sent"),
-            named_bars(
-                true,
-                "Actions not sent, by reason",
-                "actions",
-                not_sent,
-                "suppressed",
-            ),
-        ],
-    );
+    actions_section(&mut body, c, summary);
     // Voice of the customer.
     let voc = summary.voc.report_with(&summary.uplift);
     let features: Vec<String> = voc.kano.keys().cloned().collect();
@@ -302,35 +258,52 @@ fn page(
         .values()
         .map(|f| f.better.unwrap_or(0.0) as f32)
         .collect();
+    // Drawn as its absolute value: Worse is never positive, and charts-rs draws bars from
+    // the bottom of the axis.
     let worse: Vec<f32> = voc
         .kano
         .values()
-        .map(|f| f.worse.unwrap_or(0.0) as f32)
+        .map(|f| f.worse.unwrap_or(0.0).abs() as f32)
         .collect();
-    let nps: Vec<(String, f32)> = Stage::ALL
+    let nps_stages: Vec<String> = Stage::ALL
         .iter()
-        .map(|s| {
-            (
-                s.as_str().to_owned(),
-                voc.nps.get(*s).nps.unwrap_or(0.0) as f32,
-            )
+        .map(|s| match voc.nps.get(*s).nps {
+            Some(nps) => format!("{}: NPS {}", s.as_str(), one_decimal(nps)),
+            None => format!("{}: no answers", s.as_str()),
         })
         .collect();
+    let share = |part: fn(&crate::domain::voc::StageReport) -> u64| {
+        Stage::ALL
+            .iter()
+            .map(|s| {
+                let r = voc.nps.get(*s);
+                let percent = 100.0 * part(r) as f64 / r.answers.max(1) as f64;
+                (percent * 10.0).round() as f32 / 10.0
+            })
+            .collect::<Vec<f32>>()
+    };
+    let nps = vec![
+        ("promoters (9-10)".to_owned(), share(|r| r.promoters)),
+        ("passives (7-8)".to_owned(), share(|r| r.passives)),
+        ("detractors (0-6)".to_owned(), share(|r| r.detractors)),
+    ];
     let mut voc_figures = Vec::new();
     if !features.is_empty() {
         voc_figures.push(charts::bars(
             "KANO Better and Worse by feature",
-            "Better (A+O)/(A+O+M+I), Worse -(O+M)/(A+O+M+I)",
+            "Better (A+O)/(A+O+M+I); Worse -(O+M)/(A+O+M+I), drawn as its absolute value",
             features,
-            vec![("better".into(), better), ("worse".into(), worse)],
+            vec![
+                ("better".into(), better),
+                ("worse (absolute)".into(), worse),
+            ],
         ));
     }
-    voc_figures.push(named_bars(
-        false,
+    voc_figures.push(charts::stacked_percent_bars(
         "NPS by stage",
-        "NPS, -100 to 100 (0 where a stage has no answer)",
+        "percent of the stage's answers; NPS = promoters - detractors, -100 to 100",
+        nps_stages,
         nps,
-        "NPS",
     ));
     section(
         &mut body,
@@ -358,7 +331,7 @@ fn page(
             "risk",
             "Who is at risk",
             "P(alive) at the end of the input (churn prediction, SPEC 8), for the customers with a purchase, by stage: the lower, the likelier they have left.",
-            &[charts::bars(
+            &[charts::bars_named(
                 "P(alive) by stage",
                 "customers per band of P(alive)",
                 x,
@@ -463,4 +436,32 @@ fn named_bars(
 const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:940px;padding:1rem 1.5rem;color:#1f2937;background:#fff}\
 h1{font-size:1.6rem;margin:.2rem 0}h2{font-size:1.25rem;margin:1.6rem 0 .3rem;border-bottom:1px solid #e5e7eb}\
 header p,footer{color:#6b7280;font-size:.9rem}figure{margin:.6rem 0}figure svg{max-width:100%;height:auto}\
-.note{color:#9a3412}@media print{section{break-inside:avoid}body{max-width:none}}";
+.note{color:#9a3412}table.counts{border-collapse:collapse;font-size:.85rem;margin:.4rem 0}\
+table.counts caption{text-align:left;color:#6b7280}table.counts th,table.counts td{padding:.15rem .8rem;border-bottom:1px solid #e5e7eb;text-align:left}\
+table.counts .n{text-align:right}@media print{section{break-inside:avoid}body{max-width:none}}";
+
+/// `x` with one decimal, none when it is whole.
+fn one_decimal(x: f64) -> String {
+    let rounded = (x * 10.0).round() / 10.0;
+    match rounded.fract() == 0.0 {
+        true => format!("{rounded:.0}"),
+        false => format!("{rounded:.1}"),
+    }
+}
+
+/// The flow's counts as a table under the chart (the bands show them only as widths).
+fn flow_table(links: &[(String, String, f32)]) -> String {
+    let mut rows = String::new();
+    for (from, to, n) in links {
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{n}</td></tr>",
+            escape(from),
+            escape(to)
+        );
+    }
+    format!(
+        "<table class=\"counts\"><caption>Transitions by stage before and after</caption>\
+<thead><tr><th>before</th><th>after</th><th class=\"n\">transitions</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+}
