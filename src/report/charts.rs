@@ -27,17 +27,8 @@ pub fn bars(
     categories: Vec<String>,
     list: Vec<(String, Vec<f32>)>,
 ) -> String {
-    let legend = list.len() > 1;
-    bar_chart(
-        title,
-        units,
-        categories,
-        list,
-        Layout {
-            legend,
-            stacked: false,
-        },
-    )
+    let layout = Layout::grouped(list.len() > 1);
+    bar_chart(title, units, categories, list, layout)
 }
 
 /// [`bars`] with a legend even for one series (whose name the chart says nowhere else).
@@ -47,16 +38,7 @@ pub fn bars_named(
     categories: Vec<String>,
     list: Vec<(String, Vec<f32>)>,
 ) -> String {
-    bar_chart(
-        title,
-        units,
-        categories,
-        list,
-        Layout {
-            legend: true,
-            stacked: false,
-        },
-    )
+    bar_chart(title, units, categories, list, Layout::grouped(true))
 }
 
 /// One bar per category, the series stacked in it as percentages of a whole (0 to 100),
@@ -72,21 +54,26 @@ pub fn stacked_percent_bars(
             *v = charts_rs::NIL_VALUE;
         }
     }
-    bar_chart(
-        title,
-        units,
-        categories,
-        list,
-        Layout {
-            legend: true,
-            stacked: true,
-        },
-    )
+    let layout = Layout {
+        legend: true,
+        stacked: true,
+    };
+    bar_chart(title, units, categories, list, layout)
 }
 
 struct Layout {
     legend: bool,
     stacked: bool,
+}
+
+impl Layout {
+    /// Series side by side.
+    const fn grouped(legend: bool) -> Layout {
+        Layout {
+            legend,
+            stacked: false,
+        }
+    }
 }
 
 fn bar_chart(
