@@ -442,7 +442,8 @@ table.counts .n{text-align:right}@media print{section{break-inside:avoid}body{ma
 
 /// `x` with one decimal, none when it is whole.
 fn one_decimal(x: f64) -> String {
-    let rounded = (x * 10.0).round() / 10.0;
+    // + 0.0: a value that rounds to -0 is written 0.
+    let rounded = (x * 10.0).round() / 10.0 + 0.0;
     match rounded.fract() == 0.0 {
         true => format!("{rounded:.0}"),
         false => format!("{rounded:.1}"),
@@ -464,4 +465,15 @@ fn flow_table(links: &[(String, String, f32)]) -> String {
         "<table class=\"counts\"><caption>Transitions by stage before and after</caption>\
 <thead><tr><th>before</th><th>after</th><th class=\"n\">transitions</th></tr></thead><tbody>{rows}</tbody></table>"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_decimal_drops_a_zero_fraction_and_a_negative_zero() {
+        assert_eq!(super::one_decimal(-71.428), "-71.4");
+        assert_eq!(super::one_decimal(20.0), "20");
+        assert_eq!(super::one_decimal(-0.04), "0");
+        assert_eq!(super::one_decimal(-100.0), "-100");
+    }
 }
