@@ -41,6 +41,7 @@ enum Command {
         #[arg(long)]
         input: String,
         /// A TOML file overriding config/default.toml.
+        /// A TOML file overriding config/default.toml.
         #[arg(long)]
         config: Option<PathBuf>,
         /// After the last event, advance the clock to this RFC 3339 time (firing due timers).
@@ -85,6 +86,7 @@ enum Command {
         /// to it.
         #[arg(long)]
         until: String,
+        /// A TOML file overriding config/default.toml.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Write one JSON line per customer: customer_id, x, t_x, T, p_alive (at --until).
@@ -104,6 +106,7 @@ enum Command {
         /// After the last event, advance the clock to this RFC 3339 time (firing due timers).
         #[arg(long)]
         as_of: Option<String>,
+        /// A TOML file overriding config/default.toml.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -114,6 +117,7 @@ enum Command {
         /// The JSONL input, or - for standard input.
         #[arg(long)]
         input: String,
+        /// A TOML file overriding config/default.toml.
         #[arg(long)]
         config: Option<PathBuf>,
         /// After the last event, advance the clock to this RFC 3339 time (firing due timers).
@@ -145,8 +149,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write the JSON Schemas of the input event, the output records, the dead-letter headers
-    /// and the per-customer answer (SPEC 11) into a directory, as docs/schemas/ has them.
+    /// Write the JSON Schemas of the input event, the output records, the dead-letter headers,
+    /// the per-customer answer and the members topic's records (SPEC 9, 11) into a directory,
+    /// as docs/schemas/ has them.
     Schemas {
         /// The directory (created if needed); each file is overwritten.
         #[arg(long, default_value = "docs/schemas")]
@@ -159,6 +164,7 @@ enum Command {
         /// The JSONL input, or - for standard input (decoded and applied as replay does).
         #[arg(long)]
         input: String,
+        /// A TOML file overriding config/default.toml.
         #[arg(long)]
         config: Option<PathBuf>,
         /// After the last event, advance the clock to this RFC 3339 time (firing due timers).
@@ -170,17 +176,20 @@ enum Command {
         /// The JSONL input, or - for standard input.
         #[arg(long)]
         input: String,
+        /// A TOML file overriding config/default.toml.
         #[arg(long)]
         config: Option<PathBuf>,
     },
     /// Validate a configuration file, with the Kafka clients' settings as librdkafka checks
     /// them (without connecting), and print every problem found.
     CheckConfig {
+        /// A TOML file overriding config/default.toml.
         #[arg(long)]
         config: Option<PathBuf>,
     },
     /// The Kafka service: consume CRM events, produce transitions and actions.
     Run {
+        /// A TOML file overriding config/default.toml.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -363,7 +372,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run { config: path } => {
             // Signals are taken from the start (a SIGTERM while the clients' settings are
             // checked shuts down cleanly rather than killing the process).
-            let config = Config::load(path.as_deref())?;
+            // On a problem, the full list check-config gives (with the clients' settings).
+            let config = Config::load(path.as_deref())
+                .or_else(|_| Config::load_checked(path.as_deref(), &kafka_problems))?;
             let deadline = Duration::from_millis(config.kafka.shutdown_timeout_ms);
             let shutdown = lifecycle::shutdown::install(deadline)?;
             // Refuses what check-config refuses, before listening or connecting.

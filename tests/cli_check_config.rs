@@ -355,3 +355,41 @@ fn check_config_refuses_bad_webhook_and_cloudevents_settings() {
         assert!(said.contains(key), "{bad:?}: {key} not named in {said}");
     }
 }
+
+/// Values serde refuses (an unknown name, a negative count) no longer hide one another, nor
+/// the checks after them, nor the clients' settings: both commands list them all.
+#[test]
+fn refused_values_of_typed_keys_are_all_reported_with_the_rest() {
+    for command in ["check-config", "run"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let broker = Broker::new();
+        let path = dir.path().join("lifecycle.toml");
+        let toml = format!(
+            "[kafka]\nbrokers = \"{}\"\nclock = \"sundial\"\nguarantee = \"exactly_twice\"\n\
+             partitioner = \"sideways\"\n\n[kafka.librdkafka]\n\"linger.ms\" = \"abc\"\n\n\
+             [http]\naddress = \"127.0.0.1:0\"\n\n[rules]\ncooldown_days = -5\n\
+             inactivity_dayz = 1\nallowed_lateness = \"soon\"\n",
+            broker.address()
+        );
+        std::fs::write(&path, toml).expect("write the configuration");
+        let out = lifecycle(command, &path, &[]);
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success(), "{command}: {out:?}");
+        for key in [
+            "kafka.clock:",
+            "kafka.guarantee:",
+            "rules.cooldown_days:",
+            "rules.inactivity_dayz:",
+            "rules.allowed_lateness:",
+            "kafka.librdkafka.linger.ms:",
+            "kafka.partitioner:",
+        ] {
+            assert!(stderr.contains(key), "{command}: {key} missing in {stderr}");
+        }
+        assert!(
+            !stderr.contains("\nin `"),
+            "no trailer from the TOML error: {stderr}"
+        );
+        broker.assert_never_contacted();
+    }
+}

@@ -139,3 +139,66 @@ fn article(t: &str) -> String {
         _ => format!("a {t}"),
     }
 }
+
+/// The most values [`deserialize_all`] reports before it gives up.
+const MOST_REFUSED: usize = 64;
+
+/// Deserializes the merged tables, adding to `problems` every value serde refuses (a wrong
+/// type, an unknown name, a number out of range) with its dotted name, not only the first:
+/// each one refused is put back to its default and the rest read again, so that the checks
+/// after this one still see the other values. `None` when the tables cannot be read even so.
+pub(super) fn deserialize_all<T: serde::de::DeserializeOwned>(
+    mut merged: toml::Table,
+    defaults: &toml::Table,
+    problems: &mut Vec<String>,
+) -> Option<T> {
+    let refused_before = problems.len();
+    loop {
+        match serde_path_to_error::deserialize(toml::Value::Table(merged.clone())) {
+            Ok(config) => return Some(config),
+            Err(e) => {
+                let keys: Vec<&str> = e
+                    .path()
+                    .iter()
+                    .map_while(|segment| match segment {
+                        serde_path_to_error::Segment::Map { key } => Some(key.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                let message = e.inner().message().trim_end().replace('\n', " ");
+                problems.push(format!("{}: {message}", e.path()));
+                let too_many = problems.len() - refused_before >= MOST_REFUSED;
+                if too_many || !put_back_default(&mut merged, defaults, &keys) {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Sets the value at `keys` in `merged` back to its default (or removes it when it has none);
+/// false when there is no such value to change (the same error would come again).
+fn put_back_default(merged: &mut toml::Table, defaults: &toml::Table, keys: &[&str]) -> bool {
+    let Some((last, parents)) = keys.split_last() else {
+        return false;
+    };
+    let (mut table, mut default) = (merged, Some(defaults));
+    for key in parents {
+        let Some(toml::Value::Table(inner)) = table.get_mut(*key) else {
+            return false;
+        };
+        table = inner;
+        default = default.and_then(|d| match d.get(*key) {
+            Some(toml::Value::Table(inner)) => Some(inner),
+            _ => None,
+        });
+    }
+    match default.and_then(|d| d.get(*last)) {
+        Some(value) if table.get(*last) != Some(value) => {
+            table.insert((*last).to_owned(), value.clone());
+            true
+        }
+        Some(_) => false,
+        None => table.remove(*last).is_some(),
+    }
+}

@@ -276,9 +276,10 @@ impl Config {
             source: source.to_owned(),
             problems,
         };
-        let mut merged: toml::Table = DEFAULT_TOML
+        let defaults: toml::Table = DEFAULT_TOML
             .parse()
             .map_err(|e| fail(vec![format!("config/default.toml: {e}")]))?;
+        let mut merged = defaults.clone();
         let user: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| fail(vec![syntax_error(text, &e)]))?;
@@ -286,12 +287,12 @@ impl Config {
         overlay(&mut merged, user, "", &mut problems);
         let env_table = env_overrides(&merged, env, &mut problems);
         overlay(&mut merged, env_table, "", &mut problems);
-        if !problems.is_empty() {
+        // An unknown key was left out and a refused value put back to its default, so the
+        // checks go on and report every problem at once.
+        let Some(config) = deserialize_all::<Config>(merged, &defaults, &mut problems) else {
             return Err(fail(problems));
-        }
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(merged))
-            .map_err(|e| fail(vec![format!("{}: {}", e.path(), e.inner())]))?;
-        let mut problems = config.problems();
+        };
+        problems.extend(config.problems());
         problems.extend(more(&config));
         if problems.is_empty() {
             Ok(config)
@@ -484,7 +485,7 @@ pub fn parse_duration(text: &str) -> Result<Span, String> {
 }
 
 mod layers;
-use layers::{env_overrides, overlay, syntax_error};
+use layers::{deserialize_all, env_overrides, overlay, syntax_error};
 
 #[cfg(test)]
 mod tests {

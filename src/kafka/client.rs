@@ -326,6 +326,7 @@ fn setting_name(k: &KafkaConfig, key: &str) -> String {
         "bootstrap.servers" => "kafka.brokers".into(),
         "group.id" => "kafka.group_id".into(),
         "transactional.id" => "kafka.transactional_id".into(),
+        "partitioner" => "kafka.partitioner".into(),
         _ => format!("librdkafka setting {key} (set by the service)"),
     }
 }

@@ -23,9 +23,12 @@ pub fn produce(k: &KafkaConfig, input: &mut dyn BufRead) -> Result<(u64, f64)> {
         guarantee: crate::config::Guarantee::AtLeastOnce,
         ..k.clone()
     })?;
-    config
-        .set("linger.ms", "20")
-        .set("batch.num.messages", "10000");
+    // Bigger batches than the service's (a bulk load), unless [kafka.librdkafka] says.
+    for (key, value) in [("linger.ms", "20"), ("batch.num.messages", "10000")] {
+        if !k.librdkafka.contains_key(key) {
+            config.set(key, value);
+        }
+    }
     let producer: ThreadedProducer<DeliveryContext> = config
         .create_with_context(DeliveryContext::default())
         .map_err(client::creation_error)
