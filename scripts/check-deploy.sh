@@ -351,7 +351,7 @@ def check_manifests_structure():
     limit = quantity_bytes(str((res.get("limits") or {}).get("memory", "")))
     with open(ALERTS) as f:
         memory_rules = [r for g in yaml.safe_load(f)["groups"] for r in g["rules"]
-                        if "process_resident_memory_bytes" in r.get("expr", "")]
+                        if "lifecycle_process_resident_memory_bytes" in r.get("expr", "")]
     for r in memory_rules:
         numbers = {int(n) for n in re.findall(r"\b\d{7,}\b", r["expr"])}
         if limit is None or limit not in numbers:
@@ -515,9 +515,9 @@ def check_configmap_toml():
 # What the prometheus crate's process collector exports (src/metrics.rs registers it when
 # Cargo.toml enables the crate's `process` feature).
 PROCESS_METRICS = {
-    "process_cpu_seconds_total", "process_open_fds", "process_max_fds",
-    "process_virtual_memory_bytes", "process_resident_memory_bytes",
-    "process_start_time_seconds", "process_threads"}
+    "lifecycle_process_cpu_seconds_total", "lifecycle_process_open_fds", "lifecycle_process_max_fds",
+    "lifecycle_process_virtual_memory_bytes", "lifecycle_process_resident_memory_bytes",
+    "lifecycle_process_start_time_seconds", "lifecycle_process_threads"}
 
 def process_metrics():
     cargo = load_toml(os.path.join(ROOT, "Cargo.toml"))

@@ -39,7 +39,7 @@ pub struct Metrics {
     pub voc_kano_answers: IntCounterVec,
     pub voc_nps_answers: IntCounterVec,
     pub voc_satisfaction_answers: IntCounterVec,
-    pub voc_satisfaction_sum: IntCounterVec,
+    pub voc_satisfaction_score: IntCounterVec,
     /// The children counted per event and per record, resolved once: `with_label_values`
     /// hashes its labels and takes a lock on every call.
     cached: Cached,
@@ -239,8 +239,8 @@ impl Metrics {
                 "Feedback events with a satisfaction score, by the customer's stage after it.",
                 &["stage"],
             ),
-            voc_satisfaction_sum: counter(
-                "lifecycle_voc_satisfaction_sum",
+            voc_satisfaction_score: counter(
+                "lifecycle_voc_satisfaction_score_total",
                 "The sum of the satisfaction scores (1-5), by stage: divide by the answers for the mean.",
                 &["stage"],
             ),
@@ -257,14 +257,18 @@ impl Metrics {
             .register(Box::new(build.clone()))
             .expect("metric registered once");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
-        // The process's memory, CPU time, file descriptors, threads and start time, under
-        // the names every exporter uses (`process_resident_memory_bytes`, ...), read from
-        // /proc at each scrape. Linux only: procfs is what the prometheus crate reads.
+        // The process's memory, CPU time, file descriptors, threads and start time, read
+        // from /proc at each scrape, under the service's prefix (SPEC 6: every name starts
+        // with `lifecycle_`): `lifecycle_process_resident_memory_bytes`, ... Linux only:
+        // procfs is what the prometheus crate reads.
         #[cfg(target_os = "linux")]
         metrics
             .registry
             .register(Box::new(
-                prometheus::process_collector::ProcessCollector::for_self(),
+                prometheus::process_collector::ProcessCollector::new(
+                    std::process::id() as i32,
+                    "lifecycle",
+                ),
             ))
             .expect("process metrics registered once");
         for stage in Stage::ALL {
@@ -401,7 +405,7 @@ impl Metrics {
             self.voc_satisfaction_answers
                 .with_label_values(&[stage.as_str()])
                 .inc();
-            self.voc_satisfaction_sum
+            self.voc_satisfaction_score
                 .with_label_values(&[stage.as_str()])
                 .inc_by(u64::from(s));
         }

@@ -49,7 +49,8 @@ fn well_escaped(raw: &str) -> bool {
     })
 }
 
-/// `?min_position=N`: `Ok(None)` when absent.
+/// `?min_position=N`, an offset (decimal digits only: no sign, no second one): `Ok(None)`
+/// when absent.
 fn min_position(query: Option<&str>) -> Result<Option<i64>, ()> {
     let Some(query) = query else {
         return Ok(None);
@@ -57,7 +58,11 @@ fn min_position(query: Option<&str>) -> Result<Option<i64>, ()> {
     let mut found = None;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
-            Some(("min_position", v)) => found = Some(v.parse::<i64>().map_err(|_| ())?),
+            Some(("min_position", v))
+                if found.is_none() && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                found = Some(v.parse::<i64>().map_err(|_| ())?);
+            }
             _ => return Err(()),
         }
     }
@@ -182,5 +187,14 @@ mod tests {
         assert_eq!(min_position(Some("min_position=41")), Ok(Some(41)));
         assert_eq!(min_position(Some("min_position=x")), Err(()));
         assert_eq!(min_position(Some("other=1")), Err(()));
+        for refused in ["-1", "+5", "", "1e3", "99999999999999999999"] {
+            let query = format!("min_position={refused}");
+            assert_eq!(min_position(Some(&query)), Err(()), "{query}");
+        }
+        assert_eq!(
+            min_position(Some("min_position=1&min_position=2")),
+            Err(()),
+            "given twice"
+        );
     }
 }
