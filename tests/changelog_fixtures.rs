@@ -5,6 +5,8 @@
 
 use lifecycle::domain::customer::Entered;
 use lifecycle::domain::event::NeedLevel;
+use lifecycle::domain::uplift::Uplift;
+use lifecycle::domain::voc::Voc;
 use lifecycle::domain::{ActionKind, Stage, Timestamp};
 use lifecycle::kafka::codec::{
     ChangelogEntry, PARTITION_META_KEY, decode_changelog, decode_customer_owned,
@@ -210,6 +212,24 @@ fn progress_records_of_every_version_restore() {
     let claimed = meta("progress-epoch7.json");
     assert_eq!(claimed.clock, Some(t("2025-02-15T10:00:00Z")));
     assert_eq!((claimed.applied_offset, claimed.epoch), (Some(12), 7));
+    assert!(claimed.voc.is_none() && before.voc.is_none());
+    // With the partition's voice-of-the-customer and holdout counts (GET /voc).
+    let counted = meta("progress-voc-epoch3.json");
+    assert_eq!((counted.applied_offset, counted.epoch), (Some(40), 3));
+    let (mut voc, mut uplift) = (Voc::new(50), Uplift::default());
+    counted.voc.expect("counts").add_to(&mut voc, &mut uplift);
+    let report = serde_json::to_value(voc.report_with(&uplift)).unwrap();
+    assert_eq!(report["kano"]["search"]["counts"]["A"], 2);
+    assert_eq!(report["kano"]["search"]["counts"]["M"], 1);
+    assert_eq!(report["kano"]["other"]["counts"]["O"], 1);
+    assert_eq!(report["kano_without_feature"], 1);
+    assert_eq!(report["nps"]["mature"]["promoters"], 2);
+    assert_eq!(report["nps"]["mature"]["detractors"], 1);
+    assert_eq!(report["nps"]["mature"]["mean_satisfaction"], 11.0 / 3.0);
+    let offers = &report["holdout"]["retention_offer"];
+    assert_eq!(offers["treated"]["actions"], 4);
+    assert_eq!(offers["treated"]["conversions"], 1);
+    assert_eq!(offers["control"]["actions"], 2);
 }
 
 /// Every stored code stays what it is: the fixtures above hold stage 2 (mature) and the

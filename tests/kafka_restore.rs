@@ -28,6 +28,7 @@ fn meta(offset: i64) -> Vec<u8> {
         clock: Some(Timestamp::parse_rfc3339("2026-01-02T00:00:00Z").expect("time")),
         applied_offset: Some(offset),
         epoch: 0,
+        voc: None,
     })
 }
 
@@ -105,6 +106,7 @@ fn meta_of(offset: i64, epoch: u64) -> Vec<u8> {
         clock: Some(Timestamp::parse_rfc3339("2026-01-02T00:00:00Z").expect("time")),
         applied_offset: Some(offset),
         epoch,
+        voc: None,
     })
 }
 

@@ -313,6 +313,18 @@ fn with_holdouts_on_the_service_holds_out_and_counts_what_replay_does() {
     let all_held: u64 = ActionKind::ALL.into_iter().map(held_out).sum();
     assert_eq!(control, all_held as f64);
     service.stop_cleanly();
+    // A new instance answers for the same partitions with the same counts: they travel in
+    // the partitions' progress records, not in the process that counted them.
+    let mut again = Service::start(broker.dir.path(), "e2e-holdout-again", &text);
+    again.wait_ready(Duration::from_secs(60));
+    let (status, body) = again.get("/voc").expect("GET /voc answers after a restart");
+    assert_eq!(status, 200, "{body}");
+    let voc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        voc, expected,
+        "GET /voc after a restart (left), replay (right)"
+    );
+    again.stop_cleanly();
 
     let consumed = read_all(&broker, &topics.outputs_and_state());
     let on_holdout_topic = consumed

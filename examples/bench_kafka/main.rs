@@ -509,6 +509,7 @@ fn restore(b: &Broker, customers: u64) -> (f64, f64, f64) {
             clock: Some(at),
             applied_offset: Some(0),
             epoch: 0,
+            voc: None,
         });
         let mut rec = BaseRecord::with_opaque_to(&k.topics.state, 0)
             .key(PARTITION_META_KEY)

@@ -316,7 +316,10 @@ pub fn check_changelog(bytes: &[u8]) {
             assert!(is_meta, "{input:?}");
             match input.payload {
                 None => assert_eq!(meta, PartitionMeta::default()),
-                Some(p) => assert_eq!(serde_json::from_slice::<PartitionMeta>(p).ok(), Some(meta)),
+                Some(p) => assert_eq!(
+                    serde_json::from_slice::<PartitionMeta>(p).ok().as_ref(),
+                    Some(&meta)
+                ),
             }
             let again = encode_meta(&meta);
             match decode_changelog(Some(PARTITION_META_KEY), Some(&again), OFFSET, || 0) {
@@ -417,6 +420,7 @@ pub fn changelog_seeds() -> Vec<(&'static str, Vec<u8>)> {
         clock: Some(at),
         applied_offset: Some(12),
         epoch: 3,
+        voc: None,
     };
     let record = |key: Option<&[u8]>, payload: Option<&[u8]>, header: Option<&[u8]>| {
         ChangelogInput {

@@ -44,6 +44,7 @@ pub fn on_conversion(
 
 /// Actions and conversions of one group of one kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GroupCounts {
     pub actions: u64,
     pub conversions: u64,
@@ -80,6 +81,13 @@ impl Uplift {
 
     pub fn get(&self, kind: ActionKind, group: Group) -> GroupCounts {
         self.counts[kind as usize][group as usize]
+    }
+
+    /// Adds `counts` to `kind`'s `group` (counts restored from a changelog).
+    pub fn add(&mut self, kind: ActionKind, group: Group, counts: GroupCounts) {
+        let mine = &mut self.counts[kind as usize][group as usize];
+        mine.actions += counts.actions;
+        mine.conversions += counts.conversions;
     }
 
     /// Adds `other`'s counts (e.g. another partition's).

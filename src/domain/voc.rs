@@ -17,6 +17,10 @@ use super::event::{KanoAnswer, Payload};
 use super::kano::{KanoClass, KanoTally, classify};
 use super::uplift::{KindUplift, Uplift};
 
+#[path = "voc_counts.rs"]
+mod counts;
+pub use counts::VocCounts;
+
 /// The bucket of the features past the first `max_features` (a feature literally named
 /// `other` shares it).
 pub const OTHER: &str = "other";

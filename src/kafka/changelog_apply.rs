@@ -51,7 +51,7 @@ impl DecodedBatch {
 }
 
 /// What applying a changelog partition found.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Applied {
     /// The last progress record of the current owner epoch.
     pub meta: PartitionMeta,

@@ -10,7 +10,7 @@ use crate::domain::{Customer, Record, Rejection, Timestamp};
 pub const PARTITION_META_KEY: &[u8] = b"\0partition";
 
 /// A partition's progress, written to its changelog partition after its customers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionMeta {
     /// The event-time clock (stream time) of the partition.
     pub clock: Option<Timestamp>,
@@ -20,6 +20,10 @@ pub struct PartitionMeta {
     /// versions before owner epochs.
     #[serde(default)]
     pub epoch: OwnerEpoch,
+    /// The partition's feedback answers and holdout counts (SPEC 10, `GET /voc`), when it has
+    /// any; absent in records of versions before them (and ignored by those versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voc: Option<Box<crate::domain::voc::VocCounts>>,
 }
 
 /// Which ownership of a changelog partition wrote a record. Each `at_least_once` instance

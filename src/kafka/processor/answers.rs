@@ -9,7 +9,7 @@ use super::super::queries::{
 use super::{Partition, Processor, Settings};
 use crate::domain::inspect::{Position, customer_view};
 use crate::domain::uplift::Uplift;
-use crate::domain::voc::Voc;
+use crate::domain::voc::{Voc, VocCounts};
 
 /// What answers need of the processor, borrowed apart from its commit protocol, so that the
 /// protocol can answer the waiting queries while it waits for the broker (see
@@ -19,8 +19,6 @@ pub(super) struct Holdings<'a> {
     pub pending: &'a BTreeSet<i32>,
     pub settings: &'a Settings,
     pub inbox: &'a QueryInbox,
-    pub voc: &'a Voc,
-    pub uplift: &'a Uplift,
 }
 
 impl Processor {
@@ -41,8 +39,6 @@ impl Processor {
             pending: &self.pending,
             settings: &self.settings,
             inbox: &self.inbox,
-            voc: &self.voc,
-            uplift: &self.uplift,
         }
     }
 }
@@ -57,8 +53,22 @@ impl Holdings<'_> {
         match query {
             Query::Status(reply) => reply.send(self.status()),
             Query::Customer(q, reply) => reply.send(self.customer(&q)),
-            Query::Voc(reply) => reply.send(Box::new(self.voc.report_with(self.uplift))),
+            Query::Voc(reply) => reply.send(Box::new(self.voc())),
         }
+    }
+
+    /// The voice-of-the-customer report of the partitions held here (SPEC 10: "this
+    /// instance's partitions"), whichever instance counted their answers.
+    fn voc(&self) -> crate::domain::voc::VocReport {
+        // Every partition's features by name: the report is not a metric label.
+        let mut voc = Voc::new(usize::MAX);
+        let mut uplift = Uplift::default();
+        for part in self.partitions.values() {
+            if let Some(counts) = VocCounts::of(&part.counts.voc, &part.counts.uplift) {
+                counts.add_to(&mut voc, &mut uplift);
+            }
+        }
+        voc.report_with(&uplift)
     }
 
     fn status(&self) -> Status {

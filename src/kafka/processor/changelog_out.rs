@@ -3,6 +3,7 @@
 //! serializing them all at once held a query up for ~10 ms (`BENCH_ONLY=queries`).
 
 use super::Processor;
+use crate::domain::voc::VocCounts;
 use crate::kafka::codec::{PARTITION_META_KEY, PartitionMeta, encode_customer_owned, encode_meta};
 use crate::kafka::commit::ChangelogRecord;
 
@@ -41,6 +42,7 @@ impl Processor {
                     clock: part.engine.clock(),
                     applied_offset: part.applied_offset,
                     epoch,
+                    voc: VocCounts::of(&part.counts.voc, &part.counts.uplift).map(Box::new),
                 })),
                 tombstone_epoch: None,
             });

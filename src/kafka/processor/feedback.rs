@@ -1,13 +1,14 @@
 //! The voice of the customer in the service (SPEC 10): each applied feedback event's answers
-//! counted for `GET /voc` and the metrics.
+//! counted for `GET /voc` (per partition) and the metrics.
 
 use super::Processor;
+use crate::domain::voc::Voc;
 use crate::domain::{Engine, Event, Payload};
 
 impl Processor {
-    /// Counts an applied feedback event's answers (SPEC 10) for `GET /voc` and the metrics,
-    /// under the stage its customer is in after it.
-    pub(super) fn observe_feedback(&mut self, engine: &Engine, event: &Event<'_>) {
+    /// Counts an applied feedback event's answers (SPEC 10) in its partition's `voc` (for
+    /// `GET /voc`) and the metrics, under the stage its customer is in after it.
+    pub(super) fn observe_feedback(&mut self, engine: &Engine, event: &Event<'_>, voc: &mut Voc) {
         let Some(
             payload @ Payload::Feedback {
                 nps,
@@ -22,8 +23,10 @@ impl Processor {
             return;
         };
         let feature = event.feature.as_deref();
-        self.voc.observe(&payload, feature, customer.stage);
-        let label = feature.map(|f| self.voc.label_of(f));
+        voc.observe(&payload, feature, customer.stage);
+        self.feature_labels
+            .observe(&payload, feature, customer.stage);
+        let label = feature.map(|f| self.feature_labels.label_of(f));
         self.metrics.feedback(
             label,
             kano.map(crate::domain::kano::classify),

@@ -75,6 +75,40 @@ struct Partition {
     applied_offset: Option<i64>,
     /// The owner epoch this instance writes the partition's changelog with.
     epoch: OwnerEpoch,
+    /// Its feedback answers and holdout counts (SPEC 10, `GET /voc`), whichever instance
+    /// counted them: they travel in its progress record.
+    counts: PartitionCounts,
+}
+
+/// A partition's voice-of-the-customer and holdout counts.
+#[derive(Debug, Default)]
+struct PartitionCounts {
+    voc: Voc,
+    uplift: Uplift,
+}
+
+impl Partition {
+    /// The partition as its changelog left it.
+    fn restored(
+        engine: Engine,
+        meta: &crate::kafka::codec::PartitionMeta,
+        epoch: OwnerEpoch,
+        voc_max_features: usize,
+    ) -> Partition {
+        let mut counts = PartitionCounts {
+            voc: Voc::new(voc_max_features),
+            uplift: Uplift::default(),
+        };
+        if let Some(stored) = &meta.voc {
+            stored.add_to(&mut counts.voc, &mut counts.uplift);
+        }
+        Partition {
+            engine,
+            applied_offset: meta.applied_offset,
+            epoch,
+            counts,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -93,10 +127,9 @@ pub struct Processor {
     failed: bool,
     /// Questions from the HTTP server, answered between polls and while commits wait.
     inbox: QueryInbox,
-    /// The feedback answers applied here since this instance started (SPEC 10, `GET /voc`).
-    voc: Voc,
-    /// The holdout actions and conversions written here since this instance started.
-    uplift: Uplift,
+    /// Which features the metrics label by name (the first `voc.max_features` this instance
+    /// sees: a bounded label set); the counts of `GET /voc` are the partitions'.
+    feature_labels: Voc,
 }
 
 impl Processor {
@@ -125,8 +158,7 @@ impl Processor {
             stats: Stats::default(),
             failed: false,
             inbox,
-            voc: Voc::new(settings_voc),
-            uplift: Uplift::default(),
+            feature_labels: Voc::new(settings_voc),
         }
     }
 
@@ -357,7 +389,8 @@ impl Processor {
             .engine
             .apply_batch(run, customer_of, |engine, (msg, decoded)| {
                 let decoded = decoded.as_ref().map(|(e, h)| (e, *h));
-                self.handle(engine, &mut part.applied_offset, msg, decoded, now)
+                let state = (&mut part.applied_offset, &mut part.counts);
+                self.handle(engine, state, msg, decoded, now)
             });
         self.partitions.insert(p, part);
         handled
@@ -367,7 +400,7 @@ impl Processor {
     fn handle(
         &mut self,
         engine: &mut Engine,
-        applied_offset: &mut Option<i64>,
+        (applied_offset, counts): (&mut Option<i64>, &mut PartitionCounts),
         msg: &BorrowedMessage,
         decoded: Result<(&Event<'_>, EventHashes), &Rejection>,
         now: Timestamp,
@@ -396,7 +429,7 @@ impl Processor {
                 let outcome = engine.apply_hashed(event, hashes, Some(offset), &mut self.records);
                 crate::tally::event_handled(&mut self.metrics, event_type, outcome);
                 if outcome == crate::domain::Outcome::Applied {
-                    self.observe_feedback(engine, event);
+                    self.observe_feedback(engine, event, &mut counts.voc);
                 }
                 let lag = now.as_nanos().saturating_sub(event.occurred_at.as_nanos());
                 if lag >= 0 {
@@ -405,7 +438,7 @@ impl Processor {
             }
             Err(rejection) => self.dead_letter(msg, rejection, now),
         }
-        self.emit(now);
+        self.emit(now, &mut counts.uplift);
         Ok(())
     }
 
@@ -430,9 +463,10 @@ impl Processor {
         }
         for p in due {
             self.commit.begin()?;
-            let part = self.partitions.get_mut(&p).expect("listed above");
+            let mut part = self.partitions.remove(&p).expect("listed above");
             part.engine.advance_clock(now, &mut self.records);
-            self.emit(now);
+            self.emit(now, &mut part.counts.uplift);
+            self.partitions.insert(p, part);
         }
         self.sink().dispatch();
         Ok(())
@@ -464,8 +498,6 @@ impl Processor {
             pending: &self.pending,
             settings: &self.settings,
             inbox: &self.inbox,
-            voc: &self.voc,
-            uplift: &self.uplift,
         };
         self.commit
             .end_batch(consumer, changelog, &mut || holdings.answer_waiting())?;
@@ -493,8 +525,6 @@ impl Processor {
             pending: &self.pending,
             settings: &self.settings,
             inbox: &self.inbox,
-            voc: &self.voc,
-            uplift: &self.uplift,
         };
         self.commit
             .wait_all(consumer, &mut || holdings.answer_waiting())

@@ -78,11 +78,7 @@ impl Processor {
             }
             self.partitions.insert(
                 p,
-                Partition {
-                    engine,
-                    applied_offset: meta.applied_offset,
-                    epoch,
-                },
+                Partition::restored(engine, &meta, epoch, self.settings.voc_max_features),
             );
             self.pending.remove(&p);
             self.publish_owner(p, epoch)?;
@@ -162,7 +158,10 @@ impl Processor {
         let claim = ChangelogRecord {
             partition: p,
             key: PARTITION_META_KEY.into(),
-            payload: Some(encode_meta(&PartitionMeta { epoch, ..*restored })),
+            payload: Some(encode_meta(&PartitionMeta {
+                epoch,
+                ..restored.clone()
+            })),
             tombstone_epoch: None,
         };
         if let Commit::AtLeastOnce(pipeline) = &mut self.commit {

@@ -9,6 +9,7 @@ use super::super::outbox::Envelope;
 use super::super::outputs::Output;
 use super::Processor;
 use crate::config::KeyMismatch;
+use crate::domain::uplift::Uplift;
 use crate::domain::{Event, Outcome, RejectReason, Rejection, Timestamp};
 use crate::tally;
 
@@ -38,12 +39,12 @@ fn envelope<'a>(topic: Output, key: Option<&'a [u8]>, now: Timestamp) -> Envelop
 }
 
 impl Processor {
-    /// Stages the engine's pending records; `now`, the time read for the messages being
-    /// handled, is their timestamp.
-    pub(super) fn emit(&mut self, now: Timestamp) {
+    /// Stages the engine's pending records (counting holdout ones in their partition's
+    /// `uplift`); `now`, the time read for the messages being handled, is their timestamp.
+    pub(super) fn emit(&mut self, now: Timestamp, uplift: &mut Uplift) {
         for record in self.records.drain(..) {
             tally::record_written(&mut self.metrics, &record);
-            self.uplift.record(&record);
+            uplift.record(&record);
             let Some(topic) = Output::of_record(&record) else {
                 continue;
             };
