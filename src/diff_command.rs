@@ -214,6 +214,34 @@ pub fn diff_file(
     })
 }
 
+/// `text` (a customer id: the CRM's, so anything) as markdown text: every ASCII punctuation
+/// character backslash-escaped (CommonMark allows it for all of them), so that it is shown as
+/// it is, never read as emphasis, a link or HTML. The tables' names are this program's own
+/// (stages, reasons, kinds) and the file names the user's: they are written as they are.
+fn md_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `text` as a markdown code span: fenced by more backticks than any run inside it, padded
+/// with a space where it begins or ends with one (CommonMark 6.1).
+fn md_code(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
 /// The report as markdown: one table per comparison, the differing customers last.
 pub fn markdown(report: &DiffReport, a: &str, b: &str) -> String {
     let mut out = String::new();
@@ -239,10 +267,13 @@ pub fn markdown(report: &DiffReport, a: &str, b: &str) -> String {
         report.customers_differing
     ));
     for d in &report.first_differences {
-        let show = |v: &Option<Value>| v.as_ref().map_or("(none)".to_owned(), |v| format!("`{v}`"));
+        let show = |v: &Option<Value>| {
+            v.as_ref()
+                .map_or("(none)".to_owned(), |v| md_code(&v.to_string()))
+        };
         out.push_str(&format!(
             "\n- **{}**, record {}:\n  - {a}: {}\n  - {b}: {}\n",
-            d.customer_id,
+            md_text(&d.customer_id),
             d.record,
             show(&d.a),
             show(&d.b)
@@ -272,5 +303,24 @@ pub struct TempInput(std::path::PathBuf);
 impl Drop for TempInput {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_ids_and_records_are_shown_as_they_are_in_markdown() {
+        assert_eq!(
+            md_text("<img src=x onerror=alert(1)>"),
+            r"\<img src\=x onerror\=alert\(1\)\>"
+        );
+        assert_eq!(md_text("a*b_c"), r"a\*b\_c");
+        assert_eq!(md_text("ana"), "ana");
+        assert_eq!(md_code(r#"{"id":"a"}"#), r#"`{"id":"a"}`"#);
+        // A backtick inside: a longer fence; at an end: padded.
+        assert_eq!(md_code("a`b"), "``a`b``");
+        assert_eq!(md_code("`a``"), "``` `a`` ```");
     }
 }

@@ -55,6 +55,12 @@ pub fn fit_file(
         .map_err(|_| anyhow::anyhow!("--until `{until}` is not an RFC 3339 date-time"))?;
     let model = config.prediction.model;
     let unit_days = config.prediction.unit_days;
+    // Truncated first, as replay's files are: a failed fit leaves no earlier run's summary.
+    let summary_file = summary
+        .map(|path| {
+            std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))
+        })
+        .transpose()?;
     let (_, engine) = crate::app::replay_quietly(input, config, None, Some(until))?;
     // In id order: the engine's own order depends on the process's hash seed.
     let mut customers: Vec<(&Customer, Summary)> = engine
@@ -72,8 +78,8 @@ pub fn fit_file(
     }
     let summaries: Vec<Summary> = customers.iter().map(|(_, s)| *s).collect();
     let fitted = fit(model, &summaries).context("the fit failed")?;
-    if let Some(path) = summary {
-        write_summary(path, &customers, &fitted)?;
+    if let (Some(path), Some(file)) = (summary, summary_file) {
+        write_summary(path, file, &customers, &fitted)?;
     }
     Ok(FitReport {
         count_zero_amount: config.prediction.count_zero_amount,
@@ -96,9 +102,12 @@ fn report(fitted: &Fitted, model: Model, unit_days: u32) -> FitReport {
     }
 }
 
-fn write_summary(path: &Path, customers: &[(&Customer, Summary)], fitted: &Fitted) -> Result<()> {
-    let file =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+fn write_summary(
+    path: &Path,
+    file: std::fs::File,
+    customers: &[(&Customer, Summary)],
+    fitted: &Fitted,
+) -> Result<()> {
     let mut out = io::BufWriter::new(file);
     for (c, s) in customers {
         let line = CustomerLine {

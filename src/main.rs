@@ -41,7 +41,6 @@ enum Command {
         #[arg(long)]
         input: String,
         /// A TOML file overriding config/default.toml.
-        /// A TOML file overriding config/default.toml.
         #[arg(long)]
         config: Option<PathBuf>,
         /// After the last event, advance the clock to this RFC 3339 time (firing due timers).
@@ -207,6 +206,16 @@ fn main() -> ExitCode {
 }
 
 /// The problems of the Kafka clients' settings (they never quote a configured value).
+/// Writes a command's answer to standard output: a full disk or a closed pipe is an error
+/// (exit 1), not a panic as `println!` makes it.
+fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| anyhow::anyhow!("cannot write to standard output: {e}"))
+}
+
 /// Writes a file a command produces and says so on stderr.
 fn write_reporting(path: &std::path::Path, contents: impl AsRef<[u8]>) -> Result<()> {
     std::fs::write(path, contents)
@@ -269,7 +278,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let config = Config::load(config.as_deref())?;
             let report = fit_command::fit_file(&input, &until, &config, summary.as_deref())?;
-            println!("{}", serde_json::to_string(&report)?);
+            print_out(&(serde_json::to_string(&report)? + "\n"))?;
             eprint!("{}", fit_command::paste_lines(&report));
             Ok(ExitCode::SUCCESS)
         }
@@ -282,7 +291,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let config = Config::load(config.as_deref())?;
             match inspect_command::inspect_file(&input, &customer, as_of.as_deref(), &config) {
                 Ok(view) => {
-                    println!("{}", serde_json::to_string(&view)?);
+                    print_out(&(serde_json::to_string(&view)? + "\n"))?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -323,16 +332,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (input, _temp) = lifecycle::diff_command::input_file(&input)?;
             let report = lifecycle::diff_command::diff_file(&input, &a, &b, as_of)?;
             if json {
-                println!("{}", serde_json::to_string(&report)?);
+                print_out(&(serde_json::to_string(&report)? + "\n"))?;
             } else {
-                print!(
-                    "{}",
-                    lifecycle::diff_command::markdown(
-                        &report,
-                        &config.display().to_string(),
-                        &against.display().to_string()
-                    )
-                );
+                print_out(&lifecycle::diff_command::markdown(
+                    &report,
+                    &config.display().to_string(),
+                    &against.display().to_string(),
+                ))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -350,7 +356,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let config = Config::load(config.as_deref())?;
             let report = voc_command::voc_file(&input, as_of.as_deref(), &config)?;
-            println!("{}", serde_json::to_string(&report)?);
+            print_out(&(serde_json::to_string(&report)? + "\n"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Produce { input, config } => {
@@ -366,7 +372,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::CheckConfig { config } => {
             Config::load_checked(config.as_deref(), &kafka_problems)?;
-            println!("configuration is valid");
+            print_out("configuration is valid\n")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { config: path } => {

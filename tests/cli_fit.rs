@@ -271,14 +271,21 @@ fn bad_input_gets_a_clear_message_and_a_failure_exit() {
          {\"event_id\":\"e2\",\"customer_id\":\"c1\",\"type\":\"purchase\",\"occurred_at\":\"2025-01-02T00:00:00Z\",\"data\":{\"amount\":0}}\n",
     )
     .unwrap();
+    // The summary file is truncated first, as replay's files are: a failed fit leaves no
+    // earlier run's summary behind.
+    let stale = dir.path().join("summary.jsonl");
+    std::fs::write(&stale, "{\"customer_id\":\"from an earlier run\"}\n").unwrap();
     let err = failure(&[
         "fit",
         "--input",
         no_purchases.to_str().unwrap(),
         "--until",
         UNTIL.replace("1997", "2026").as_str(),
+        "--summary",
+        stale.to_str().unwrap(),
     ]);
     assert!(err.contains("nothing to fit"), "{err}");
+    assert_eq!(std::fs::read_to_string(&stale).unwrap(), "");
     let err = failure(&[
         "fit",
         "--input",

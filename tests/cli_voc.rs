@@ -284,3 +284,52 @@ fn replay_summary_shows_classes_categories_and_nps_after_its_other_lines() {
                 \x20 uplift by kind: none\n";
     assert!(stderr.ends_with(tail), "{stderr}");
 }
+
+/// An answer that cannot be written (a full disk here) is an error with a message and exit
+/// 1, for every command that answers on standard output, never a panic (exit 101).
+#[test]
+fn a_full_standard_output_is_an_error_not_a_panic() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/crm-events.jsonl");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml");
+    let commands: [&[&str]; 5] = [
+        &["voc", "--input", sample],
+        &["inspect", "--input", sample, "--customer", "ana"],
+        &[
+            "diff",
+            "--input",
+            sample,
+            "--config",
+            config,
+            "--against",
+            config,
+        ],
+        &[
+            "diff",
+            "--input",
+            sample,
+            "--config",
+            config,
+            "--against",
+            config,
+            "--json",
+        ],
+        &["check-config", "--config", config],
+    ];
+    for args in commands {
+        let full = std::fs::File::options()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full (Linux)");
+        let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .args(args)
+            .stdout(full)
+            .output()
+            .expect("the lifecycle binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -276,3 +276,35 @@ fn the_report_of_a_generated_stream_opens_cleanly_and_draws_its_flows() {
     ]);
     check(&input, "2026-01-01T00:00:00Z", None, dir.path());
 }
+
+/// An input with nothing to chart: each section says so in words, never with the chart
+/// library's error (no browser needed).
+#[test]
+fn an_empty_input_gives_notes_not_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("empty.jsonl");
+    std::fs::write(&input, "").unwrap();
+    let report = dir.path().join("report.html");
+    let holdouts = root().join("samples/voc-holdout.toml");
+    lifecycle(&[
+        "report",
+        "--input",
+        input.to_str().unwrap(),
+        "--config",
+        holdouts.to_str().unwrap(),
+        "--output",
+        report.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(!html.contains("could not be drawn"), "{html}");
+    for said in [
+        "No customer has converted yet",
+        "No feedback with a KANO answer yet",
+        "Holdouts are on, but no action",
+    ] {
+        assert!(html.contains(said), "{said}");
+    }
+    for id in ["events", "stages", "flow", "cohorts", "actions", "voc", "uplift"] {
+        assert!(html.contains(&format!("<section id=\"{id}\">")), "{id}");
+    }
+}

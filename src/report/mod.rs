@@ -69,7 +69,14 @@ pub fn report_file(
         )),
         None => None,
     };
-    Ok(page(input, &summary, &collected, p_alive, what_if))
+    let holdouts_on = engine.rules().holdout.is_some();
+    Ok(page(
+        input,
+        &summary,
+        &collected,
+        (p_alive, holdouts_on),
+        what_if,
+    ))
 }
 
 fn escape(text: &str) -> String {
@@ -96,7 +103,7 @@ fn page(
     input: &str,
     summary: &Summary,
     c: &Collected,
-    p_alive: Option<[[u64; 10]; 5]>,
+    (p_alive, holdouts_on): (Option<[[u64; 10]; 5]>, bool),
     what_if: Option<(crate::diff_command::DiffReport, String)>,
 ) -> String {
     let mut body = String::new();
@@ -241,13 +248,16 @@ fn page(
         "cohorts",
         "Which cohorts keep buying",
         "Customers by the month of their first conversion (with the cohort's size), and the percentage of each still new or mature at the end of that month (+0) and of each month after.",
-        &[charts::grid(
-            "Cohorts: % still new or mature",
-            "percent of the cohort, by months since its first conversion",
-            x,
-            y,
-            cells,
-        )],
+        &[match cohorts.is_empty() {
+            true => note("No customer has converted yet: there is no cohort to follow."),
+            false => charts::grid(
+                "Cohorts: % still new or mature",
+                "percent of the cohort, by months since its first conversion",
+                x,
+                y,
+                cells,
+            ),
+        }],
     );
     actions_section(&mut body, c, summary);
     // Voice of the customer.
@@ -288,7 +298,11 @@ fn page(
         ("detractors (0-6)".to_owned(), share(|r| r.detractors)),
     ];
     let mut voc_figures = Vec::new();
-    if !features.is_empty() {
+    if features.is_empty() {
+        voc_figures.push(note(
+            "No feedback with a KANO answer yet: no feature to classify.",
+        ));
+    } else {
         voc_figures.push(charts::bars(
             "KANO Better and Worse by feature",
             "Better (A+O)/(A+O+M+I); Worse -(O+M)/(A+O+M+I), drawn as its absolute value",
@@ -339,7 +353,17 @@ fn page(
             )],
         );
     }
-    if !voc.holdout.is_empty() {
+    if holdouts_on && voc.holdout.is_empty() {
+        section(
+            &mut body,
+            "uplift",
+            "Do actions work",
+            "Per action kind with a holdout: the conversion rate after a sent action (treated) and after a held-out one (control).",
+            &[note(
+                "Holdouts are on, but no action of a kind with a control group was planned in this input.",
+            )],
+        );
+    } else if !voc.holdout.is_empty() {
         let kinds: Vec<String> = voc.holdout.keys().map(|k| k.as_str().to_owned()).collect();
         let rate = |f: fn(&crate::domain::uplift::KindUplift) -> Option<f64>| {
             voc.holdout
@@ -439,6 +463,11 @@ header p,footer{color:#6b7280;font-size:.9rem}figure{margin:.6rem 0}figure svg{m
 .note{color:#9a3412}table.counts{border-collapse:collapse;font-size:.85rem;margin:.4rem 0}\
 table.counts caption{text-align:left;color:#6b7280}table.counts th,table.counts td{padding:.15rem .8rem;border-bottom:1px solid #e5e7eb;text-align:left}\
 table.counts .n{text-align:right}@media print{section{break-inside:avoid}body{max-width:none}}";
+
+/// A note where a chart has nothing to draw.
+fn note(text: &str) -> String {
+    format!("<p class=\"note\">{}</p>", escape(text))
+}
 
 /// `x` with one decimal, none when it is whole.
 fn one_decimal(x: f64) -> String {
