@@ -304,7 +304,9 @@ fn an_empty_input_gives_notes_not_errors() {
     ] {
         assert!(html.contains(said), "{said}");
     }
-    for id in ["events", "stages", "flow", "cohorts", "actions", "voc", "uplift"] {
+    for id in [
+        "events", "stages", "flow", "cohorts", "actions", "voc", "uplift",
+    ] {
         assert!(html.contains(&format!("<section id=\"{id}\">")), "{id}");
     }
 }

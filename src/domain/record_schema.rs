@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::action::{ActionKind, ActionReason, Category, Reason};
 use super::event::EventType;
@@ -22,6 +22,14 @@ pub struct SchemaVersion;
 impl Serialize for SchemaVersion {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u8(SCHEMA_VERSION)
+    }
+}
+
+/// Read back (the members topic's records are read by the service): any version is taken, as
+/// a newer one only adds fields.
+impl<'de> Deserialize<'de> for SchemaVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        u64::deserialize(d).map(|_| SchemaVersion)
     }
 }
 

@@ -10,12 +10,15 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::domain::record_schema::SchemaVersion;
+
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
 /// The value of a members record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
 #[schemars(
     title = "Member",
     description = "Who owns an input partition (SPEC 9), on the compacted members topic, keyed by the partition number in decimal; written by the owner on each assignment and release."
@@ -32,6 +35,9 @@ pub struct MemberRecord {
     /// instance. It removes only its own record.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub released: bool,
+    /// `1` (SPEC 11), last; absent in records of versions before it.
+    #[serde(default)]
+    pub schema_version: SchemaVersion,
 }
 
 impl MemberRecord {
@@ -155,6 +161,7 @@ mod tests {
             url: url.into(),
             epoch,
             released: false,
+            schema_version: SchemaVersion,
         }
     }
 
@@ -176,7 +183,14 @@ mod tests {
             "same epoch: the later"
         );
         let json = serde_json::to_string(&record(7, "http://a:9095", 2)).unwrap();
-        assert_eq!(json, r#"{"partition":7,"url":"http://a:9095","epoch":2}"#);
+        assert_eq!(
+            json,
+            r#"{"partition":7,"url":"http://a:9095","epoch":2,"schema_version":1}"#
+        );
+        // A record of a version before schema_version reads as well.
+        let old: MemberRecord =
+            serde_json::from_str(r#"{"partition":7,"url":"http://a:9095","epoch":2}"#).unwrap();
+        assert_eq!(old, record(7, "http://a:9095", 2));
         // A release removes only its own instance's record.
         let release = |url: &str| MemberRecord {
             released: true,

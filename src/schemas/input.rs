@@ -26,7 +26,8 @@ struct Engagement {
 #[derive(JsonSchema)]
 struct Purchase {
     /// The order's value; 0 is allowed, but only an amount above 0 converts and counts.
-    #[schemars(range(min = 0.0))]
+    // Finite (SPEC 1): the largest double bounds out what a parser reads as infinity.
+    #[schemars(range(min = 0.0, max = 1.797_693_134_862_315_7e308))]
     amount: f64,
     currency: Option<String>,
     order_id: Option<String>,
@@ -48,7 +49,8 @@ struct SubscriptionCancelled {
 #[allow(dead_code)]
 #[derive(JsonSchema)]
 struct Refund {
-    #[schemars(range(min = 0.0))]
+    // Finite (SPEC 1): the largest double bounds out what a parser reads as infinity.
+    #[schemars(range(min = 0.0, max = 1.797_693_134_862_315_7e308))]
     amount: f64,
 }
 
@@ -156,7 +158,7 @@ pub fn event_schema(generator: &mut SchemaGenerator) -> Schema {
     };
     json_schema!({
         "title": "Event",
-        "description": "One CRM event (SPEC 1): a line of a JSONL file or the value of a message on the input topic, keyed by customer_id. The processor is stricter than this schema where JSON Schema cannot say it: lengths are at most 128 UTF-8 bytes (the schema counts characters), an integer has no fraction or exponent (5.0 is not one), occurred_at lies in the years 1678-2261 and at most 24 hours ahead of the processor's clock, an object has no duplicate key, and the whole event is at most 1 MiB. A type not listed is ignored (counted, not rejected), whatever its data.",
+        "description": "One CRM event (SPEC 1): a line of a JSONL file or the value of a message on the input topic, keyed by customer_id. The processor is stricter than this schema where JSON Schema cannot say it: lengths are at most 128 UTF-8 bytes (the schema counts characters), an integer has no fraction or exponent (5.0 is not one), occurred_at lies in the years 1678-2261 and at most 24 hours ahead of the processor's clock, an object has no duplicate key, a number is finite (1e400 is not, in any field), no string escapes a lone surrogate (\\udc00), nesting is at most 127 levels deep, and the whole event is at most 1 MiB. A type not listed is ignored (counted, not rejected), whatever its data.",
         "type": "object",
         "required": ["event_id", "customer_id", "type", "occurred_at"],
         "properties": {

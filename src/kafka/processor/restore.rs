@@ -12,6 +12,7 @@ use super::super::outbox::Envelope;
 use super::super::outputs::Output;
 use super::{Partition, ProcessError, Processor};
 use crate::config::ClockSource;
+use crate::domain::record_schema::SchemaVersion;
 use crate::domain::{ClockMode, Engine};
 
 impl Processor {
@@ -102,6 +103,7 @@ impl Processor {
                 url: self.settings.advertised_url.clone(),
                 epoch,
                 released: true,
+                schema_version: SchemaVersion,
             })?;
         }
         Ok(())
@@ -115,6 +117,7 @@ impl Processor {
             url: self.settings.advertised_url.clone(),
             epoch,
             released: false,
+            schema_version: SchemaVersion,
         })
     }
 
