@@ -122,7 +122,7 @@ enum Command {
         /// After the last event, advance the clock to this RFC 3339 time (firing due timers).
         #[arg(long)]
         as_of: Option<String>,
-        /// Where the HTML goes.
+        /// Where the HTML goes, or - for standard output.
         #[arg(long)]
         output: PathBuf,
         /// Add a what-if section: the same input under these rules.
@@ -316,7 +316,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let name = against.as_ref().map(|p| p.display().to_string());
             let against = b.as_ref().zip(name.as_deref());
             let html = lifecycle::report::report_file(&input, &config, as_of, against)?;
-            write_reporting(&output, html)?;
+            if output.as_os_str() == "-" {
+                print_out(&html)?;
+            } else {
+                write_reporting(&output, html)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Diff {
