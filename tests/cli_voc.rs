@@ -291,28 +291,21 @@ fn replay_summary_shows_classes_categories_and_nps_after_its_other_lines() {
 fn a_full_standard_output_is_an_error_not_a_panic() {
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/crm-events.jsonl");
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml");
+    let diff = [
+        "diff",
+        "--input",
+        sample,
+        "--config",
+        config,
+        "--against",
+        config,
+    ];
+    let diff_json = [&diff[..], &["--json"]].concat();
     let commands: [&[&str]; 5] = [
         &["voc", "--input", sample],
         &["inspect", "--input", sample, "--customer", "ana"],
-        &[
-            "diff",
-            "--input",
-            sample,
-            "--config",
-            config,
-            "--against",
-            config,
-        ],
-        &[
-            "diff",
-            "--input",
-            sample,
-            "--config",
-            config,
-            "--against",
-            config,
-            "--json",
-        ],
+        &diff,
+        &diff_json,
         &["check-config", "--config", config],
     ];
     for args in commands {
