@@ -98,6 +98,19 @@ fn joining_and_leaving(name: &str, librdkafka: &str) {
             restored_count(&b) > b_before && caught_up()
         },
     );
+    // b's GET /voc answers for all the partitions, a's counts included: they came with the
+    // partitions' progress records (SPEC 10).
+    let (status, body) = b.get("/voc").expect("GET /voc answers");
+    assert_eq!(status, 200, "{body}");
+    let voc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let defaults = lifecycle::config::Config::from_toml_str("", "test").unwrap();
+    let summary = replay_summary(&lines, &defaults);
+    assert!(
+        summary.voc.report().kano.len() > 1,
+        "the stream has KANO answers"
+    );
+    let expected = serde_json::to_value(summary.voc.report_with(&summary.uplift)).unwrap();
+    assert_eq!(voc, expected, "GET /voc on b (left), replay (right)");
     assert!(b.terminate(), "b shut down cleanly:\n{}", b.log_text());
 
     let consumed = read_all(

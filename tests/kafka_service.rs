@@ -335,30 +335,6 @@ fn with_holdouts_on_the_service_holds_out_and_counts_what_replay_does() {
     assert_matches_replay_with(&consumed, &topics, &lines, false, config.rules());
 }
 
-/// Replay's summary of `lines` under `config` (event clock, no `--as-of`).
-fn replay_summary(
-    lines: &[String],
-    config: &lifecycle::config::Config,
-) -> lifecycle::replay::Summary {
-    let options = lifecycle::replay::ReplayOptions {
-        rules: config.rules(),
-        as_of: None,
-        now: lifecycle::domain::Timestamp::parse_rfc3339(NOW).unwrap(),
-        progress: false,
-        until: None,
-        voc_max_features: config.voc.max_features,
-    };
-    let input = lines.join("\n");
-    let mut output = Vec::new();
-    lifecycle::replay::replay(
-        &mut std::io::Cursor::new(input),
-        &mut output,
-        None,
-        &options,
-    )
-    .expect("replay in memory")
-}
-
 /// The sum of a metric's series whose labels contain `label`.
 fn metric_sum_where(exposition: &str, name: &str, label: &str) -> f64 {
     exposition

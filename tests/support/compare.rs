@@ -325,3 +325,27 @@ pub fn assert_matches_replay_with(
         panic!("changelog state differs from replay (left: replay, right: changelog)\n{diff}");
     }
 }
+
+/// Replay's summary of `lines` under `config` (event clock, no `--as-of`).
+pub fn replay_summary(
+    lines: &[String],
+    config: &lifecycle::config::Config,
+) -> lifecycle::replay::Summary {
+    let options = lifecycle::replay::ReplayOptions {
+        rules: config.rules(),
+        as_of: None,
+        now: lifecycle::domain::Timestamp::parse_rfc3339(NOW).unwrap(),
+        progress: false,
+        until: None,
+        voc_max_features: config.voc.max_features,
+    };
+    let input = lines.join("\n");
+    let mut output = Vec::new();
+    lifecycle::replay::replay(
+        &mut std::io::Cursor::new(input),
+        &mut output,
+        None,
+        &options,
+    )
+    .expect("replay in memory")
+}
