@@ -55,18 +55,36 @@ pub fn classify(answer: KanoAnswer) -> KanoClass {
     TABLE[row][col]
 }
 
-/// Per-feature counts of classified answers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Per-feature counts of classified answers; stored (the service's changelog, see
+/// `voc::VocCounts`) by the classes' letters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct KanoTally {
+    #[serde(rename = "A")]
     pub attractive: u64,
+    #[serde(rename = "O")]
     pub one_dimensional: u64,
+    #[serde(rename = "M")]
     pub must_be: u64,
+    #[serde(rename = "I")]
     pub indifferent: u64,
+    #[serde(rename = "R")]
     pub reverse: u64,
+    #[serde(rename = "Q")]
     pub questionable: u64,
 }
 
 impl KanoTally {
+    /// Adds `other`'s counts (another partition's).
+    pub fn merge(&mut self, other: &KanoTally) {
+        self.attractive += other.attractive;
+        self.one_dimensional += other.one_dimensional;
+        self.must_be += other.must_be;
+        self.indifferent += other.indifferent;
+        self.reverse += other.reverse;
+        self.questionable += other.questionable;
+    }
+
     pub fn add(&mut self, class: KanoClass) {
         match class {
             KanoClass::Attractive => self.attractive += 1,

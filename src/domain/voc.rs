@@ -158,6 +158,23 @@ impl Voc {
         &mut self.other
     }
 
+    /// Adds `other`'s counts (another partition's): its features by name as far as this one
+    /// keeps names, the rest under [`OTHER`].
+    pub fn merge(&mut self, other: &Voc) {
+        for (name, tally) in &other.features {
+            self.tally_of(name).merge(tally);
+        }
+        self.other.merge(&other.other);
+        self.kano_without_feature += other.kano_without_feature;
+        for (mine, theirs) in self.stages.iter_mut().zip(&other.stages) {
+            mine.promoters += theirs.promoters;
+            mine.passives += theirs.passives;
+            mine.detractors += theirs.detractors;
+            mine.satisfaction_answers += theirs.satisfaction_answers;
+            mine.satisfaction_sum += theirs.satisfaction_sum;
+        }
+    }
+
     pub fn stage(&self, stage: Stage) -> &StageAnswers {
         &self.stages[stage_index(stage)]
     }

@@ -19,7 +19,7 @@ use crate::domain::uplift::{GroupCounts, Uplift};
 pub struct VocCounts {
     /// Per feature kept by name (and [`OTHER`] for the rest), the answers per KANO class.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub kano: BTreeMap<String, ClassCounts>,
+    pub kano: BTreeMap<String, KanoTally>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub kano_without_feature: u64,
     /// Per stage with any answer.
@@ -32,24 +32,6 @@ pub struct VocCounts {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
-}
-
-/// [`KanoTally`] by the classes' letters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ClassCounts {
-    #[serde(rename = "A")]
-    pub attractive: u64,
-    #[serde(rename = "O")]
-    pub one_dimensional: u64,
-    #[serde(rename = "M")]
-    pub must_be: u64,
-    #[serde(rename = "I")]
-    pub indifferent: u64,
-    #[serde(rename = "R")]
-    pub reverse: u64,
-    #[serde(rename = "Q")]
-    pub questionable: u64,
 }
 
 /// One stage's NPS and satisfaction answers.
@@ -74,16 +56,14 @@ pub struct HoldoutCounts {
 impl VocCounts {
     /// The counts of `voc` and `uplift`; `None` when there are none.
     pub fn of(voc: &Voc, uplift: &Uplift) -> Option<VocCounts> {
-        let mut kano: BTreeMap<String, ClassCounts> = voc
+        let mut kano: BTreeMap<String, KanoTally> = voc
             .features
             .iter()
-            .map(|(name, t)| (name.to_string(), ClassCounts::from(t)))
+            .map(|(name, t)| (name.to_string(), *t))
             .collect();
         if voc.other != KanoTally::default() {
             // With a feature literally named `other`, which shares the bucket (as in reports).
-            let mut other = voc.features.get(OTHER).copied().unwrap_or_default();
-            ClassCounts::from(&voc.other).add_to(&mut other);
-            kano.insert(OTHER.to_owned(), ClassCounts::from(&other));
+            kano.entry(OTHER.to_owned()).or_default().merge(&voc.other);
         }
         let nps = Stage::ALL
             .iter()
@@ -128,7 +108,7 @@ impl VocCounts {
                 OTHER => &mut voc.other,
                 name => voc.tally_of(name),
             };
-            counts.add_to(tally);
+            tally.merge(counts);
         }
         voc.kano_without_feature += self.kano_without_feature;
         for (stage, counts) in &self.nps {
@@ -149,30 +129,6 @@ impl VocCounts {
             uplift.add(kind, Group::Treated, counts.treated);
             uplift.add(kind, Group::Control, counts.control);
         }
-    }
-}
-
-impl From<&KanoTally> for ClassCounts {
-    fn from(t: &KanoTally) -> ClassCounts {
-        ClassCounts {
-            attractive: t.attractive,
-            one_dimensional: t.one_dimensional,
-            must_be: t.must_be,
-            indifferent: t.indifferent,
-            reverse: t.reverse,
-            questionable: t.questionable,
-        }
-    }
-}
-
-impl ClassCounts {
-    fn add_to(&self, t: &mut KanoTally) {
-        t.attractive += self.attractive;
-        t.one_dimensional += self.one_dimensional;
-        t.must_be += self.must_be;
-        t.indifferent += self.indifferent;
-        t.reverse += self.reverse;
-        t.questionable += self.questionable;
     }
 }
 
@@ -221,7 +177,7 @@ mod tests {
             restored.report_with(&restored_uplift),
             a.report_with(&uplift)
         );
-        // Two partitions' counts add up to counting both in one.
+        // Two partitions' counts add up to counting both in one, restored or merged.
         let mut both = a.clone();
         feedback(&mut both, "search", 1, 2, 9, Stage::Churning);
         let (mut merged, mut merged_uplift) = (Voc::new(2), Uplift::default());
@@ -229,6 +185,10 @@ mod tests {
         VocCounts::of(&b, &Uplift::default())
             .unwrap()
             .add_to(&mut merged, &mut merged_uplift);
+        assert_eq!(merged.report(), both.report());
+        let mut merged = Voc::new(2);
+        merged.merge(&a);
+        merged.merge(&b);
         assert_eq!(merged.report(), both.report());
         // Names a later version may add are left out, not refused.
         let later: VocCounts = serde_json::from_str(

@@ -9,7 +9,7 @@ use super::super::queries::{
 use super::{Partition, Processor, Settings};
 use crate::domain::inspect::{Position, customer_view};
 use crate::domain::uplift::Uplift;
-use crate::domain::voc::{Voc, VocCounts};
+use crate::domain::voc::Voc;
 
 /// What answers need of the processor, borrowed apart from its commit protocol, so that the
 /// protocol can answer the waiting queries while it waits for the broker (see
@@ -64,9 +64,8 @@ impl Holdings<'_> {
         let mut voc = Voc::new(usize::MAX);
         let mut uplift = Uplift::default();
         for part in self.partitions.values() {
-            if let Some(counts) = VocCounts::of(&part.counts.voc, &part.counts.uplift) {
-                counts.add_to(&mut voc, &mut uplift);
-            }
+            voc.merge(&part.counts.voc);
+            uplift.merge(&part.counts.uplift);
         }
         voc.report_with(&uplift)
     }
