@@ -276,6 +276,9 @@ impl Collected {
     /// or `--as-of`: the events after the last record count too), then the last ones.
     pub fn finish(&mut self, end: Option<Timestamp>) {
         if let Some(end) = end {
+            // The state at an instant is the end of the period before it: a clock of exactly
+            // 2026-01-01T00:00:00Z closes December, and opens no January column.
+            let end = Timestamp::from_nanos(end.as_nanos().saturating_sub(1));
             let month = month_of(&end.to_string()).unwrap_or_default();
             if self.last_week.is_some() {
                 self.advance(week_of(end), month);
