@@ -292,3 +292,42 @@ impl Collected {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn the_charts_over_time_end_where_the_clock_ends() {
+        let mut c = Collected::default();
+        for line in [
+            r#"{"type":"transition","customer_id":"a","from":null,"to":"prospect","reason":"first_seen","at":"2025-12-10T10:00:00Z","event_id":"e1","seq":1}"#,
+            r#"{"type":"transition","customer_id":"a","from":"prospect","to":"new","reason":"first_conversion","at":"2025-12-10T10:00:00Z","event_id":"e1","seq":2}"#,
+        ] {
+            c.line(line.as_bytes()).unwrap();
+        }
+        // The clock at 2026-01-01T00:00:00Z: December's end, and no January.
+        c.finish(Some(at("2026-01-01T00:00:00Z")));
+        let december = month_of("2025-12").unwrap();
+        assert_eq!(c.cohort_months[&december], vec![1], "+0 only");
+        assert_eq!(
+            c.weekly.keys().last().copied(),
+            Some(week_of(at("2025-12-29T00:00:00Z")))
+        );
+        // A clock a month and a half later: two more months and the weeks up to it.
+        let mut later = Collected::default();
+        later
+            .line(br#"{"type":"transition","customer_id":"a","from":"prospect","to":"new","reason":"first_conversion","at":"2025-12-10T10:00:00Z","event_id":"e1","seq":2}"#)
+            .unwrap();
+        later.finish(Some(at("2026-02-15T00:00:00Z")));
+        assert_eq!(later.cohort_months[&december].len(), 3);
+        assert_eq!(
+            later.weekly.keys().last().copied(),
+            Some(week_of(at("2026-02-09T00:00:00Z")))
+        );
+    }
+}
