@@ -5,6 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A build that runs out of disk fails late, at a linker's write, with a message that does not
+# say so: warn first. A clean build of every target and test takes ~5 GB of target/.
+mkdir -p target
+free_kib=$(df -Pk target | awk 'NR == 2 { print $4 }')
+if [ "${free_kib:-0}" -lt $((6 * 1024 * 1024)) ]; then
+  echo "warning: $((free_kib / 1024)) MiB free for target/; a clean build needs ~5 GB (cargo clean frees it)" >&2
+fi
+
 echo "== the test broker"
 scripts/broker.sh install
 
