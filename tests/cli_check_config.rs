@@ -291,6 +291,33 @@ fn check_config_refuses_bad_prediction_settings_and_accepts_good_ones() {
     }
 }
 
+/// `[actions]` (SPEC 3): a frequency cap needs its window, and keeps at most 100 a window
+/// (its times are counted in a byte of the state record).
+#[test]
+fn check_config_bounds_the_frequency_cap() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let check = |actions: &str| {
+        let path = dir.path().join("actions.toml");
+        std::fs::write(&path, format!("[actions]\n{actions}\n")).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+            .args(["check-config", "--config", path.to_str().unwrap()])
+            .output()
+            .expect("run check-config");
+        let (stdout, stderr) = text(&out);
+        (out.status.success(), format!("{stdout}{stderr}"))
+    };
+    let (ok, said) = check("max_sent = 100\nper_days = 30");
+    assert!(ok, "{said}");
+    for (bad, key) in [
+        ("max_sent = 101\nper_days = 30", "actions.max_sent"),
+        ("max_sent = 2\nper_days = 0", "actions.per_days"),
+    ] {
+        let (ok, said) = check(bad);
+        assert!(!ok, "{bad:?} accepted: {said}");
+        assert!(said.contains(key), "{bad:?}: {key} not named in {said}");
+    }
+}
+
 /// `[webhooks]`, `[cloudevents]`, `[output]` (SPEC 11): each bad setting refused, named by
 /// its key; the sample mappings pass.
 #[test]

@@ -1362,6 +1362,48 @@ fn the_frequency_cap_limits_actions_of_any_kind_within_its_window() {
     check.finish();
 }
 
+/// SPEC 3, frequency cap, with late events: "within any `per_days` days of action time" is
+/// about the actions' times, whatever order they are planned in. A late action is capped by
+/// an earlier counted one its time is near, and is not capped by spans it is in with fewer.
+#[test]
+fn the_frequency_cap_holds_for_every_span_of_action_time_when_events_are_late() {
+    // max 1 in 10 days: d0's nurture_lead, then d59's follow-up, then a purchase dated d2.
+    let out = replay_with(
+        &jsonl(&[
+            lead("e1", "c1", &d(0)),
+            detractor("e2", "c1", &d(59)),
+            buy("e3", "c1", &d(2)), // late: within 10 days of d0's action
+        ]),
+        None,
+        Some("[actions]\nmax_sent = 1\nper_days = 10\n"),
+    );
+    let mut check = Checker::new();
+    check.lines(
+        "late, capped",
+        "actions",
+        &out.actions(),
+        &[
+            ac("c1", "nurture_lead", "prospect", &d(0), "e1"),
+            ac("c1", "detractor_follow_up", "prospect", &d(59), "e2"),
+        ],
+    );
+    check.eq("late, capped", "capped", out.suppressed("frequency_cap"), 1);
+    // max 2 in 10 days: actions at d0 and d18, then one dated d9. No span of 10 days holds
+    // more than two of d0, d9, d18: it is sent.
+    let out = replay_with(
+        &jsonl(&[
+            lead("e1", "c1", &d(0)),
+            detractor("e2", "c1", &d(18)),
+            buy("e3", "c1", &d(9)),
+        ]),
+        None,
+        Some("[actions]\nmax_sent = 2\nper_days = 10\n"),
+    );
+    check.eq("late, sent", "actions", out.actions().len(), 3);
+    check.eq("late, sent", "capped", out.suppressed("frequency_cap"), 0);
+    check.finish();
+}
+
 /// SPEC 3, frequency cap: an action suppressed by consent does not count towards the cap.
 #[test]
 fn an_action_suppressed_by_consent_does_not_count_towards_the_cap() {

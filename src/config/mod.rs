@@ -216,6 +216,9 @@ impl std::error::Error for ConfigError {}
 
 /// Longest accepted day count: keeps every deadline inside the representable time range.
 const MAX_DAYS: u32 = 36_500;
+/// The frequency cap's largest `max_sent`: a customer keeps up to `2 * max_sent + 1` action
+/// times for it (`CapTimes`), and the state record counts them in a byte.
+const MAX_SENT: u32 = 100;
 
 impl Config {
     /// The defaults alone.
@@ -337,6 +340,9 @@ impl Config {
             problems.push("rules.delight_milestones: a milestone must be at least 1".into());
         }
         let a = &self.actions;
+        if a.max_sent > MAX_SENT {
+            problems.push(format!("actions.max_sent: must be 0..={MAX_SENT}"));
+        }
         if a.max_sent > 0 && !(1..=MAX_DAYS).contains(&a.per_days) {
             problems.push(format!(
                 "actions.per_days: must be 1..={MAX_DAYS} when actions.max_sent is above 0"

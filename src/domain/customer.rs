@@ -226,9 +226,9 @@ impl LastSent {
     }
 }
 
-/// The times of the last actions the frequency cap counts (sent or backfilled, not
-/// `service_recovery`), at most `actions.max_sent` of them, oldest first; boxed, so a customer
-/// without any (the cap off, the default) pays one word.
+/// The times of the latest actions the frequency cap counts (sent or backfilled, not
+/// `service_recovery`), at most `2 * actions.max_sent + 1`, oldest first. Boxed, so a
+/// customer without any (the cap off, the default) pays one word.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapTimes(Option<Box<[Timestamp]>>);
 
@@ -241,17 +241,42 @@ impl CapTimes {
         CapTimes((!times.is_empty()).then(|| times.into_boxed_slice()))
     }
 
-    /// Counted actions less than `window` from `at`, either side (later ones exist only when
-    /// `at` is late: an action may not push any window of `window` over the cap).
-    pub fn near(&self, at: Timestamp, window: super::time::Span) -> usize {
-        self.times()
-            .iter()
-            .filter(|t| t.plus(window) > at && at.plus(window) > **t)
-            .count()
+    /// How many times are kept for a cap of `max`: enough that an action up to about one
+    /// window earlier than the latest is still decided exactly.
+    fn kept(max: usize) -> usize {
+        2 * max + 1
     }
 
-    /// Counts an action at `at`, keeping the `keep` latest.
-    pub fn record(&mut self, at: Timestamp, keep: usize) {
+    /// Whether one more counted action at `at` leaves every span of `window` of action time
+    /// with at most `max` counted actions (SPEC 3), whatever order they come in. A span
+    /// holding more than `max` with `at` among them holds `max + 1` consecutive times with
+    /// `at` among them less than `window` apart: only those runs are looked at. When earlier
+    /// times were forgotten (all kept) and a span around `at` reaches before the oldest kept,
+    /// the cap cannot be shown to hold: a late action that far back is refused.
+    pub fn allows(&self, at: Timestamp, window: super::time::Span, max: usize) -> bool {
+        let times = self.times();
+        if times.len() >= Self::kept(max) && at < times[0].plus(window) {
+            return false;
+        }
+        let n = times.len() + 1;
+        if n <= max {
+            return true;
+        }
+        // The times with `at` in its place (after any equal to it).
+        let place = times.partition_point(|t| *t <= at);
+        let merged = |i: usize| match i.cmp(&place) {
+            std::cmp::Ordering::Less => times[i],
+            std::cmp::Ordering::Equal => at,
+            std::cmp::Ordering::Greater => times[i - 1],
+        };
+        let runs = place.saturating_sub(max)..=place.min(n - 1 - max);
+        !runs
+            .into_iter()
+            .any(|first| merged(first).plus(window) > merged(first + max))
+    }
+
+    /// Counts an action at `at`, keeping the latest `2 * max + 1`.
+    pub fn record(&mut self, at: Timestamp, max: usize) {
         let old = self.times();
         let place = old.partition_point(|t| *t <= at);
         let merged = old[..place]
@@ -259,7 +284,7 @@ impl CapTimes {
             .copied()
             .chain([at])
             .chain(old[place..].iter().copied());
-        let excess = (old.len() + 1).saturating_sub(keep);
+        let excess = (old.len() + 1).saturating_sub(Self::kept(max));
         // Allocated at its final length, as in `LastSent::set`.
         let mut times = Vec::with_capacity(old.len() + 1 - excess);
         times.extend(merged.skip(excess));
@@ -411,5 +436,69 @@ mod tests {
     fn a_customer_state_stays_small() {
         assert_eq!(std::mem::size_of::<Option<Entered>>(), 20);
         assert!(std::mem::size_of::<Customer>() <= 240);
+    }
+
+    /// The frequency cap against its definition (SPEC 3: at most `max` counted actions in
+    /// any span of `window`), by brute force over every span, for actions in any order.
+    mod cap_times {
+        use super::super::CapTimes;
+        use crate::domain::Timestamp;
+        use crate::domain::time::Span;
+        use proptest::prelude::*;
+
+        /// The most counted times in a span `[s, s + window)` that holds `at`, over every start.
+        fn busiest_around(times: &[i64], at: i64, window: i64) -> usize {
+            times
+                .iter()
+                .filter(|s| **s <= at && **s > at - window)
+                .map(|s| {
+                    times
+                        .iter()
+                        .filter(|t| **t >= *s && **t < s + window)
+                        .count()
+                })
+                .max()
+                .unwrap_or(0)
+        }
+
+        proptest! {
+            #[test]
+            fn no_span_goes_over_the_cap_and_only_the_cap_refuses(
+                ats in proptest::collection::vec(0i64..60, 1..40),
+                max in 1usize..4,
+                window in 1i64..15,
+            ) {
+                let (mut cap, mut counted) = (CapTimes::default(), Vec::<i64>::new());
+                let span = Span::from_nanos(window);
+                for at in ats {
+                    let kept = cap.times();
+                    // All kept: earlier ones may have been forgotten.
+                    let full = kept.len() == 2 * max + 1;
+                    let exact = !full || at >= kept[0].as_nanos() + window;
+                    let allowed = cap.allows(Timestamp::from_nanos(at), span, max);
+                    let mut with = counted.clone();
+                    with.push(at);
+                    let fits = busiest_around(&with, at, window) <= max;
+                    if exact {
+                        prop_assert_eq!(allowed, fits, "at {} after {:?}", at, counted);
+                    } else {
+                        prop_assert!(!allowed, "at {} before what is kept of {:?}", at, counted);
+                    }
+                    if allowed {
+                        cap.record(Timestamp::from_nanos(at), max);
+                        counted = with;
+                    }
+                    // Every span of every counted action, not only the last one's.
+                    for t in &counted {
+                        prop_assert!(busiest_around(&counted, *t, window) <= max);
+                    }
+                    let mut latest = counted.clone();
+                    latest.sort_unstable();
+                    let latest = &latest[latest.len().saturating_sub(2 * max + 1)..];
+                    let kept: Vec<i64> = cap.times().iter().map(|t| t.as_nanos()).collect();
+                    prop_assert_eq!(&kept[..], latest);
+                }
+            }
+        }
     }
 }

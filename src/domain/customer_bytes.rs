@@ -221,8 +221,10 @@ impl Customer {
         }
         let cap = self.cap_times.times();
         if !cap.is_empty() {
-            out.push(u8::try_from(cap.len()).unwrap_or(u8::MAX));
-            for t in cap.iter().take(usize::from(u8::MAX)) {
+            // The latest 255 (`actions.max_sent` <= 100 keeps at most 201).
+            let cap = &cap[cap.len().saturating_sub(usize::from(u8::MAX))..];
+            out.push(cap.len() as u8);
+            for t in cap {
                 out.extend_from_slice(&t.as_nanos().to_le_bytes());
             }
         }

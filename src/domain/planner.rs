@@ -155,7 +155,11 @@ pub fn suppression(
         return Some(Suppression::Cooldown);
     }
     let capped = rules.max_sent > 0 && kind.counts_for_frequency_cap();
-    if capped && customer.cap_times.near(at, rules.cap_window()) >= rules.max_sent as usize {
+    if capped
+        && !customer
+            .cap_times
+            .allows(at, rules.cap_window(), rules.max_sent as usize)
+    {
         return Some(Suppression::FrequencyCap);
     }
     None

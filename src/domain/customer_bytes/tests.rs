@@ -22,8 +22,7 @@ fn customer() -> Customer {
     c.last_sent
         .set(ActionKind::NurtureLead, Timestamp::from_nanos(i64::MIN));
     c.last_offset = Some(-1);
-    c.cap_times.record(at, 3);
-    c.cap_times.record(Timestamp::from_nanos(i64::MIN), 3);
+    c.cap_times = CapTimes::from_times(vec![Timestamp::from_nanos(i64::MIN), at]);
     c.transactions.observe(at);
     c.transactions
         .observe(at.plus(crate::domain::Span::from_days(9)));
