@@ -103,6 +103,13 @@ fn wrong(attribute: &str, what: &str) -> Rejection {
     )
 }
 
+/// `bytes` checked as an event's text is (a duplicate key refused, as for a plain event),
+/// before serde_json reads them.
+fn checked<'b>(bytes: &'b [u8], what: &str) -> Result<&'b str, Rejection> {
+    crate::domain::decode::check_json(bytes)
+        .map_err(|r| Rejection::new(r.reason, format!("the CloudEvent's {what}: {}", r.detail)))
+}
+
 /// The attributes an event needs, read from either mode.
 struct Attributes<'a> {
     specversion: &'a str,
@@ -133,12 +140,13 @@ pub fn from_binary<'h>(
     let data = match value.iter().all(u8::is_ascii_whitespace) {
         true => None,
         false => Some(
-            serde_json::from_slice::<serde_json::Value>(value).map_err(|e| {
-                Rejection::new(
-                    RejectReason::InvalidJson,
-                    format!("the CloudEvent's data (the value) is not JSON: {e}"),
-                )
-            })?,
+            serde_json::from_str::<serde_json::Value>(checked(value, "data (the value)")?)
+                .map_err(|e| {
+                    Rejection::new(
+                        RejectReason::InvalidJson,
+                        format!("the CloudEvent's data (the value) is not JSON: {e}"),
+                    )
+                })?,
         ),
     };
     event_json(&attributes, data.as_ref(), config)
@@ -146,7 +154,8 @@ pub fn from_binary<'h>(
 
 /// The plain event (JSON text) a structured-mode message stands for.
 pub fn from_structured(value: &[u8], config: &CloudEventsConfig) -> Result<String, Rejection> {
-    let event: serde_json::Value = serde_json::from_slice(value).map_err(|e| {
+    let text = checked(value, "structured event")?;
+    let event: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         Rejection::new(
             RejectReason::InvalidJson,
             format!("a structured CloudEvent must be a JSON object: {e}"),

@@ -192,3 +192,23 @@ fn output_headers_follow_the_binary_mode() {
         Some("lifecycle.action.welcome_onboarding")
     );
 }
+
+/// SPEC 1: "An object with a duplicate key is rejected", for a CloudEvent as for a plain
+/// event, in its envelope or its data, in either mode (serde_json alone keeps the last).
+#[test]
+fn a_duplicate_key_is_refused_in_either_mode() {
+    let h = headers(&[("ce_subject", "c-42")]);
+    let err = from_binary(&h, br#"{"amount": 2, "amount": 3}"#, &config()).unwrap_err();
+    assert_eq!(err.reason, RejectReason::DuplicateKey, "{err:?}");
+    for value in [
+        r#"{"specversion":"1.0","type":"com.example.someevent","source":"/s","id":"1",
+            "time":"2018-04-05T03:56:24Z","subject":"c-1","subject":"c-2"}"#,
+        r#"{"specversion":"1.0","type":"com.example.someevent","source":"/s","id":"1",
+            "time":"2018-04-05T03:56:24Z","subject":"c-1","data":{"a":{"b":1,"b":2}}}"#,
+    ] {
+        let err = from_structured(value.as_bytes(), &config()).unwrap_err();
+        assert_eq!(err.reason, RejectReason::DuplicateKey, "{value}: {err:?}");
+    }
+    let err = from_binary(&h, b"{\"amount\": \xff}", &config()).unwrap_err();
+    assert_eq!(err.reason, RejectReason::InvalidUtf8, "{err:?}");
+}

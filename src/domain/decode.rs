@@ -153,17 +153,34 @@ pub fn decode_str(text: &str, now: Timestamp) -> Result<Event<'_>> {
     decode_tree(text, now)
 }
 
+/// A text that is not one JSON value: `duplicate_key` or `invalid_json`.
+fn json_rejection(e: super::json::JsonError) -> Rejection {
+    let msg = e.to_string();
+    let reason = if msg.starts_with(DUPLICATE_KEY) {
+        RejectReason::DuplicateKey
+    } else {
+        RejectReason::InvalidJson
+    };
+    Rejection::new(reason, msg)
+}
+
+/// Checks `bytes` as the decoder checks an event's text (UTF-8, one JSON value, no duplicate
+/// key at any depth, nesting within the limit), for JSON another parser reads after it: the
+/// CloudEvents envelope and data (serde_json keeps the last of duplicate keys silently).
+pub fn check_json(bytes: &[u8]) -> Result<&str> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        Rejection::new(
+            RejectReason::InvalidUtf8,
+            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+        )
+    })?;
+    Json::parse(text).map_err(json_rejection)?;
+    Ok(text)
+}
+
 /// The tree path of [`decode_str`].
 fn decode_tree(text: &str, now: Timestamp) -> Result<Event<'_>> {
-    let json = Json::parse(text).map_err(|e| {
-        let msg = e.to_string();
-        let reason = if msg.starts_with(DUPLICATE_KEY) {
-            RejectReason::DuplicateKey
-        } else {
-            RejectReason::InvalidJson
-        };
-        Rejection::new(reason, msg)
-    })?;
+    let json = Json::parse(text).map_err(json_rejection)?;
     let Json::Object(members) = json else {
         return Err(Rejection::new(
             RejectReason::NotAnObject,

@@ -28,7 +28,10 @@ pub fn map(
             ]));
         }
     };
-    let value: Value = serde_json::from_slice(body)
+    // Checked as an event's text is first: serde_json keeps the last of duplicate keys.
+    let text = crate::domain::decode::check_json(body)
+        .map_err(|r| Refusal::Unmappable(vec![format!("the body: {}", reason(r))]))?;
+    let value: Value = serde_json::from_str(text)
         .map_err(|e| Refusal::Unmappable(vec![format!("the body is not JSON: {e}")]))?;
     let events = match (batched, value) {
         (true, Value::Array(events)) => events,

@@ -336,6 +336,20 @@ fn cloudevents_structured_and_batched() {
         cloudevents_http::map(Some("application/json"), event.as_bytes(), &config, at(NOW)),
         Err(Refusal::Unmappable(_))
     ));
+    // A duplicate key anywhere refuses the request, as it refuses a plain event (SPEC 1).
+    let twice = event.replace(r#""id":"C234-1234-1234""#, r#""id":"a","id":"b""#);
+    let refused = cloudevents_http::map(
+        Some("application/cloudevents-batch+json"),
+        format!("[{event},{twice}]").as_bytes(),
+        &config,
+        at(NOW),
+    );
+    match refused {
+        Err(Refusal::Unmappable(reasons)) => {
+            assert!(reasons[0].contains("duplicate_key"), "{reasons:?}")
+        }
+        other => panic!("a duplicate key was not refused: {other:?}"),
+    }
 }
 
 #[test]
