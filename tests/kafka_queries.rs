@@ -34,8 +34,8 @@ fn customer_of(line: &str) -> String {
     v["customer_id"].as_str().expect("an id").to_string()
 }
 
-/// The stream: generated customers, one with an id that needs percent-encoding, and the
-/// erasure of another.
+/// The stream: generated customers, one with an id that needs percent-encoding, one whose
+/// only event is late, and the erasure of another.
 fn stream() -> (Vec<String>, String, String) {
     let mut lines = ordered_stream(40, 23, PARTITIONS);
     let last: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
@@ -44,6 +44,13 @@ fn stream() -> (Vec<String>, String, String) {
     lines.push(format!(
         r#"{{"event_id":"odd-1","customer_id":"{odd}","type":"purchase","occurred_at":"{at}","data":{{"amount":12}}}}"#
     ));
+    // A purchase dated long before the partition's clock arms timers that are already due:
+    // they fire before the partition's next event, or at once while it waits for one, so
+    // the service answers what inspect does at the end of its input (SPEC 2).
+    lines.push(
+        r#"{"event_id":"late-1","customer_id":"late-buyer","type":"purchase","occurred_at":"2000-01-01T00:00:00Z","data":{"amount":5}}"#
+            .to_string(),
+    );
     let erased = customer_of(&lines[0]);
     lines.push(format!(
         r#"{{"event_id":"erase-q","customer_id":"{erased}","type":"customer_erased","occurred_at":"{at}"}}"#
@@ -148,6 +155,10 @@ fn any_instance_answers_for_any_customer_through_its_owner() {
         .collect();
     assert_eq!(offline[&erased], None, "erased");
     assert!(offline[&odd].is_some(), "the odd id is known");
+    let late = offline["late-buyer"]
+        .as_ref()
+        .expect("the late buyer is known");
+    assert_eq!(late["stage"], "churned", "its overdue timers fired: {late}");
     // Every customer, asked of each instance: the owner answers, the other redirects to it
     // (once every owner has published itself).
     let mut owners: BTreeMap<String, String> = BTreeMap::new();

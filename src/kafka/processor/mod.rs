@@ -442,29 +442,40 @@ impl Processor {
         Ok(())
     }
 
-    /// Wall clock: advances every partition's clock to `now`, firing due timers.
+    /// Fires the timers due by each partition's clock: with the wall clock, advanced to
+    /// `now`; with the event clock, as it stands, for the timers a late event armed already
+    /// overdue. Replay fires those before its next line or at the end of its input (SPEC 2:
+    /// before the next event is applied); a partition waiting for its next event fires them
+    /// here, so that its state and its answers to queries are what replay's would be.
     pub fn tick<C: ConsumerContext>(
         &mut self,
         now: Timestamp,
         consumer: &BaseConsumer<C>,
     ) -> Result<(), ProcessError> {
-        if self.settings.clock != ClockSource::Wall {
-            return Ok(());
-        }
-        let due: Vec<i32> = self
+        let wall = self.settings.clock == ClockSource::Wall;
+        let due: Vec<(i32, Timestamp)> = self
             .partitions
             .iter()
-            .filter(|(_, part)| part.engine.next_timer().is_some_and(|t| t <= now))
-            .map(|(p, _)| *p)
+            .filter_map(|(p, part)| {
+                let clock = if wall { Some(now) } else { part.engine.clock() };
+                let next = part.engine.next_timer()?;
+                clock
+                    .filter(|clock| next <= *clock)
+                    .map(|clock| (*p, clock))
+            })
             .collect();
-        if !due.is_empty() {
-            self.commit
-                .ensure_member(consumer, &self.settings.topics.input)?;
+        if due.is_empty() {
+            if wall {
+                self.sink().dispatch();
+            }
+            return Ok(());
         }
-        for p in due {
+        self.commit
+            .ensure_member(consumer, &self.settings.topics.input)?;
+        for (p, clock) in due {
             self.commit.begin()?;
             let mut part = self.partitions.remove(&p).expect("listed above");
-            part.engine.advance_clock(now, &mut self.records);
+            part.engine.advance_clock(clock, &mut self.records);
             self.emit(now, &mut part.counts.uplift);
             self.partitions.insert(p, part);
         }
