@@ -171,8 +171,9 @@ pub enum Position {
     /// `lifecycle inspect`: the number of input lines read (all of them, blank and rejected
     /// lines included).
     Lines { lines: u64 },
-    /// The service: the customer's partition and the offset of the last event applied from
-    /// it (null before any).
+    /// The service: the customer's partition and the offset of the last input record handled
+    /// from it (applied, or rejected, ignored or a duplicate, which change no state; null
+    /// before any).
     Partition { partition: i32, offset: Option<i64> },
 }
 
