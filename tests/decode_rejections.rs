@@ -130,6 +130,19 @@ fn an_event_larger_than_one_mib_is_too_large_and_exactly_one_mib_is_accepted() {
         ("2 MiB", line_of_len(2 * mib), &["too_large"]),
     ]);
     expect_applied(vec![("exactly 1 MiB", line_of_len(mib))]);
+    // The byte order mark that may open a file is not part of the first line (SPEC 1).
+    let out = replay_lines(&format!("\u{feff}{}\n", line_of_len(mib)));
+    let mut check = Checker::new();
+    check.lines("BOM, then 1 MiB", "rejects", &out.rejects(), &[] as &[&str]);
+    check.eq("BOM, then 1 MiB", "applied", out.outcome("applied"), 1);
+    let out = replay_lines(&format!("\u{feff}{}\n", line_of_len(mib + 1)));
+    check.lines(
+        "BOM, then 1 MiB + 1",
+        "rejects",
+        &out.rejects(),
+        &["1 too_large"],
+    );
+    check.finish();
 }
 
 #[test]

@@ -378,6 +378,9 @@ fn read_and_decode(
     let _ = out.send(Ok(decoder.batch));
 }
 
+/// UTF-8's byte order mark, ignored at the start of a file (SPEC 1).
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Decodes lines into batches and sends full batches on.
 struct LineDecoder<'c> {
     now: Timestamp,
@@ -393,10 +396,15 @@ impl LineDecoder<'_> {
     /// over the event limit): a line over the limit is rejected as `too_large` from its first
     /// MiB, never held whole (SPEC 1: a line of gigabytes must not exhaust memory).
     fn line_of(&mut self, held: &[u8], len: usize) -> bool {
+        // A byte order mark opening the file is not part of its first line (SPEC 1).
+        let first = std::mem::replace(&mut self.first, false);
+        let (held, len) = match first && held.starts_with(BOM) {
+            true => (&held[BOM.len()..], len - BOM.len()),
+            false => (held, len),
+        };
         if len <= MAX_EVENT_BYTES {
             return self.line(held);
         }
-        self.first = false;
         let (text, cut_from) = self.text_of(held, len);
         self.push(Line::Rejected {
             rejection: Rejection::new(
@@ -419,11 +427,7 @@ impl LineDecoder<'_> {
 
     /// One line without its line feed; false when the engine stage has stopped listening.
     fn line(&mut self, line: &[u8]) -> bool {
-        let mut bytes = line;
-        if self.first {
-            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-            self.first = false;
-        }
+        let bytes = line;
         let line = if is_blank(bytes) {
             Line::Blank
         } else {
