@@ -150,6 +150,54 @@ fn a_crossing_after_the_inactivity_timer_never_fires() {
     assert!(risk_actions(&out).is_empty(), "{:?}", out.actions());
 }
 
+/// P(alive) fell below the threshold while the customer was churning; a reactivation by a
+/// subscription (no transaction: x and t_x unchanged) brings it back to `mature` (three
+/// purchases) with P(alive) still below. `churn_risk` is for a customer in `new` or `mature` when it falls (SPEC 8):
+/// no action, and none dated at the crossing, when the customer was churning. (A purchase
+/// re-arms it: `a_purchase_moves_the_crossing_and_after_a_firing_arms_it_again`.)
+#[test]
+fn a_crossing_while_churning_gives_no_action_after_a_reactivation() {
+    let day = 86_400_000_000_000_i64;
+    let stamp = nanos(&d(0)) + crossing_ns(2.0, 2.0, 0.05, false).ceil() as i64;
+    assert!(stamp > nanos(&d(74)), "the crossing falls while churning");
+    let back = (stamp - nanos(&d(0))) / day + 1;
+    let mut events = three_weekly_purchases();
+    events.push(subscribe("e4", "c1", &d(back)));
+    let out = replay_with(
+        &jsonl(&events),
+        Some(&d(back + 30)),
+        Some(&config("bg_nbd", 0.05)),
+    );
+    let reactivated = out
+        .records
+        .iter()
+        .any(|r| r["reason"] == "reactivated" && r["to"] == "mature");
+    assert!(reactivated, "{:?}", out.transitions());
+    assert!(risk_actions(&out).is_empty(), "{:?}", out.actions());
+}
+
+/// Under the modified model P(alive) is below 1 after the first purchase: the `first_seen`
+/// record of a purchase counts it, as the other records of the same event do.
+#[test]
+fn the_first_seen_record_counts_its_own_purchase() {
+    let events = jsonl(&[buy("e1", "c1", &d(0))]);
+    let out = replay_with(&events, Some(&d(1)), Some(&config("mbg_nbd", 0.0)));
+    let expected = 1.0 / (1.0 + A / B);
+    let at_purchase: Vec<f64> = out
+        .records
+        .iter()
+        .filter(|r| r["at"] == d(0).as_str())
+        .map(|r| r["facts"]["p_alive"].as_f64().expect("p_alive"))
+        .collect();
+    assert!(
+        at_purchase.len() >= 3,
+        "first_seen, first_conversion, welcome"
+    );
+    for p in at_purchase {
+        assert!((p - expected).abs() < 1e-12, "{p} against {expected}");
+    }
+}
+
 #[test]
 fn without_a_repeat_purchase_only_the_modified_model_fires() {
     let events = jsonl(&[buy("e1", "c1", &d(0))]);

@@ -396,10 +396,10 @@ impl Engine {
         }
         let at = event.occurred_at;
         let event_type = payload.event_type();
-        let (slot, mut net) = match found {
+        let (slot, mut net, first_seen) = match found {
             Some(slot) => {
                 let before = Some(self.store.get(slot).stage);
-                (slot, NetChange { before, last: None })
+                (slot, NetChange { before, last: None }, None)
             }
             None => {
                 let explain = Why::FirstSeen(event_type);
@@ -411,31 +411,36 @@ impl Engine {
                     Some(&event.event_id),
                 );
                 let slot = self.store.insert_hashed(customer, hashes.customer);
-                let facts = Facts {
-                    event_type: Some(event_type),
-                    ..Facts::default()
-                };
-                let facts = with_p_alive(facts, self.store.get(slot), at, &self.rules);
-                out.push(transition_record(
-                    self.store.get(slot),
-                    None,
-                    Reason::FirstSeen,
-                    at,
-                    Some(&event.event_id),
-                    explain,
-                    facts.clone(),
-                ));
                 let net = NetChange {
                     before: None,
-                    last: Some((Stage::Prospect, Reason::FirstSeen, explain, facts)),
+                    last: None,
                 };
-                (slot, net)
+                (slot, net, Some(explain))
             }
         };
         self.mark_changed(slot);
         let rules = &self.rules;
         let customer = self.store.get_mut(slot);
         let milestone = update_counters(customer, &payload, at, rules);
+        if let Some(explain) = first_seen {
+            // Written after the counters, so that its P(alive) counts the event's own
+            // purchase, as every record's does (SPEC 8; it differs under `mbg_nbd`).
+            let facts = Facts {
+                event_type: Some(event_type),
+                ..Facts::default()
+            };
+            let facts = with_p_alive(facts, customer, at, rules);
+            out.push(transition_record(
+                customer,
+                None,
+                Reason::FirstSeen,
+                at,
+                Some(&event.event_id),
+                explain,
+                facts.clone(),
+            ));
+            net.last = Some((Stage::Prospect, Reason::FirstSeen, explain, facts));
+        }
         let converts = rules.conversion_events.contains(event_type)
             && !matches!(payload, Payload::Purchase { amount, .. } if amount <= 0.0);
         if converts && let Some(holdout) = &rules.holdout {

@@ -59,6 +59,17 @@ impl Steps<'_, '_> {
             );
         }
         if converts && matches!(customer.stage, Stage::Churning | Stage::Churned) {
+            // P(alive) fell below the threshold while the customer was churning or churned:
+            // `churn_risk` is for a customer in new or mature when it falls (SPEC 8), so the
+            // crossing is past, not an action dated before the reactivation. The next
+            // transaction arms it again (one that is this event has moved the crossing).
+            if let Some(prediction) = &rules.prediction
+                && prediction
+                    .risk_stamp(&customer.transactions)
+                    .is_some_and(|stamp| stamp < self.at)
+            {
+                customer.risk_fired = true;
+            }
             let from = customer.stage;
             let mature = customer.meets_mature_rule(self.at, rules);
             let to = if mature { Stage::Mature } else { Stage::New };
