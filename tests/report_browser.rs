@@ -200,13 +200,23 @@ fn check(input: &Path, as_of: &str, against: Option<&Path>, dir: &Path) {
     assert_eq!(as_of, "2026-01-01T00:00:00Z");
     let weekly = texts_of(&section(&page, "stages")["charts"][1]);
     assert!(weekly[1].ends_with(" to 2025-12-29"), "{weekly:?}");
-    // No negative value is drawn: charts-rs would draw its bar from the bottom of the axis.
-    let voc = section(&page, "voc")["charts"].as_array().unwrap();
-    for text in voc.iter().flat_map(texts_of) {
-        assert!(
-            !text.parse::<f64>().is_ok_and(|v| v < 0.0),
-            "a negative value in a chart of the voc section: {text}"
-        );
+    // No negative value is drawn (an axis tick or a label): charts-rs would draw its bar
+    // from the bottom of the axis. The what-if section shows a change as a signed label.
+    let signed = ["voc", "what-if"]
+        .into_iter()
+        .filter(|id| *id == "voc" || against.is_some());
+    for id in signed {
+        for text in section(&page, id)["charts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(texts_of)
+        {
+            assert!(
+                !text.parse::<f64>().is_ok_and(|v| v < 0.0),
+                "a negative value in a chart of the {id} section: {text}"
+            );
+        }
     }
     // Actions per week by outcome: sent, and the reasons the summary counts suppressions for.
     let actions = section(&page, "actions")["charts"].as_array().unwrap();
@@ -275,6 +285,65 @@ fn the_report_of_a_generated_stream_opens_cleanly_and_draws_its_flows() {
         input.to_str().unwrap(),
     ]);
     check(&input, "2026-01-01T00:00:00Z", None, dir.path());
+}
+
+/// Holdouts on (no browser needed): each kind's uplift is in its label, and a group without
+/// actions has no rate, so no bar, rather than a bar at 0 %.
+#[test]
+fn the_uplift_is_stated_and_a_group_without_actions_has_no_bar() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.html");
+    let holdouts = root().join("samples/voc-holdout.toml");
+    lifecycle(&[
+        "report",
+        "--input",
+        root().join("samples/crm-events.jsonl").to_str().unwrap(),
+        "--config",
+        holdouts.to_str().unwrap(),
+        "--as-of",
+        "2026-01-01T00:00:00Z",
+        "--output",
+        report.to_str().unwrap(),
+    ]);
+    let voc = lifecycle(&[
+        "voc",
+        "--input",
+        root().join("samples/crm-events.jsonl").to_str().unwrap(),
+        "--config",
+        holdouts.to_str().unwrap(),
+        "--as-of",
+        "2026-01-01T00:00:00Z",
+    ]);
+    let voc: Value = serde_json::from_slice(&voc.stdout).unwrap();
+    let html = std::fs::read_to_string(&report).unwrap();
+    let kinds = voc["holdout"].as_object().expect("holdout kinds");
+    assert!(!kinds.is_empty());
+    let mut without_control = 0;
+    for (kind, k) in kinds {
+        let label = match k["uplift"].as_f64() {
+            Some(u) => format!("{kind}: uplift {:+.1} points", 100.0 * u),
+            None => format!("{kind}: no uplift yet"),
+        };
+        assert!(html.contains(&label), "{label}");
+        without_control += usize::from(k["control"]["conversion_rate"].is_null());
+    }
+    assert!(
+        without_control > 0,
+        "the sample has a kind whose control group has no action"
+    );
+    // Bars are labelled with their value: no "0" label stands for a missing rate.
+    let uplift = &html[html.find(r#"<section id="uplift">"#).unwrap()..];
+    let uplift = &uplift[..uplift.find("</section>").unwrap()];
+    let zero_labels = uplift.matches(">0<").count();
+    let zero_rates = kinds
+        .values()
+        .flat_map(|k| [&k["treated"], &k["control"]])
+        .filter(|g| g["conversion_rate"].as_f64() == Some(0.0))
+        .count();
+    assert!(
+        zero_labels <= zero_rates + 1,
+        "{zero_labels} zero labels, {zero_rates} zero rates (and the axis' 0)"
+    );
 }
 
 /// An input with nothing to chart: each section says so in words, never with the chart

@@ -13,6 +13,18 @@ fn svg(result: Result<String, charts_rs::CanvasError>, title: &str) -> String {
     })
 }
 
+/// Series colours: charts-rs's nine, then eleven more, so that up to twenty series (the
+/// actions by kind, held-out ones apart, are up to seventeen) never share a colour.
+const PALETTE: [&str; 20] = [
+    "#5470c6", "#91cc75", "#fac858", "#ee6666", "#73c0de", "#3ba272", "#fc8452", "#9a60b4",
+    "#ea7ccc", "#2f4554", "#c23531", "#61a0a8", "#d48265", "#749f83", "#ca8622", "#6e7074",
+    "#8b4513", "#1e3a8a", "#b5a642", "#000000",
+];
+
+fn palette() -> Vec<charts_rs::Color> {
+    PALETTE.iter().map(|c| (*c).into()).collect()
+}
+
 fn series(list: Vec<(String, Vec<f32>)>) -> Vec<Series> {
     list.into_iter()
         .map(|(name, data)| Series::new(name, data))
@@ -84,6 +96,7 @@ fn bar_chart(
     layout: Layout,
 ) -> String {
     let mut c = BarChart::new(series(list), categories);
+    c.series_colors = palette();
     c.legend_show = Some(layout.legend);
     if layout.stacked {
         for s in &mut c.series_list {
@@ -117,11 +130,18 @@ pub fn horizontal_bars(
     let rows = categories.len().max(1) as f32;
     let single = list.len() == 1;
     let mut c = HorizontalBarChart::new(series(list), categories);
+    c.series_colors = palette();
     c.legend_show = Some(!single);
     c.title_text = title.to_owned();
     c.sub_title_text = units.to_owned();
     c.width = WIDTH;
     c.height = (120.0 + rows * 34.0).max(220.0);
+    // Below the title and sub-title, and room on the right for the longest bar's label.
+    c.legend_margin = Some(charts_rs::Box {
+        top: 45.0,
+        ..Default::default()
+    });
+    c.margin.right = 30.0;
     for s in &mut c.series_list {
         s.label_show = true;
     }
@@ -131,6 +151,7 @@ pub fn horizontal_bars(
 /// Lines over time.
 pub fn lines(title: &str, units: &str, x: Vec<String>, list: Vec<(String, Vec<f32>)>) -> String {
     let mut c = LineChart::new(series(list), x);
+    c.series_colors = palette();
     c.title_text = title.to_owned();
     c.sub_title_text = units.to_owned();
     c.width = WIDTH;
@@ -189,4 +210,26 @@ pub fn grid(
     c.width = WIDTH;
     c.height = (140.0 + rows * 30.0).max(260.0);
     svg(c.svg(), title)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Twenty series, twenty colours: a legend tells every series apart.
+    #[test]
+    fn twenty_series_get_twenty_colours() {
+        let list = (0..20)
+            .map(|i| (format!("series {i}"), vec![i as f32, 1.0]))
+            .collect();
+        let svg = lines("t", "u", vec!["a".into(), "b".into()], list).to_lowercase();
+        for colour in PALETTE {
+            assert!(
+                svg.contains(&colour.to_lowercase()),
+                "{colour} is not drawn"
+            );
+        }
+        let distinct: std::collections::BTreeSet<&str> = PALETTE.into_iter().collect();
+        assert_eq!(distinct.len(), PALETTE.len());
+    }
 }

@@ -247,7 +247,7 @@ fn page(
         &mut body,
         "cohorts",
         "Which cohorts keep buying",
-        "Customers by the month of their first conversion (with the cohort's size), and the percentage of each still new or mature at the end of that month (+0) and of each month after.",
+        "Customers by the month of their first conversion (with the cohort's size), and the percentage of each still new or mature at the end of that month (+0) and of each month after, up to 23 months after.",
         &[match cohorts.is_empty() {
             true => note("No customer has converted yet: there is no cohort to follow."),
             false => charts::grid(
@@ -262,19 +262,21 @@ fn page(
     actions_section(&mut body, c, summary);
     // Voice of the customer.
     let voc = summary.voc.report_with(&summary.uplift);
-    let features: Vec<String> = voc.kano.keys().cloned().collect();
-    let better: Vec<f32> = voc
+    // A feature with only R and Q answers has no Better or Worse: no bar, and its label says
+    // so (a 0 would read as a measured one).
+    let features: Vec<String> = voc
         .kano
-        .values()
-        .map(|f| f.better.unwrap_or(0.0) as f32)
+        .iter()
+        .map(|(name, f)| match f.better {
+            Some(_) => name.clone(),
+            None => format!("{name} (no A/O/M/I answer)"),
+        })
         .collect();
+    let drawn = |v: Option<f64>| v.map_or(charts_rs::NIL_VALUE, |v| v.abs() as f32);
+    let better: Vec<f32> = voc.kano.values().map(|f| drawn(f.better)).collect();
     // Drawn as its absolute value: Worse is never positive, and charts-rs draws bars from
     // the bottom of the axis.
-    let worse: Vec<f32> = voc
-        .kano
-        .values()
-        .map(|f| f.worse.unwrap_or(0.0).abs() as f32)
-        .collect();
+    let worse: Vec<f32> = voc.kano.values().map(|f| drawn(f.worse)).collect();
     let nps_stages: Vec<String> = Stage::ALL
         .iter()
         .map(|s| match voc.nps.get(*s).nps {
@@ -364,18 +366,26 @@ fn page(
             )],
         );
     } else if !voc.holdout.is_empty() {
-        let kinds: Vec<String> = voc.holdout.keys().map(|k| k.as_str().to_owned()).collect();
+        // Each kind's uplift in its label; a group without actions has no rate: no bar.
+        let kinds: Vec<String> = voc
+            .holdout
+            .iter()
+            .map(|(kind, k)| match k.uplift {
+                Some(u) => format!("{}: uplift {:+.1} points", kind.as_str(), 100.0 * u),
+                None => format!("{}: no uplift yet", kind.as_str()),
+            })
+            .collect();
         let rate = |f: fn(&crate::domain::uplift::KindUplift) -> Option<f64>| {
             voc.holdout
                 .values()
-                .map(|k| 100.0 * f(k).unwrap_or(0.0) as f32)
+                .map(|k| f(k).map_or(charts_rs::NIL_VALUE, |r| (1000.0 * r).round() as f32 / 10.0))
                 .collect::<Vec<f32>>()
         };
         section(
             &mut body,
             "uplift",
             "Do actions work",
-            "Per action kind with a holdout: the conversion rate after a sent action (treated) and after a held-out one (control). Uplift is the difference.",
+            "Per action kind with a holdout: the conversion rate after a sent action (treated) and after a held-out one (control); the uplift, in each kind's label, is the difference in percentage points. A group with no action yet has no rate and no bar.",
             &[charts::bars(
                 "Conversion rate by kind and group",
                 "percent converting within holdout.window_days",
@@ -391,11 +401,16 @@ fn page(
         let stages: Vec<String> = diff.stages.keys().cloned().collect();
         let a: Vec<f32> = diff.stages.values().map(|p| p.a as f32).collect();
         let b: Vec<f32> = diff.stages.values().map(|p| p.b as f32).collect();
-        let changed: Vec<(String, f32)> = diff
+        // The transitions whose counts differ, under each rule set side by side (charts-rs
+        // draws bars from the axis' bottom, so a signed change would be misdrawn).
+        let changed: Vec<_> = diff
             .transitions
             .iter()
             .filter(|(_, p)| p.a != p.b)
-            .map(|(k, p)| (k.clone(), p.b as f32 - p.a as f32))
+            .collect();
+        let labels: Vec<String> = changed
+            .iter()
+            .map(|(k, p)| format!("{k} ({:+})", p.b as i64 - p.a as i64))
             .collect();
         let mut figures = vec![charts::bars(
             "Customers by final stage: these rules and the alternative",
@@ -404,12 +419,20 @@ fn page(
             vec![("these rules".into(), a), (name.clone(), b)],
         )];
         if !changed.is_empty() {
-            figures.push(named_bars(
-                true,
-                "Transitions: change under the alternative",
-                "transitions (alternative - these rules)",
-                changed,
-                "change",
+            figures.push(charts::horizontal_bars(
+                "Transitions that change under the alternative",
+                "transitions under each rule set (the change in brackets)",
+                labels,
+                vec![
+                    (
+                        "these rules".into(),
+                        changed.iter().map(|(_, p)| p.a as f32).collect(),
+                    ),
+                    (
+                        name.clone(),
+                        changed.iter().map(|(_, p)| p.b as f32).collect(),
+                    ),
+                ],
             ));
         }
         section(
