@@ -93,7 +93,7 @@ pub fn run_with(
     let server = runtime.spawn(crate::http::serve(listener, endpoints, async {
         let _ = stopped.await;
     }));
-    tracing::info!(address = %config.http.address, "serving /metrics, /healthz, /readyz, /v1/status");
+    tracing::info!(address = %config.http.address, "serving /metrics, /healthz, /readyz, /v1/status, /voc, /v1/customers/{{id}}");
     let (stop_webhooks, webhooks_stopped) = tokio::sync::oneshot::channel::<()>();
     let webhooks = start_webhooks(config, telemetry, &runtime, async {
         let _ = webhooks_stopped.await;

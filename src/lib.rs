@@ -44,7 +44,7 @@
 //!   - [`kafka::changelog`], [`kafka::membership`], [`kafka::sink`]: restore, fencing, producer.
 //! - [`app`]: the composition root: `run` wires the runtime, [`http`], the service, the
 //!   [`metrics`], the [`health`] state and the [`shutdown`] flag; `main.rs` only parses.
-//! - [`http`]: `/metrics`, `/healthz`, `/readyz`, `/v1/status`.
+//! - [`http`]: `/metrics`, `/healthz`, `/readyz`, `/v1/status`, `/voc`, `/v1/customers/{id}`.
 //! - [`metrics`], [`health`]: the Prometheus registry; liveness and readiness.
 //! - [`shutdown`]: signals and the shutdown deadline.
 //! - [`memory`]: process-wide memory settings (transparent huge pages off).

@@ -224,11 +224,15 @@ fn write_reporting(path: &std::path::Path, contents: impl AsRef<[u8]>) -> Result
     Ok(())
 }
 
+/// What check-config (and `run`, before it starts) finds beyond the keys' own checks: the
+/// Kafka clients' settings as librdkafka sees them, and the webhook secrets.
 fn kafka_problems(config: &Config) -> Vec<String> {
-    lifecycle::kafka::client::problems(&config.kafka)
+    let mut problems: Vec<String> = lifecycle::kafka::client::problems(&config.kafka)
         .iter()
         .map(ToString::to_string)
-        .collect()
+        .collect();
+    problems.extend(lifecycle::webhooks::secret_problems(config));
+    problems
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {

@@ -151,7 +151,7 @@ impl Metrics {
             ),
             actions: counter(
                 "lifecycle_actions_total",
-                "Planned actions by kind, category and outcome (emitted, cooldown, no_consent).",
+                "Planned actions by kind, category and outcome (emitted, held_out, or suppressed: cooldown, no_consent, frequency_cap, backfill).",
                 &["kind", "category", "outcome"],
             ),
             customers: gauge(
@@ -180,7 +180,7 @@ impl Metrics {
             ),
             batches: counter(
                 "lifecycle_batches_total",
-                "Batches by result (committed, aborted, failed).",
+                "Batches by result (committed, aborted, failed, uncommitted).",
                 &["result"],
             ),
             consumer_lag: gauge(

@@ -345,6 +345,20 @@ fn check_config_refuses_bad_webhook_and_cloudevents_settings() {
     ];
     let (ok, said) = check(&sample, &secrets);
     assert!(ok, "samples/webhooks.toml: {said}");
+    // A secret read from an unset variable is refused before `run` would listen, named by
+    // its key (each one that is unset).
+    let (ok, said) = check(&sample, &secrets[1..2]);
+    assert!(!ok, "HUBSPOT_APP_SECRET and ZOHO_TOKEN unset: {said}");
+    for (key, var) in [
+        ("webhooks.hubspot.app_secret", "HUBSPOT_APP_SECRET"),
+        ("webhooks.zoho.token", "ZOHO_TOKEN"),
+    ] {
+        assert!(
+            said.contains(&format!("{key}: environment variable {var} is not set")),
+            "{said}"
+        );
+    }
+    assert!(!said.contains("kafka.librdkafka.webhooks"), "{said}");
     for (bad, key) in [
         ("[webhooks]\naddress = \"everywhere\"\n", "webhooks.address"),
         (

@@ -19,11 +19,11 @@ use crate::config::{Guarantee, KafkaConfig};
 /// A setting the clients cannot use.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingError {
-    #[error("kafka.librdkafka.{key}: environment variable {var} is not set")]
+    #[error("{key}: environment variable {var} is not set")]
     MissingEnv { key: String, var: String },
-    #[error("kafka.librdkafka.{key}: environment variable {var} is not valid UTF-8")]
+    #[error("{key}: environment variable {var} is not valid UTF-8")]
     EnvNotUnicode { key: String, var: String },
-    #[error("kafka.librdkafka.{key}: cannot read {path}: {source}")]
+    #[error("{key}: cannot read {path}: {source}")]
     File {
         key: String,
         path: String,
@@ -281,7 +281,7 @@ fn base(k: &KafkaConfig, defaults: &[(&str, &str)]) -> Draft {
     }
     let mut problems = Vec::new();
     for (key, value) in &k.librdkafka {
-        match resolve(key, value) {
+        match resolve(&format!("kafka.librdkafka.{key}"), value) {
             Ok(v) => {
                 c.set(key, v);
             }

@@ -162,8 +162,8 @@ fn env_and_file_problems_name_the_variable_or_the_path() {
             matches!(problems.as_slice(), [
                 SettingError::MissingEnv { key: a, var },
                 SettingError::File { key: b, path, .. },
-            ] if a == "sasl.password" && var == "LIFECYCLE_TEST_SURELY_UNSET_VAR"
-                && b == "ssl.key.password" && path == &missing.display().to_string()),
+            ] if a == "kafka.librdkafka.sasl.password" && var == "LIFECYCLE_TEST_SURELY_UNSET_VAR"
+                && b == "kafka.librdkafka.ssl.key.password" && path == &missing.display().to_string()),
             "{text:?}"
         );
         assert!(

@@ -63,19 +63,44 @@ impl std::fmt::Debug for Webhooks {
     }
 }
 
+impl Secrets {
+    /// The secrets of `w`, their `env:` and `file:` values read, or every one that cannot be.
+    fn of(w: &WebhooksConfig) -> Result<Secrets, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut resolve = |key: &str, value: &str| {
+            crate::kafka::client::resolve(key, value).unwrap_or_else(|e| {
+                problems.push(e.to_string());
+                String::new()
+            })
+        };
+        let secrets = Secrets {
+            hubspot: resolve("webhooks.hubspot.app_secret", &w.hubspot.app_secret),
+            segment: resolve("webhooks.segment.shared_secret", &w.segment.shared_secret),
+            zoho: resolve("webhooks.zoho.token", &w.zoho.token),
+            cloudevents: resolve("webhooks.cloudevents_token", &w.cloudevents_token),
+        };
+        match problems.is_empty() {
+            true => Ok(secrets),
+            false => Err(problems),
+        }
+    }
+}
+
+/// What `check-config` (and so `run`, before it starts) finds wrong with the webhook
+/// secrets: one that names an unset variable or an unreadable file. None when the webhooks
+/// are off (`webhooks.address` empty).
+pub fn secret_problems(config: &Config) -> Vec<String> {
+    match config.webhooks.address.is_empty() {
+        true => Vec::new(),
+        false => Secrets::of(&config.webhooks).err().unwrap_or_default(),
+    }
+}
+
 impl Webhooks {
     /// The producer and the secrets of `config` (its `[webhooks]` on).
     pub fn new(config: &Config, metrics: &crate::metrics::Metrics) -> anyhow::Result<Webhooks> {
         let w = &config.webhooks;
-        let resolve = |key: &str, value: &str| {
-            crate::kafka::client::resolve(key, value).map_err(|e| anyhow::anyhow!("{e}"))
-        };
-        let secrets = Secrets {
-            hubspot: resolve("webhooks.hubspot.app_secret", &w.hubspot.app_secret)?,
-            segment: resolve("webhooks.segment.shared_secret", &w.segment.shared_secret)?,
-            zoho: resolve("webhooks.zoho.token", &w.zoho.token)?,
-            cloudevents: resolve("webhooks.cloudevents_token", &w.cloudevents_token)?,
-        };
+        let secrets = Secrets::of(w).map_err(|problems| anyhow::anyhow!(problems.join("; ")))?;
         let mut client = crate::kafka::client::producer(&crate::config::KafkaConfig {
             guarantee: crate::config::Guarantee::AtLeastOnce,
             ..config.kafka.clone()
