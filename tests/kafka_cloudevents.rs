@@ -28,10 +28,33 @@ cloudevents_source = "/lifecycle/test"
 "#;
 
 /// One input message: its key, headers and value.
+#[derive(Default)]
 struct Message {
     key: &'static str,
     headers: Vec<(&'static str, &'static str)>,
+    /// A header whose name need not be UTF-8 (rdkafka's `Header` names are `&str`).
+    raw_header: Option<(&'static [u8], &'static [u8])>,
     value: &'static str,
+}
+
+/// Adds a header named by any bytes but NUL to `headers`, through librdkafka's C API.
+#[allow(unsafe_code)]
+fn add_raw_header(headers: &OwnedHeaders, name: &[u8], value: &[u8]) {
+    use rdkafka::bindings as rd;
+    // `as_borrowed` is the native header list itself, as rdkafka casts it.
+    let list = headers.as_borrowed() as *const rdkafka::message::BorrowedHeaders
+        as *mut rd::rd_kafka_headers_t;
+    // SAFETY: a live list that `headers` owns; librdkafka copies the name and the value.
+    let err = unsafe {
+        rd::rd_kafka_header_add(
+            list,
+            name.as_ptr().cast(),
+            name.len() as isize,
+            value.as_ptr().cast(),
+            value.len() as isize,
+        )
+    };
+    assert_eq!(err, rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 fn produce(broker: &Broker, topic: &str, messages: &[Message]) {
@@ -46,6 +69,9 @@ fn produce(broker: &Broker, topic: &str, messages: &[Message]) {
                 key,
                 value: Some(*value),
             });
+        }
+        if let Some((name, value)) = m.raw_header {
+            add_raw_header(&headers, name, value);
         }
         let record = BaseRecord::to(topic)
             .key(m.key)
@@ -75,6 +101,7 @@ fn cloudevents_in_both_modes_become_events_and_outputs_carry_ce_headers() {
                 ("ce_subject", "c-1"),
             ],
             value: "",
+            ..Default::default()
         },
         Message {
             key: "c-1",
@@ -88,6 +115,7 @@ fn cloudevents_in_both_modes_become_events_and_outputs_carry_ce_headers() {
                 ("content-type", "application/json"),
             ],
             value: r#"{"amount": 42.5, "currency": "EUR"}"#,
+            ..Default::default()
         },
         // Structured mode: the whole event in the value.
         Message {
@@ -97,6 +125,7 @@ fn cloudevents_in_both_modes_become_events_and_outputs_carry_ce_headers() {
                 "application/cloudevents+json; charset=UTF-8",
             )],
             value: r#"{"specversion":"1.0","id":"ce-3","source":"/shop","type":"com.example.order.completed","time":"2025-03-03T11:00:00Z","subject":"c-2","datacontenttype":"application/json","data":{"amount":10}}"#,
+            ..Default::default()
         },
         // An unmapped type: ignored.
         Message {
@@ -110,6 +139,7 @@ fn cloudevents_in_both_modes_become_events_and_outputs_carry_ce_headers() {
                 ("ce_subject", "c-3"),
             ],
             value: "{}",
+            ..Default::default()
         },
         // No time: a dead letter.
         Message {
@@ -122,6 +152,7 @@ fn cloudevents_in_both_modes_become_events_and_outputs_carry_ce_headers() {
                 ("ce_subject", "c-4"),
             ],
             value: r#"{"amount": 1}"#,
+            ..Default::default()
         },
     ];
     produce(&broker, &topics.input, &messages);
@@ -193,5 +224,73 @@ fn cloudevents_in_both_modes_become_events_and_outputs_carry_ce_headers() {
             .iter()
             .all(|m| !String::from_utf8_lossy(m.payload.as_deref().unwrap()).contains("c-3")),
         "the unmapped type is ignored"
+    );
+}
+
+/// SPEC 1, "bad input never stops processing": a header whose name is not UTF-8 (rdkafka's
+/// own header reading panics on it) is read as bytes, and its record is processed. And with
+/// `kafka.key_mismatch = "repartition"` a mis-keyed CloudEvent in binary mode is produced
+/// again with its headers, so it is applied on its customer's partition.
+#[test]
+fn odd_header_names_and_repartitioned_cloudevents_are_processed() {
+    let broker = Broker::start();
+    let topics = TestTopics::new("ce-odd");
+    topics.create(&broker, PARTITIONS);
+    let messages = [
+        Message {
+            key: "h-1",
+            raw_header: Some((b"x-\xff\xfe", b"v")),
+            value: r#"{"event_id":"h1","customer_id":"h-1","type":"lead_created","occurred_at":"2025-03-01T09:00:00Z"}"#,
+            ..Default::default()
+        },
+        Message {
+            key: "not-h-2",
+            headers: vec![
+                ("ce_specversion", "1.0"),
+                ("ce_id", "h2"),
+                ("ce_source", "/shop"),
+                ("ce_type", "com.example.order.completed"),
+                ("ce_time", "2025-03-02T10:00:00Z"),
+                ("ce_subject", "h-2"),
+            ],
+            value: r#"{"amount": 5}"#,
+            ..Default::default()
+        },
+        Message {
+            key: "h-1",
+            value: r#"{"event_id":"h3","customer_id":"h-1","type":"purchase","occurred_at":"2025-03-03T09:00:00Z","data":{"amount":3}}"#,
+            ..Default::default()
+        },
+    ];
+    produce(&broker, &topics.input, &messages);
+    let extra = "key_mismatch = \"repartition\"\n";
+    let config = service_config(&broker, &topics, "ce-odd-group", extra) + CLOUDEVENTS;
+    let mut service = Service::start(broker.dir.path(), "ce-odd", &config);
+    let h2 = r#""customer_id":"h-2""#;
+    wait_for(
+        "the repartitioned CloudEvent to be applied",
+        Duration::from_secs(60),
+        || {
+            read_all(&broker, &[&topics.transitions])
+                .iter()
+                .any(|m| String::from_utf8_lossy(m.payload.as_deref().unwrap()).contains(h2))
+        },
+    );
+    wait_processed(&broker, &mut service, "ce-odd-group", &topics, PARTITIONS);
+    service.stop_cleanly();
+    let plain = [
+        r#"{"event_id":"h1","customer_id":"h-1","type":"lead_created","occurred_at":"2025-03-01T09:00:00Z"}"#,
+        r#"{"event_id":"h2","customer_id":"h-2","type":"purchase","occurred_at":"2025-03-02T10:00:00Z","data":{"amount":5}}"#,
+        r#"{"event_id":"h3","customer_id":"h-1","type":"purchase","occurred_at":"2025-03-03T09:00:00Z","data":{"amount":3}}"#,
+    ]
+    .map(String::from);
+    let consumed = read_all(&broker, &topics.outputs_and_state());
+    let rules = lifecycle::config::Config::from_toml_str(CLOUDEVENTS, "test")
+        .expect("valid")
+        .rules();
+    assert_matches_replay_with(&consumed, &topics, &plain, false, rules);
+    assert!(
+        read_all(&broker, &[&topics.dlq]).is_empty(),
+        "no dead letter"
     );
 }

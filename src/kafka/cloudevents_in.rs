@@ -2,20 +2,11 @@
 //! message's headers; the mapping itself is `crate::cloudevents`, free of rdkafka.
 
 use rdkafka::Message;
-use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::message::BorrowedMessage;
 
+use super::raw_headers;
 use crate::cloudevents::{CloudEventsConfig, Mode, from_binary, from_structured, mode};
 use crate::domain::Rejection;
-
-/// The value of the first header named `name` (case-insensitively, as HTTP-style headers
-/// such as `content-type` may be written by any client).
-fn header<'m>(msg: &'m BorrowedMessage<'_>, name: &str) -> Option<&'m [u8]> {
-    let headers = msg.headers()?;
-    headers
-        .iter()
-        .find(|h| h.key.eq_ignore_ascii_case(name))
-        .and_then(|h| h.value)
-}
 
 /// The plain event (JSON text) a CloudEvent message stands for, or why it cannot be one;
 /// `None` for a message that is not a CloudEvent (the common case: one header lookup, or
@@ -25,7 +16,8 @@ pub fn plain_event(
     config: &CloudEventsConfig,
 ) -> Option<Result<String, Rejection>> {
     msg.headers()?;
-    let lookup = |name: &str| header(msg, name);
+    let headers = raw_headers::of(msg);
+    let lookup = |name: &str| raw_headers::value(&headers, name);
     let value = msg.payload().unwrap_or_default();
     match mode(lookup)? {
         Mode::Binary => Some(from_binary(lookup, value, config)),

@@ -1,6 +1,6 @@
 //! Kafka message encodings: output records, dead letters and changelog records.
 
-use rdkafka::message::{BorrowedHeaders, Header, Headers, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Customer, Record, Rejection, Timestamp};
@@ -75,14 +75,12 @@ pub fn dead_letter_headers(
     partition: i32,
     offset: i64,
     cut_from: Option<usize>,
-    original: Option<&BorrowedHeaders>,
+    original: &[super::raw_headers::RawHeader<'_>],
 ) -> OwnedHeaders {
     let partition = partition.to_string();
     let offset = offset.to_string();
-    let mut headers = OwnedHeaders::new_with_capacity(8 + original.map_or(0, |h| h.count()));
-    for h in original.into_iter().flat_map(|h| h.iter()) {
-        headers = headers.insert(h);
-    }
+    let headers = OwnedHeaders::new_with_capacity(8 + original.len());
+    let headers = super::raw_headers::copy(original, headers);
     let headers = match cut_from {
         Some(size) => headers
             .insert(Header {

@@ -39,6 +39,7 @@ pub mod partitioner;
 pub mod processor;
 pub mod produce;
 pub mod queries;
+pub mod raw_headers;
 pub mod service;
 pub mod sink;
 pub mod topic_handles;

@@ -7,6 +7,7 @@ use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use super::super::codec::{append_record, dead_letter_headers, dead_letter_value};
 use super::super::outbox::Envelope;
 use super::super::outputs::Output;
+use super::super::raw_headers;
 use super::Processor;
 use crate::config::KeyMismatch;
 use crate::domain::uplift::Uplift;
@@ -99,7 +100,7 @@ impl Processor {
             p,
             offset,
             cut_from,
-            msg.headers(),
+            &raw_headers::of(msg),
         );
         self.commit.stage(
             Envelope {
@@ -124,8 +125,15 @@ impl Processor {
             "re-producing an event under its customer_id key"
         );
         let payload = msg.payload().unwrap_or_default();
+        // With its headers: a CloudEvent in binary mode is its headers and its value.
+        let original = raw_headers::of(msg);
+        let headers = (!original.is_empty())
+            .then(|| raw_headers::copy(&original, OwnedHeaders::new_with_capacity(original.len())));
         self.commit.stage(
-            envelope(Output::Input, Some(event.customer_id.as_bytes()), now),
+            Envelope {
+                headers,
+                ..envelope(Output::Input, Some(event.customer_id.as_bytes()), now)
+            },
             Some(|buf: &mut Vec<u8>| buf.extend_from_slice(payload)),
         );
     }
