@@ -274,15 +274,30 @@ fn a_rejected_record_as_large_as_an_event_is_dead_lettered_whole_or_cut_and_mark
     // Over the event limit.
     let huge = vec![b'x'; 1_500_000];
     let after = line("e9", "y-1", "lead_created", "2025-01-01T00:00:00Z", "{}");
+    // A key no customer id can be, and headers as large as the rest of a record: a dead
+    // letter over the producer's message.max.bytes stopped the processing.
+    let long_key = vec![b'k'; 300_000];
+    let header_value = "h".repeat(40_000);
+    let many: Vec<(&str, &str)> = (0..20).map(|_| ("x-big", header_value.as_str())).collect();
     produce_raw(
         &broker,
         &topics.input,
         &[
             (0, Some(b"y-1"), Some(&invalid)),
             (0, Some(b"y-1"), Some(&huge)),
-            (0, Some(b"y-1"), Some(after.as_bytes())),
-            (0, None, None),
+            (0, Some(&long_key), Some(&invalid[..1])),
         ],
+    );
+    produce_raw_with_headers(
+        &broker,
+        &topics.input,
+        &[(0, Some(b"y-1"), Some(&invalid))],
+        &many,
+    );
+    produce_raw(
+        &broker,
+        &topics.input,
+        &[(0, Some(b"y-1"), Some(after.as_bytes())), (0, None, None)],
     );
     let mut service = Service::start(
         broker.dir.path(),
@@ -294,9 +309,11 @@ fn a_rejected_record_as_large_as_an_event_is_dead_lettered_whole_or_cut_and_mark
     let dead = read_all(&broker, &[&topics.dlq]);
     assert_eq!(
         dead.len(),
-        3,
+        5,
         "{:?}",
-        dead.iter().map(|m| &m.headers).collect::<Vec<_>>()
+        dead.iter()
+            .map(|m| m.headers.keys().collect::<Vec<_>>())
+            .collect::<Vec<_>>()
     );
     assert_eq!(dead[0].payload.as_deref(), Some(&invalid[..]), "kept whole");
     assert_eq!(
@@ -321,8 +338,17 @@ fn a_rejected_record_as_large_as_an_event_is_dead_lettered_whole_or_cut_and_mark
         dead[1].headers.get("original_size").map(String::as_str),
         Some("1500000")
     );
+    // The long key: its first KiB, and its size.
+    assert_eq!(dead[2].key.as_deref(), Some(&long_key[..1024]));
+    let h = |i: usize, name: &str| dead[i].headers.get(name).map(String::as_str);
+    assert_eq!(h(2, "key_truncated"), Some("true"));
+    assert_eq!(h(2, "original_key_size"), Some("300000"));
+    // The large headers: those that fit in 32 KiB, and a mark (the others are left out).
+    assert_eq!(h(3, "reason"), Some("invalid_json"));
+    assert_eq!(h(3, "headers_truncated"), Some("true"));
+    assert!(h(3, "x-big").is_none(), "a 40 KB header does not fit");
     // A record with a null key and value: dead-lettered with both null.
-    assert_eq!((dead[2].key.clone(), dead[2].payload.clone()), (None, None));
+    assert_eq!((dead[4].key.clone(), dead[4].payload.clone()), (None, None));
     let consumed = all_outputs(&broker, &topics);
     assert!(
         consumed.iter().any(|m| m.topic == topics.transitions),

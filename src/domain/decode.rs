@@ -289,7 +289,7 @@ fn decode_fields<'a>(
     if occurred_at > now.plus(MAX_FUTURE) {
         return Err(Rejection::new(
             RejectReason::FutureTimestamp,
-            format!("occurred_at {occurred_at} is more than 24 hours after the system time {now}"),
+            format!("occurred_at is more than 24 hours after the system time {now}"),
         ));
     }
     Ok(Event {

@@ -39,6 +39,43 @@ pub const EPOCH_HEADER: &std::ffi::CStr = c"lifecycle_epoch";
 /// The most of a rejected record's value a dead letter keeps: the event limit (SPEC 1).
 pub const DEAD_LETTER_MAX_VALUE: usize = crate::domain::decode::MAX_EVENT_BYTES;
 
+/// The most of a rejected record's key a dead letter keeps (a customer id is at most 128
+/// bytes; a longer key is kept whole up to this).
+pub const DEAD_LETTER_MAX_KEY: usize = 1024;
+
+/// The most of the rejected record's own headers (names and values) a dead letter copies.
+/// With the value (at most 1 MiB), the key and its own headers (the detail at most
+/// [`DEAD_LETTER_MAX_DETAIL`]) a dead letter stays under the producer's `message.max.bytes`
+/// (1 MiB and 64 KiB): one the producer refused stopped the processing, at every restart.
+pub const DEAD_LETTER_MAX_HEADERS: usize = 32 * 1024;
+
+/// The most of a rejection's detail a dead letter's `detail` header keeps.
+pub const DEAD_LETTER_MAX_DETAIL: usize = 1024;
+
+/// A dead letter's key: the original (null stays null), cut to [`DEAD_LETTER_MAX_KEY`]
+/// bytes; with the original size when it was cut.
+pub fn dead_letter_key(key: Option<&[u8]>) -> (Option<&[u8]>, Option<usize>) {
+    match key {
+        Some(k) if k.len() > DEAD_LETTER_MAX_KEY => {
+            (Some(&k[..DEAD_LETTER_MAX_KEY]), Some(k.len()))
+        }
+        other => (other, None),
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary.
+fn cut_text(text: &str, max: usize) -> &str {
+    match text.len() <= max {
+        true => text,
+        false => {
+            &text[..(0..=max)
+                .rev()
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0)]
+        }
+    }
+}
+
 /// A dead letter's value: the original (null stays null), cut to
 /// [`DEAD_LETTER_MAX_VALUE`] bytes; with the original size when it was cut.
 pub fn dead_letter_value(value: Option<&[u8]>) -> (Option<&[u8]>, Option<usize>) {
@@ -67,20 +104,51 @@ pub fn append_record(record: &Record, buf: &mut Vec<u8>) {
 /// The headers of a dead letter: why, and where the original came from; `cut_from`, the
 /// original value's size when the dead letter keeps only its start (`value_truncated`).
 ///
-/// The original record's headers come first, as they were (null values stay null), and ours
-/// after them: a reader that takes the last header of a name gets ours.
+/// The original record's headers come first, as they were (null values stay null), up to
+/// [`DEAD_LETTER_MAX_HEADERS`] bytes of them (`headers_truncated` when some are left out),
+/// and ours after them: a reader that takes the last header of a name gets ours.
+/// `key_cut_from`: the original key's size when the dead letter keeps only its start.
+#[allow(clippy::too_many_arguments)]
 pub fn dead_letter_headers(
     rejection: &Rejection,
     topic: &str,
     partition: i32,
     offset: i64,
     cut_from: Option<usize>,
+    key_cut_from: Option<usize>,
     original: &[super::raw_headers::RawHeader<'_>],
 ) -> OwnedHeaders {
     let partition = partition.to_string();
     let offset = offset.to_string();
-    let headers = OwnedHeaders::new_with_capacity(8 + original.len());
-    let headers = super::raw_headers::copy(original, headers);
+    let mut used = 0;
+    let kept = original
+        .iter()
+        .take_while(|h| {
+            used += h.name.len() + h.value.map_or(0, <[u8]>::len);
+            used <= DEAD_LETTER_MAX_HEADERS
+        })
+        .count();
+    let headers = OwnedHeaders::new_with_capacity(10 + kept);
+    let headers = super::raw_headers::copy(&original[..kept], headers);
+    let headers = match kept < original.len() {
+        true => headers.insert(Header {
+            key: "headers_truncated",
+            value: Some("true"),
+        }),
+        false => headers,
+    };
+    let headers = match key_cut_from {
+        Some(size) => headers
+            .insert(Header {
+                key: "key_truncated",
+                value: Some("true"),
+            })
+            .insert(Header {
+                key: "original_key_size",
+                value: Some(size.to_string().as_str()),
+            }),
+        None => headers,
+    };
     let headers = match cut_from {
         Some(size) => headers
             .insert(Header {
@@ -104,7 +172,7 @@ pub fn dead_letter_headers(
         })
         .insert(Header {
             key: "detail",
-            value: Some(rejection.detail.as_str()),
+            value: Some(cut_text(&rejection.detail, DEAD_LETTER_MAX_DETAIL)),
         })
         .insert(Header {
             key: "source_topic",

@@ -84,12 +84,15 @@ fn dead_letter_headers() -> Schema {
                 "type": "string",
                 "enum": reasons
             },
-            "detail": { "description": "The problem in words, naming the field; never a value.", "type": "string" },
+            "detail": { "description": "The problem in words, naming the field; never a value. At most 1 KiB.", "type": "string", "maxLength": 1024 },
             "source_topic": { "description": "The topic it was read from.", "type": "string", "minLength": 1 },
             "source_partition": { "description": "Its partition, in decimal.", "type": "string", "pattern": "^(0|[1-9][0-9]*)$" },
             "source_offset": { "description": "Its offset, in decimal.", "type": "string", "pattern": "^(0|[1-9][0-9]*)$" },
             "value_truncated": { "description": "Present when the record was over 1 MiB and only its first 1 MiB is kept.", "const": "true" },
             "original_size": { "description": "The record's size in bytes, with value_truncated.", "type": "string", "pattern": "^[1-9][0-9]*$" },
+            "key_truncated": { "description": "Present when the record's key was over 1 KiB and only its first 1 KiB is kept.", "const": "true" },
+            "original_key_size": { "description": "The key's size in bytes, with key_truncated.", "type": "string", "pattern": "^[1-9][0-9]*$" },
+            "headers_truncated": { "description": "Present when the record's own headers were over 32 KiB (names and values): those that fit, in order, are kept.", "const": "true" },
             "schema_version": { "description": "The version of these headers' shape: 1.", "const": "1" }
         },
         "additionalProperties": { "type": "string" }

@@ -4,7 +4,7 @@
 use rdkafka::Message;
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 
-use super::super::codec::{append_record, dead_letter_headers, dead_letter_value};
+use super::super::codec::{append_record, dead_letter_headers, dead_letter_key, dead_letter_value};
 use super::super::outbox::Envelope;
 use super::super::outputs::Output;
 use super::super::raw_headers;
@@ -94,18 +94,20 @@ impl Processor {
             format_args!("{}[{p}]@{offset}", self.settings.topics.input),
         );
         let (payload, cut_from) = dead_letter_value(msg.payload());
+        let (key, key_cut_from) = dead_letter_key(msg.key());
         let headers = dead_letter_headers(
             rejection,
             &self.settings.topics.input,
             p,
             offset,
             cut_from,
+            key_cut_from,
             &raw_headers::of(msg),
         );
         self.commit.stage(
             Envelope {
                 headers: Some(headers),
-                ..envelope(Output::DeadLetters, msg.key(), now)
+                ..envelope(Output::DeadLetters, key, now)
             },
             payload.map(|v| move |buf: &mut Vec<u8>| buf.extend_from_slice(v)),
         );
