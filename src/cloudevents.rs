@@ -127,7 +127,14 @@ pub fn from_binary<'h>(
 ) -> Result<String, Rejection> {
     let text = |name: &str| -> Result<Option<&'h str>, Rejection> {
         header(name)
-            .map(|v| std::str::from_utf8(v).map_err(|_| wrong(name, "UTF-8 text")))
+            .map(|v| {
+                std::str::from_utf8(v).map_err(|_| {
+                    Rejection::new(
+                        RejectReason::InvalidUtf8,
+                        format!("the CloudEvent's header {name} is not UTF-8"),
+                    )
+                })
+            })
             .transpose()
     };
     let attributes = Attributes {
@@ -221,7 +228,17 @@ fn event_json(
     };
     let event_type = match config.types.get(a.ce_type) {
         Some(mapped) => mapped.clone(),
-        None => format!("{UNMAPPED_PREFIX}{}", a.ce_type),
+        // Ignored as a type no rule knows (SPEC 11), whatever its length: cut to the longest
+        // type an event may have.
+        None => {
+            let mut name = format!("{UNMAPPED_PREFIX}{}", a.ce_type);
+            let cut = (0..=crate::domain::decode::MAX_ID_BYTES.min(name.len()))
+                .rev()
+                .find(|i| name.is_char_boundary(*i))
+                .unwrap_or(0);
+            name.truncate(cut);
+            name
+        }
     };
     let mut event = serde_json::Map::new();
     event.insert("event_id".into(), a.id.into());

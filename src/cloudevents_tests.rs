@@ -212,3 +212,26 @@ fn a_duplicate_key_is_refused_in_either_mode() {
     let err = from_binary(&h, b"{\"amount\": \xff}", &config()).unwrap_err();
     assert_eq!(err.reason, RejectReason::InvalidUtf8, "{err:?}");
 }
+
+/// SPEC 11: "an unmapped type is ignored like an unknown type", however long it is; a header
+/// that is not UTF-8 is `invalid_utf8`.
+#[test]
+fn a_long_unmapped_type_is_still_a_type_and_bad_header_bytes_are_invalid_utf8() {
+    let long = "com.example.".to_owned() + &"x".repeat(200);
+    let extra = [("ce_subject", "c-1"), ("ce_type", long.as_str())];
+    let h = headers(&extra);
+    let event = from_binary(&h, b"", &config()).unwrap();
+    let decoded = crate::domain::decode(
+        event.as_bytes(),
+        crate::domain::Timestamp::from_nanos(i64::MAX / 2),
+    )
+    .expect("an event of a type no rule knows");
+    assert!(decoded.payload.is_none(), "ignored");
+    let plain = headers(&[]);
+    let bad = |name: &str| match name {
+        "ce_subject" => Some(b"c-\xff".as_slice()),
+        other => plain(other),
+    };
+    let err = from_binary(bad, b"", &config()).unwrap_err();
+    assert_eq!(err.reason, RejectReason::InvalidUtf8, "{err:?}");
+}

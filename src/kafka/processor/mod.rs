@@ -326,12 +326,14 @@ impl Processor {
             .iter()
             .zip(&translated)
             .map(|(m, translated)| {
-                let bytes = match translated {
-                    None => Ok(m.payload().unwrap_or_default()),
-                    Some(Ok(text)) => Ok(text.as_bytes()),
+                let event = match translated {
+                    None => decode(m.payload().unwrap_or_default(), now),
+                    // The record's own size was checked (SPEC 1); the plain event it stands
+                    // for may be a little longer (`1e5` is `100000.0`).
+                    Some(Ok(text)) => crate::domain::decode::decode_str(text, now),
                     Some(Err(rejection)) => Err(rejection.clone()),
                 };
-                let event = bytes.and_then(|b| decode(b, now)).map(|e| {
+                let event = event.map(|e| {
                     let hashes = EventHashes::of(&e);
                     (e, hashes)
                 });
