@@ -1401,6 +1401,25 @@ fn the_frequency_cap_holds_for_every_span_of_action_time_when_events_are_late() 
     );
     check.eq("late, sent", "actions", out.actions().len(), 3);
     check.eq("late, sent", "capped", out.suppressed("frequency_cap"), 0);
+    // max 1 in 6 days: three actions a month apart, then one dated months before them all,
+    // near none of them. Nothing was forgotten (three times are kept for a cap of 1): sent.
+    let out = replay_with(
+        &jsonl(&[
+            lead("e1", "c1", &d(0)),
+            buy("e2", "c1", &d(31)),
+            cancel("e3", "c1", &d(59)),
+            detractor("e4", "c1", &d(-214)),
+        ]),
+        None,
+        Some("[actions]\nmax_sent = 1\nper_days = 6\n"),
+    );
+    check.eq("far back, sent", "actions", out.actions().len(), 4);
+    check.eq(
+        "far back, sent",
+        "capped",
+        out.suppressed("frequency_cap"),
+        0,
+    );
     check.finish();
 }
 

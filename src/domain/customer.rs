@@ -227,8 +227,9 @@ impl LastSent {
 }
 
 /// The times of the latest actions the frequency cap counts (sent or backfilled, not
-/// `service_recovery`), at most `2 * actions.max_sent + 1`, oldest first. Boxed, so a
-/// customer without any (the cap off, the default) pays one word.
+/// `service_recovery`), oldest first: at most `2 * actions.max_sent + 1`, and once an earlier
+/// one has been forgotten, one more in front, the latest forgotten time. Boxed, so a customer
+/// without any (the cap off, the default) pays one word.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapTimes(Option<Box<[Timestamp]>>);
 
@@ -247,15 +248,24 @@ impl CapTimes {
         2 * max + 1
     }
 
+    /// The latest forgotten time, if any was forgotten, and the times kept.
+    fn parts(&self, max: usize) -> (Option<Timestamp>, &[Timestamp]) {
+        let times = self.times();
+        match times.len().checked_sub(Self::kept(max) + 1) {
+            Some(before) => (Some(times[before]), &times[before + 1..]),
+            None => (None, times),
+        }
+    }
+
     /// Whether one more counted action at `at` leaves every span of `window` of action time
     /// with at most `max` counted actions (SPEC 3), whatever order they come in. A span
     /// holding more than `max` with `at` among them holds `max + 1` consecutive times with
-    /// `at` among them less than `window` apart: only those runs are looked at. When earlier
-    /// times were forgotten (all kept) and a span around `at` reaches before the oldest kept,
-    /// the cap cannot be shown to hold: a late action that far back is refused.
+    /// `at` among them less than `window` apart: only those runs are looked at. A span around
+    /// `at` that reaches a forgotten time cannot be shown to hold: a late action that far
+    /// back is refused. Exact while nothing was forgotten.
     pub fn allows(&self, at: Timestamp, window: super::time::Span, max: usize) -> bool {
-        let times = self.times();
-        if times.len() >= Self::kept(max) && at < times[0].plus(window) {
+        let (forgotten, times) = self.parts(max);
+        if forgotten.is_some_and(|f| at < f.plus(window)) {
             return false;
         }
         let n = times.len() + 1;
@@ -275,19 +285,25 @@ impl CapTimes {
             .any(|first| merged(first).plus(window) > merged(first + max))
     }
 
-    /// Counts an action at `at`, keeping the latest `2 * max + 1`.
+    /// Counts an action at `at`, keeping the latest `2 * max + 1` and the latest forgotten.
     pub fn record(&mut self, at: Timestamp, max: usize) {
-        let old = self.times();
+        let (forgotten, old) = self.parts(max);
         let place = old.partition_point(|t| *t <= at);
-        let merged = old[..place]
+        let mut merged = old[..place]
             .iter()
             .copied()
             .chain([at])
             .chain(old[place..].iter().copied());
         let excess = (old.len() + 1).saturating_sub(Self::kept(max));
+        let dropped = merged.by_ref().take(excess).last();
+        let forgotten = match (forgotten, dropped) {
+            (Some(f), Some(d)) => Some(f.max(d)),
+            (f, d) => f.or(d),
+        };
         // Allocated at its final length, as in `LastSent::set`.
-        let mut times = Vec::with_capacity(old.len() + 1 - excess);
-        times.extend(merged.skip(excess));
+        let mut times = Vec::with_capacity(old.len() + 2 - excess);
+        times.extend(forgotten);
+        times.extend(merged);
         self.0 = Some(times.into_boxed_slice());
     }
 }
@@ -470,11 +486,13 @@ mod tests {
             ) {
                 let (mut cap, mut counted) = (CapTimes::default(), Vec::<i64>::new());
                 let span = Span::from_nanos(window);
+                let kept = 2 * max + 1;
                 for at in ats {
-                    let kept = cap.times();
-                    // All kept: earlier ones may have been forgotten.
-                    let full = kept.len() == 2 * max + 1;
-                    let exact = !full || at >= kept[0].as_nanos() + window;
+                    let mut sorted = counted.clone();
+                    sorted.sort_unstable();
+                    // The latest forgotten time, once more than `kept` were counted.
+                    let forgotten = sorted.len().checked_sub(kept + 1).map(|i| sorted[i]);
+                    let exact = forgotten.is_none_or(|f| at >= f + window);
                     let allowed = cap.allows(Timestamp::from_nanos(at), span, max);
                     let mut with = counted.clone();
                     with.push(at);
@@ -482,7 +500,7 @@ mod tests {
                     if exact {
                         prop_assert_eq!(allowed, fits, "at {} after {:?}", at, counted);
                     } else {
-                        prop_assert!(!allowed, "at {} before what is kept of {:?}", at, counted);
+                        prop_assert!(!allowed, "at {} near forgotten ones of {:?}", at, counted);
                     }
                     if allowed {
                         cap.record(Timestamp::from_nanos(at), max);
@@ -492,11 +510,12 @@ mod tests {
                     for t in &counted {
                         prop_assert!(busiest_around(&counted, *t, window) <= max);
                     }
-                    let mut latest = counted.clone();
-                    latest.sort_unstable();
-                    let latest = &latest[latest.len().saturating_sub(2 * max + 1)..];
-                    let kept: Vec<i64> = cap.times().iter().map(|t| t.as_nanos()).collect();
-                    prop_assert_eq!(&kept[..], latest);
+                    // Stored: the latest forgotten (once any was), then the latest `kept`.
+                    let mut sorted = counted.clone();
+                    sorted.sort_unstable();
+                    let from = sorted.len().saturating_sub(kept + 1);
+                    let stored: Vec<i64> = cap.times().iter().map(|t| t.as_nanos()).collect();
+                    prop_assert_eq!(&stored[..], &sorted[from..]);
                 }
             }
         }
