@@ -231,13 +231,8 @@ fn event_json(
         // Ignored as a type no rule knows (SPEC 11), whatever its length: cut to the longest
         // type an event may have.
         None => {
-            let mut name = format!("{UNMAPPED_PREFIX}{}", a.ce_type);
-            let cut = (0..=crate::domain::decode::MAX_ID_BYTES.min(name.len()))
-                .rev()
-                .find(|i| name.is_char_boundary(*i))
-                .unwrap_or(0);
-            name.truncate(cut);
-            name
+            let name = format!("{UNMAPPED_PREFIX}{}", a.ce_type);
+            crate::domain::decode::cut_text(&name, crate::domain::decode::MAX_ID_BYTES).to_owned()
         }
     };
     let mut event = serde_json::Map::new();

@@ -125,7 +125,7 @@ fn json_logs_are_one_object_per_line_with_timestamp_level_and_message() {
     }
     // The lines of the service's life are there, with their fields as keys of their own.
     for expected in [
-        "serving /metrics, /healthz, /readyz, /v1/status",
+        "serving /metrics, /healthz, /readyz, /v1/status, /voc, /v1/customers/{id}",
         "lifecycle service started",
         "shutdown requested",
         "stopped",

@@ -216,7 +216,7 @@ impl std::error::Error for ConfigError {}
 
 /// Longest accepted day count: keeps every deadline inside the representable time range.
 const MAX_DAYS: u32 = 36_500;
-/// The frequency cap's largest `max_sent`: a customer keeps up to `2 * max_sent + 1` action
+/// The frequency cap's largest `max_sent`: a customer keeps up to `2 * max_sent + 2` action
 /// times for it (`CapTimes`), and the state record counts them in a byte.
 const MAX_SENT: u32 = 100;
 

@@ -221,7 +221,7 @@ impl Customer {
         }
         let cap = self.cap_times.times();
         if !cap.is_empty() {
-            // The latest 255 (`actions.max_sent` <= 100 keeps at most 201).
+            // The latest 255 (`actions.max_sent` <= 100 keeps at most 202).
             let cap = &cap[cap.len().saturating_sub(usize::from(u8::MAX))..];
             out.push(cap.len() as u8);
             for t in cap {

@@ -153,6 +153,15 @@ pub fn decode_str(text: &str, now: Timestamp) -> Result<Event<'_>> {
     decode_tree(text, now)
 }
 
+/// `text` cut to at most `max` bytes, at a character boundary.
+pub fn cut_text(text: &str, max: usize) -> &str {
+    let end = (0..=max.min(text.len()))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    &text[..end]
+}
+
 /// A text that is not one JSON value: `duplicate_key` or `invalid_json`.
 fn json_rejection(e: super::json::JsonError) -> Rejection {
     let msg = e.to_string();
@@ -409,10 +418,10 @@ fn int_in(value: Option<&Json>, path: impl Fn() -> String, lo: u8, hi: u8) -> Re
         Some(Json::Int(_) | Json::BigInt(_)) => {
             Err(invalid(&path(), &format!("an integer {lo}..={hi}")))
         }
-        Some(other @ Json::Float(_)) => Err(Rejection::new(
+        Some(Json::Float(_)) => Err(Rejection::new(
             RejectReason::WrongType,
             format!(
-                "{} must be an integer (no fraction or exponent), not {other:?}",
+                "{} must be an integer (no fraction or exponent), not a number with one",
                 path()
             ),
         )),

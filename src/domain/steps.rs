@@ -59,14 +59,19 @@ impl Steps<'_, '_> {
             );
         }
         if converts && matches!(customer.stage, Stage::Churning | Stage::Churned) {
-            // P(alive) fell below the threshold while the customer was churning or churned:
+            // P(alive) fell below the threshold while the customer was churning or churned
+            // (since it left new or mature: churned follows churning by churned_after days):
             // `churn_risk` is for a customer in new or mature when it falls (SPEC 8), so the
             // crossing is past, not an action dated before the reactivation. The next
             // transaction arms it again (one that is this event has moved the crossing).
+            let left = match customer.stage {
+                Stage::Churned => customer.stage_entered_at.minus(rules.churned_after()),
+                _ => customer.stage_entered_at,
+            };
             if let Some(prediction) = &rules.prediction
                 && prediction
                     .risk_stamp(&customer.transactions)
-                    .is_some_and(|stamp| stamp < self.at)
+                    .is_some_and(|stamp| stamp >= left && stamp < self.at)
             {
                 customer.risk_fired = true;
             }

@@ -18,7 +18,7 @@ pub fn plain_event(
 ) -> Option<Result<String, Rejection>> {
     msg.headers()?;
     let headers = raw_headers::of(msg);
-    let lookup = |name: &str| raw_headers::value(&headers, name);
+    let lookup = |name: &str| headers.value(name);
     let value = msg.payload().unwrap_or_default();
     let mode = mode(lookup)?;
     // SPEC 1's limit is the record's: checked before the translation, which may be longer

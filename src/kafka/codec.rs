@@ -43,10 +43,13 @@ pub const DEAD_LETTER_MAX_VALUE: usize = crate::domain::decode::MAX_EVENT_BYTES;
 /// bytes; a longer key is kept whole up to this).
 pub const DEAD_LETTER_MAX_KEY: usize = 1024;
 
-/// The most of the rejected record's own headers (names and values) a dead letter copies.
-/// With the value (at most 1 MiB), the key and its own headers (the detail at most
-/// [`DEAD_LETTER_MAX_DETAIL`]) a dead letter stays under the producer's `message.max.bytes`
-/// (1 MiB and 64 KiB): one the producer refused stopped the processing, at every restart.
+/// The most of the rejected record's own headers a dead letter copies, in bytes as written
+/// (names, values and their lengths). With the value (at most 1 MiB), the key (at most
+/// [`DEAD_LETTER_MAX_KEY`]), its own headers (under 2 KiB: the detail at most
+/// [`DEAD_LETTER_MAX_DETAIL`], a topic name at most 249 bytes) and the record's overhead a
+/// dead letter stays under the producer's `message.max.bytes` (1 MiB and 64 KiB): one the
+/// producer refused stopped the processing, at every restart. A record produced again under
+/// its customer id (`key_mismatch = "repartition"`) copies its headers within it too.
 pub const DEAD_LETTER_MAX_HEADERS: usize = 32 * 1024;
 
 /// The most of a rejection's detail a dead letter's `detail` header keeps.
@@ -60,19 +63,6 @@ pub fn dead_letter_key(key: Option<&[u8]>) -> (Option<&[u8]>, Option<usize>) {
             (Some(&k[..DEAD_LETTER_MAX_KEY]), Some(k.len()))
         }
         other => (other, None),
-    }
-}
-
-/// `text` cut to at most `max` bytes at a character boundary.
-fn cut_text(text: &str, max: usize) -> &str {
-    match text.len() <= max {
-        true => text,
-        false => {
-            &text[..(0..=max)
-                .rev()
-                .find(|i| text.is_char_boundary(*i))
-                .unwrap_or(0)]
-        }
     }
 }
 
@@ -105,7 +95,9 @@ pub fn append_record(record: &Record, buf: &mut Vec<u8>) {
 /// original value's size when the dead letter keeps only its start (`value_truncated`).
 ///
 /// The original record's headers come first, as they were (null values stay null), up to
-/// [`DEAD_LETTER_MAX_HEADERS`] bytes of them (`headers_truncated` when some are left out),
+/// [`DEAD_LETTER_MAX_HEADERS`] bytes of them as written and at most
+/// [`raw_headers::MAX_COPIED`](super::raw_headers::MAX_COPIED) (`headers_truncated` when some
+/// are left out),
 /// and ours after them: a reader that takes the last header of a name gets ours.
 /// `key_cut_from`: the original key's size when the dead letter keeps only its start.
 #[allow(clippy::too_many_arguments)]
@@ -116,26 +108,18 @@ pub fn dead_letter_headers(
     offset: i64,
     cut_from: Option<usize>,
     key_cut_from: Option<usize>,
-    original: &[super::raw_headers::RawHeader<'_>],
+    original: &super::raw_headers::RawHeaders<'_>,
 ) -> OwnedHeaders {
     let partition = partition.to_string();
     let offset = offset.to_string();
-    let mut used = 0;
-    let kept = original
-        .iter()
-        .take_while(|h| {
-            used += h.name.len() + h.value.map_or(0, <[u8]>::len);
-            used <= DEAD_LETTER_MAX_HEADERS
-        })
-        .count();
-    let headers = OwnedHeaders::new_with_capacity(10 + kept);
-    let headers = super::raw_headers::copy(&original[..kept], headers);
-    let headers = match kept < original.len() {
-        true => headers.insert(Header {
+    let headers = OwnedHeaders::new_with_capacity(10 + original.len());
+    let (headers, all) = original.copy_within(headers, DEAD_LETTER_MAX_HEADERS);
+    let headers = match all {
+        false => headers.insert(Header {
             key: "headers_truncated",
             value: Some("true"),
         }),
-        false => headers,
+        true => headers,
     };
     let headers = match key_cut_from {
         Some(size) => headers
@@ -172,7 +156,10 @@ pub fn dead_letter_headers(
         })
         .insert(Header {
             key: "detail",
-            value: Some(cut_text(&rejection.detail, DEAD_LETTER_MAX_DETAIL)),
+            value: Some(crate::domain::decode::cut_text(
+                &rejection.detail,
+                DEAD_LETTER_MAX_DETAIL,
+            )),
         })
         .insert(Header {
             key: "source_topic",

@@ -4,7 +4,9 @@
 use rdkafka::Message;
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 
-use super::super::codec::{append_record, dead_letter_headers, dead_letter_key, dead_letter_value};
+use super::super::codec::{
+    DEAD_LETTER_MAX_HEADERS, append_record, dead_letter_headers, dead_letter_key, dead_letter_value,
+};
 use super::super::outbox::Envelope;
 use super::super::outputs::Output;
 use super::super::raw_headers;
@@ -74,7 +76,22 @@ impl Processor {
                 let rejection = Rejection::new(RejectReason::KeyMismatch, detail);
                 self.dead_letter(msg, &rejection, now);
             }
-            KeyMismatch::Repartition => self.repartition(msg, event, now),
+            KeyMismatch::Repartition => {
+                // With its headers (a CloudEvent in binary mode is its headers and its
+                // value), when they fit in a record the producer takes.
+                let original = raw_headers::of(msg);
+                let headers = OwnedHeaders::new_with_capacity(original.len());
+                match original.copy_within(headers, DEAD_LETTER_MAX_HEADERS) {
+                    (headers, true) => self.repartition(msg, event, headers, now),
+                    (_, false) => {
+                        let rejection = Rejection::new(
+                            RejectReason::KeyMismatch,
+                            "the record's key is not its customer_id, and its headers are too many or too large to produce it again",
+                        );
+                        self.dead_letter(msg, &rejection, now);
+                    }
+                }
+            }
         }
     }
 
@@ -115,7 +132,13 @@ impl Processor {
 
     /// Stages `msg` again on the input topic, keyed by its customer id, so that it is
     /// processed on that customer's partition (`kafka.key_mismatch = "repartition"`).
-    fn repartition(&mut self, msg: &BorrowedMessage, event: &Event, now: Timestamp) {
+    fn repartition(
+        &mut self,
+        msg: &BorrowedMessage,
+        event: &Event,
+        headers: OwnedHeaders,
+        now: Timestamp,
+    ) {
         tally::event_handled(
             &mut self.metrics,
             event.event_type(),
@@ -127,13 +150,9 @@ impl Processor {
             "re-producing an event under its customer_id key"
         );
         let payload = msg.payload().unwrap_or_default();
-        // With its headers: a CloudEvent in binary mode is its headers and its value.
-        let original = raw_headers::of(msg);
-        let headers = (!original.is_empty())
-            .then(|| raw_headers::copy(&original, OwnedHeaders::new_with_capacity(original.len())));
         self.commit.stage(
             Envelope {
-                headers,
+                headers: Some(headers),
                 ..envelope(Output::Input, Some(event.customer_id.as_bytes()), now)
             },
             Some(|buf: &mut Vec<u8>| buf.extend_from_slice(payload)),
