@@ -249,21 +249,24 @@ fn a_quoting_mistake_on_a_secret_line_is_located_without_quoting_the_line() {
     }
 }
 
+/// `check-config` of a file holding `[section]` and `body`: (valid, stdout and stderr).
+fn check_section(dir: &std::path::Path, section: &str, body: &str) -> (bool, String) {
+    let path = dir.join(format!("{section}.toml"));
+    std::fs::write(&path, format!("[{section}]\n{body}\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
+        .args(["check-config", "--config", path.to_str().unwrap()])
+        .output()
+        .expect("run check-config");
+    let (stdout, stderr) = text(&out);
+    (out.status.success(), format!("{stdout}{stderr}"))
+}
+
 /// `[prediction]` (SPEC 8): parameters <= 0, a threshold outside [0, 1), an unknown model and
 /// only some of the four parameters are refused, each named by its key; a full set passes.
 #[test]
 fn check_config_refuses_bad_prediction_settings_and_accepts_good_ones() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let check = |prediction: &str| {
-        let path = dir.path().join("prediction.toml");
-        std::fs::write(&path, format!("[prediction]\n{prediction}\n")).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .args(["check-config", "--config", path.to_str().unwrap()])
-            .output()
-            .expect("run check-config");
-        let (stdout, stderr) = text(&out);
-        (out.status.success(), format!("{stdout}{stderr}"))
-    };
+    let check = |prediction: &str| check_section(dir.path(), "prediction", prediction);
     let good = "r = 0.243\nalpha = 4.414\na = 0.793\nb = 2.426\nat_risk_below = 0.3";
     let (ok, said) = check(good);
     assert!(ok, "{said}");
@@ -296,16 +299,7 @@ fn check_config_refuses_bad_prediction_settings_and_accepts_good_ones() {
 #[test]
 fn check_config_bounds_the_frequency_cap() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let check = |actions: &str| {
-        let path = dir.path().join("actions.toml");
-        std::fs::write(&path, format!("[actions]\n{actions}\n")).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_lifecycle"))
-            .args(["check-config", "--config", path.to_str().unwrap()])
-            .output()
-            .expect("run check-config");
-        let (stdout, stderr) = text(&out);
-        (out.status.success(), format!("{stdout}{stderr}"))
-    };
+    let check = |actions: &str| check_section(dir.path(), "actions", actions);
     let (ok, said) = check("max_sent = 100\nper_days = 30");
     assert!(ok, "{said}");
     for (bad, key) in [
