@@ -278,7 +278,8 @@ fn a_rejected_record_as_large_as_an_event_is_dead_lettered_whole_or_cut_and_mark
     // letter over the producer's message.max.bytes stopped the processing.
     let long_key = vec![b'k'; 300_000];
     let header_value = "h".repeat(40_000);
-    let many: Vec<(&str, &str)> = (0..20).map(|_| ("x-big", header_value.as_str())).collect();
+    let mut many: Vec<(&str, &str)> = (0..20).map(|_| ("x-big", header_value.as_str())).collect();
+    many.push(("x-small", "s"));
     produce_raw(
         &broker,
         &topics.input,
@@ -347,6 +348,7 @@ fn a_rejected_record_as_large_as_an_event_is_dead_lettered_whole_or_cut_and_mark
     assert_eq!(h(3, "reason"), Some("invalid_json"));
     assert_eq!(h(3, "headers_truncated"), Some("true"));
     assert!(h(3, "x-big").is_none(), "a 40 KB header does not fit");
+    assert_eq!(h(3, "x-small"), Some("s"), "a small one after it does");
     // A record with a null key and value: dead-lettered with both null.
     assert_eq!((dead[4].key.clone(), dead[4].payload.clone()), (None, None));
     let consumed = all_outputs(&broker, &topics);

@@ -94,8 +94,8 @@ pub fn append_record(record: &Record, buf: &mut Vec<u8>) {
 /// The headers of a dead letter: why, and where the original came from; `cut_from`, the
 /// original value's size when the dead letter keeps only its start (`value_truncated`).
 ///
-/// The original record's headers come first, as they were (null values stay null), up to
-/// [`DEAD_LETTER_MAX_HEADERS`] bytes of them as written and at most
+/// The original record's headers come first, as they were (null values stay null), those
+/// that fit in [`DEAD_LETTER_MAX_HEADERS`] bytes as written, in order, and at most
 /// [`raw_headers::MAX_COPIED`](super::raw_headers::MAX_COPIED) (`headers_truncated` when some
 /// are left out),
 /// and ours after them: a reader that takes the last header of a name gets ours.

@@ -97,24 +97,27 @@ impl<'m> RawHeaders<'m> {
             .and_then(|h| h.value)
     }
 
-    /// The headers copied onto `into`, in order, as long as they fit in `budget` bytes as
-    /// librdkafka writes them (each name as UTF-8, with U+FFFD for an invalid byte, its
-    /// value and their two lengths), and at most [`MAX_COPIED`] of them; whether every one
-    /// was copied.
+    /// The headers copied onto `into`, in order, those that fit in what is left of `budget`
+    /// bytes as librdkafka writes them (each name as UTF-8, with U+FFFD for an invalid
+    /// byte, its value and their two lengths: a large one is left out, the small ones after
+    /// it still copied), at most [`MAX_COPIED`] of them; whether every one was copied.
     pub fn copy_within(&self, mut into: OwnedHeaders, budget: usize) -> (OwnedHeaders, bool) {
-        let mut used = 0;
-        for (n, h) in self.iter().enumerate() {
+        let (mut used, mut copied, mut all) = (0, 0, true);
+        for h in self.iter() {
             let name = String::from_utf8_lossy(h.name);
-            used += name.len() + h.value.map_or(0, <[u8]>::len) + LENGTHS;
-            if n == MAX_COPIED || used > budget {
-                return (into, false);
+            let cost = name.len() + h.value.map_or(0, <[u8]>::len) + LENGTHS;
+            if copied == MAX_COPIED || used + cost > budget {
+                all = false;
+                continue;
             }
+            used += cost;
+            copied += 1;
             into = into.insert(Header {
                 key: &name,
                 value: h.value,
             });
         }
-        (into, true)
+        (into, all)
     }
 }
 

@@ -92,7 +92,7 @@ fn dead_letter_headers() -> Schema {
             "original_size": { "description": "The record's size in bytes, with value_truncated.", "type": "string", "pattern": "^[1-9][0-9]*$" },
             "key_truncated": { "description": "Present when the record's key was over 1 KiB and only its first 1 KiB is kept.", "const": "true" },
             "original_key_size": { "description": "The key's size in bytes, with key_truncated.", "type": "string", "pattern": "^[1-9][0-9]*$" },
-            "headers_truncated": { "description": "Present when the record's own headers were over 32 KiB (names and values): those that fit, in order, are kept.", "const": "true" },
+            "headers_truncated": { "description": "Present when some of the record's own headers are left out: those that fit in 32 KiB (names, values and their lengths), in order, at most 256, are kept.", "const": "true" },
             "schema_version": { "description": "The version of these headers' shape: 1.", "const": "1" }
         },
         "additionalProperties": { "type": "string" }
