@@ -185,16 +185,6 @@ pub struct RulesConfig {
     pub delight_milestones: Vec<u32>,
 }
 
-/// SPEC 3's frequency cap and backfill (the `[actions]` table).
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ActionsConfig {
-    pub max_sent: u32,
-    pub per_days: u32,
-    /// RFC 3339; empty: no backfill.
-    pub send_from: String,
-}
-
 /// Every problem found in a configuration, one per line.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -215,10 +205,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Longest accepted day count: keeps every deadline inside the representable time range.
-const MAX_DAYS: u32 = 36_500;
-/// The frequency cap's largest `max_sent`: a customer keeps up to `2 * max_sent + 2` action
-/// times for it (`CapTimes`), and the state record counts them in a byte.
-const MAX_SENT: u32 = 100;
+pub(crate) const MAX_DAYS: u32 = 36_500;
 
 impl Config {
     /// The defaults alone.
@@ -339,21 +326,7 @@ impl Config {
         if r.delight_milestones.contains(&0) {
             problems.push("rules.delight_milestones: a milestone must be at least 1".into());
         }
-        let a = &self.actions;
-        if a.max_sent > MAX_SENT {
-            problems.push(format!("actions.max_sent: must be 0..={MAX_SENT}"));
-        }
-        if a.max_sent > 0 && !(1..=MAX_DAYS).contains(&a.per_days) {
-            problems.push(format!(
-                "actions.per_days: must be 1..={MAX_DAYS} when actions.max_sent is above 0"
-            ));
-        }
-        if !a.send_from.is_empty() && Timestamp::parse_rfc3339(&a.send_from).is_err() {
-            problems.push(
-                "actions.send_from: must be an RFC 3339 date-time (YYYY-MM-DDTHH:MM:SSZ), or empty"
-                    .into(),
-            );
-        }
+        problems.extend(self.actions.problems());
         problems.extend(self.prediction.problems());
         problems.extend(self.voc.problems());
         problems.extend(self.holdout.problems());
@@ -490,7 +463,9 @@ pub fn parse_duration(text: &str) -> Result<Span, String> {
     Ok(Span::from_nanos(nanos))
 }
 
+mod actions;
 mod layers;
+pub use actions::ActionsConfig;
 use layers::{deserialize_all, env_overrides, overlay, syntax_error};
 
 #[cfg(test)]

@@ -444,11 +444,9 @@ impl Processor {
         Ok(())
     }
 
-    /// Fires the timers due by each partition's clock: with the wall clock, advanced to
-    /// `now`; with the event clock, as it stands, for the timers a late event armed already
-    /// overdue. Replay fires those before its next line or at the end of its input (SPEC 2:
-    /// before the next event is applied); a partition waiting for its next event fires them
-    /// here, so that its state and its answers to queries are what replay's would be.
+    /// Fires the timers due by each partition's clock (the wall clock: `now`; the event clock:
+    /// as it stands, for timers a late event armed overdue, which replay fires before its
+    /// next line or at its end: so the answers to queries are replay's, SPEC 2 and 9).
     pub fn tick<C: ConsumerContext>(
         &mut self,
         now: Timestamp,
